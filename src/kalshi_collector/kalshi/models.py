@@ -1,0 +1,503 @@
+"""Typed records for Kalshi REST responses (API.md section 5).
+
+Two layers: ``_wire`` structs mirror the JSON exactly (``*_dollars`` / ``*_fp`` strings, Kalshi's
+field names, the live *and* the historical candle spelling) and are what msgspec decodes into;
+the public records carry exact numbers in our units (prices in cents, counts in contracts, both
+float64 converted through ``Decimal``) and are what the rest of the program sees. Conversion
+happens once, here, at the edge.
+
+Decoding is lenient where Kalshi is known to add, drop and deprecate fields (API.md 3: "unknown
+fields must be ignored"): only identifiers are required, everything else has a default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
+
+__all__ = [
+    "Market",
+    "Event",
+    "Series",
+    "Trade",
+    "Candlestick",
+    "MarketCandles",
+    "Orderbook",
+    "HistoricalCutoff",
+    "ExchangeStatus",
+    "Page",
+]
+
+
+class _W(msgspec.Struct, kw_only=True):
+    """Base for wire structs: unknown fields ignored."""
+
+
+# --------------------------------------------------------------------------- markets / events
+
+
+class _MarketWire(_W, kw_only=True):
+    ticker: str
+    event_ticker: str
+    market_type: str = "binary"
+    title: str | None = None
+    subtitle: str | None = None
+    yes_sub_title: str | None = None
+    no_sub_title: str | None = None
+    status: str = ""
+    result: str = ""
+    created_time: datetime | None = None
+    open_time: datetime | None = None
+    close_time: datetime | None = None
+    latest_expiration_time: datetime | None = None
+    settlement_ts: datetime | None = None
+    yes_bid_dollars: str | None = None
+    yes_ask_dollars: str | None = None
+    no_bid_dollars: str | None = None
+    no_ask_dollars: str | None = None
+    last_price_dollars: str | None = None
+    yes_bid_size_fp: str | None = None
+    yes_ask_size_fp: str | None = None
+    volume_fp: str | None = None
+    volume_24h_fp: str | None = None
+    open_interest_fp: str | None = None
+    settlement_value_dollars: str | None = None
+    strike_type: str | None = None
+    floor_strike: float | None = None
+    cap_strike: float | None = None
+    price_level_structure: str | None = None
+    rules_primary: str | None = None
+
+
+class Market(msgspec.Struct, kw_only=True, frozen=True):
+    ticker: str
+    event_ticker: str
+    market_type: str
+    title: str | None
+    subtitle: str | None
+    yes_sub_title: str | None
+    no_sub_title: str | None
+    status: str
+    result: str
+    created_time: datetime | None
+    open_time: datetime | None
+    close_time: datetime | None
+    latest_expiration_time: datetime | None
+    settlement_ts: datetime | None
+    yes_bid: float | None
+    yes_ask: float | None
+    no_bid: float | None
+    no_ask: float | None
+    last_price: float | None
+    yes_bid_size: float | None
+    yes_ask_size: float | None
+    volume: float | None
+    volume_24h: float | None
+    open_interest: float | None
+    settlement_value: float | None
+    strike_type: str | None
+    floor_strike: float | None
+    cap_strike: float | None
+    price_level_structure: str | None
+    rules_primary: str | None
+
+    @property
+    def display_subtitle(self) -> str:
+        """What the seed stored as ``subtitle``: Kalshi's ``yes_sub_title`` (``subtitle`` is deprecated)."""
+        return self.yes_sub_title or self.subtitle or ""
+
+    @classmethod
+    def _from_wire(cls, w: _MarketWire) -> Market:
+        return cls(
+            ticker=w.ticker,
+            event_ticker=w.event_ticker,
+            market_type=w.market_type,
+            title=w.title,
+            subtitle=w.subtitle,
+            yes_sub_title=w.yes_sub_title,
+            no_sub_title=w.no_sub_title,
+            status=w.status,
+            result=w.result,
+            created_time=w.created_time,
+            open_time=w.open_time,
+            close_time=w.close_time,
+            latest_expiration_time=w.latest_expiration_time,
+            settlement_ts=w.settlement_ts,
+            yes_bid=dollars_to_cents(w.yes_bid_dollars),
+            yes_ask=dollars_to_cents(w.yes_ask_dollars),
+            no_bid=dollars_to_cents(w.no_bid_dollars),
+            no_ask=dollars_to_cents(w.no_ask_dollars),
+            last_price=dollars_to_cents(w.last_price_dollars),
+            yes_bid_size=fp_to_contracts(w.yes_bid_size_fp),
+            yes_ask_size=fp_to_contracts(w.yes_ask_size_fp),
+            volume=fp_to_contracts(w.volume_fp),
+            volume_24h=fp_to_contracts(w.volume_24h_fp),
+            open_interest=fp_to_contracts(w.open_interest_fp),
+            settlement_value=dollars_to_cents(w.settlement_value_dollars),
+            strike_type=w.strike_type,
+            floor_strike=w.floor_strike,
+            cap_strike=w.cap_strike,
+            price_level_structure=w.price_level_structure,
+            rules_primary=w.rules_primary,
+        )
+
+
+class _EventWire(_W, kw_only=True):
+    event_ticker: str
+    series_ticker: str = ""
+    title: str = ""
+    sub_title: str = ""
+    mutually_exclusive: bool = False
+    strike_date: datetime | None = None
+    strike_period: str | None = None
+    category: str | None = None
+    markets: list[_MarketWire] | None = None
+
+
+class Event(msgspec.Struct, kw_only=True, frozen=True):
+    event_ticker: str
+    series_ticker: str
+    title: str
+    sub_title: str
+    mutually_exclusive: bool
+    strike_date: datetime | None
+    strike_period: str | None
+    category: str | None
+    markets: tuple[Market, ...]
+
+    @classmethod
+    def _from_wire(cls, w: _EventWire, markets: list[_MarketWire] | None = None) -> Event:
+        wires = w.markets if w.markets is not None else (markets or [])
+        return cls(
+            event_ticker=w.event_ticker,
+            series_ticker=w.series_ticker,
+            title=w.title,
+            sub_title=w.sub_title,
+            mutually_exclusive=w.mutually_exclusive,
+            strike_date=w.strike_date,
+            strike_period=w.strike_period,
+            category=w.category,
+            markets=tuple(Market._from_wire(m) for m in wires),
+        )
+
+
+class _SeriesWire(_W, kw_only=True):
+    ticker: str
+    frequency: str = ""
+    title: str = ""
+    category: str = ""
+    tags: list[str] | None = None
+    settlement_sources: list[dict[str, Any]] | None = None
+    contract_url: str | None = None
+
+
+class Series(msgspec.Struct, kw_only=True, frozen=True):
+    ticker: str
+    frequency: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    settlement_sources: tuple[dict[str, Any], ...]
+    contract_url: str | None
+
+    @classmethod
+    def _from_wire(cls, w: _SeriesWire) -> Series:
+        return cls(
+            ticker=w.ticker,
+            frequency=w.frequency,
+            title=w.title,
+            category=w.category,
+            tags=tuple(w.tags or ()),
+            settlement_sources=tuple(w.settlement_sources or ()),
+            contract_url=w.contract_url,
+        )
+
+
+# --------------------------------------------------------------------------- trades
+
+
+class _TradeWire(_W, kw_only=True):
+    trade_id: str
+    ticker: str
+    count_fp: str
+    yes_price_dollars: str
+    no_price_dollars: str | None = None
+    created_time: datetime
+    taker_outcome_side: str | None = None
+    taker_side: str | None = None
+    taker_book_side: str | None = None
+    is_block_trade: bool = False
+
+
+class Trade(msgspec.Struct, kw_only=True, frozen=True):
+    trade_id: str
+    ticker: str
+    count: float
+    yes_price: float
+    no_price: float
+    created_time: datetime
+    taker_side: str
+    """Side the taker ends up long (``taker_outcome_side``; legacy ``taker_side`` as fallback)."""
+    taker_book_side: str | None
+    is_block_trade: bool
+
+    @classmethod
+    def _from_wire(cls, w: _TradeWire) -> Trade:
+        yes = dollars_to_cents(w.yes_price_dollars)
+        no = dollars_to_cents(w.no_price_dollars) if w.no_price_dollars is not None else 100.0 - yes  # type: ignore[operator]
+        return cls(
+            trade_id=w.trade_id,
+            ticker=w.ticker,
+            count=fp_to_contracts(w.count_fp),  # type: ignore[arg-type]
+            yes_price=yes,  # type: ignore[arg-type]
+            no_price=no,  # type: ignore[arg-type]
+            created_time=w.created_time,
+            taker_side=w.taker_outcome_side or w.taker_side or "",
+            taker_book_side=w.taker_book_side,
+            is_block_trade=w.is_block_trade,
+        )
+
+
+# --------------------------------------------------------------------------- candlesticks
+
+
+class _OHLCDollars(_W, kw_only=True):
+    open_dollars: str | None = None
+    low_dollars: str | None = None
+    high_dollars: str | None = None
+    close_dollars: str | None = None
+
+
+class _PriceDollars(_OHLCDollars, kw_only=True):
+    mean_dollars: str | None = None
+    previous_dollars: str | None = None
+
+
+class _CandleWire(_W, kw_only=True):
+    end_period_ts: int
+    yes_bid: _OHLCDollars | None = None
+    yes_ask: _OHLCDollars | None = None
+    price: _PriceDollars | None = None
+    volume_fp: str | None = None
+    open_interest_fp: str | None = None
+
+
+class _OHLCPlain(_W, kw_only=True):
+    open: str | None = None
+    low: str | None = None
+    high: str | None = None
+    close: str | None = None
+
+
+class _PricePlain(_OHLCPlain, kw_only=True):
+    mean: str | None = None
+    previous: str | None = None
+
+
+class _HistCandleWire(_W, kw_only=True):
+    """The historical tier spells the same candle without suffixes (API.md 5.10)."""
+
+    end_period_ts: int
+    yes_bid: _OHLCPlain | None = None
+    yes_ask: _OHLCPlain | None = None
+    price: _PricePlain | None = None
+    volume: str | None = None
+    open_interest: str | None = None
+
+
+class Candlestick(msgspec.Struct, kw_only=True, frozen=True):
+    """One period, in cents and contracts. Trade-price OHLC is None when nothing traded."""
+
+    end_period_ts: int
+    open_price: float | None
+    high_price: float | None
+    low_price: float | None
+    close_price: float | None
+    mean_price: float | None
+    previous_price: float | None
+    yes_bid_open: float | None
+    yes_bid_high: float | None
+    yes_bid_low: float | None
+    yes_bid_close: float | None
+    yes_ask_open: float | None
+    yes_ask_high: float | None
+    yes_ask_low: float | None
+    yes_ask_close: float | None
+    volume: float | None
+    open_interest: float | None
+
+    @classmethod
+    def _from_live(cls, w: _CandleWire) -> Candlestick:
+        p = w.price or _PriceDollars()
+        b = w.yes_bid or _OHLCDollars()
+        a = w.yes_ask or _OHLCDollars()
+        c = dollars_to_cents
+        return cls(
+            end_period_ts=w.end_period_ts,
+            open_price=c(p.open_dollars),
+            high_price=c(p.high_dollars),
+            low_price=c(p.low_dollars),
+            close_price=c(p.close_dollars),
+            mean_price=c(p.mean_dollars),
+            previous_price=c(p.previous_dollars),
+            yes_bid_open=c(b.open_dollars),
+            yes_bid_high=c(b.high_dollars),
+            yes_bid_low=c(b.low_dollars),
+            yes_bid_close=c(b.close_dollars),
+            yes_ask_open=c(a.open_dollars),
+            yes_ask_high=c(a.high_dollars),
+            yes_ask_low=c(a.low_dollars),
+            yes_ask_close=c(a.close_dollars),
+            volume=fp_to_contracts(w.volume_fp),
+            open_interest=fp_to_contracts(w.open_interest_fp),
+        )
+
+    @classmethod
+    def _from_historical(cls, w: _HistCandleWire) -> Candlestick:
+        p = w.price or _PricePlain()
+        b = w.yes_bid or _OHLCPlain()
+        a = w.yes_ask or _OHLCPlain()
+        c = dollars_to_cents
+        return cls(
+            end_period_ts=w.end_period_ts,
+            open_price=c(p.open),
+            high_price=c(p.high),
+            low_price=c(p.low),
+            close_price=c(p.close),
+            mean_price=c(p.mean),
+            previous_price=c(p.previous),
+            yes_bid_open=c(b.open),
+            yes_bid_high=c(b.high),
+            yes_bid_low=c(b.low),
+            yes_bid_close=c(b.close),
+            yes_ask_open=c(a.open),
+            yes_ask_high=c(a.high),
+            yes_ask_low=c(a.low),
+            yes_ask_close=c(a.close),
+            volume=fp_to_contracts(w.volume),
+            open_interest=fp_to_contracts(w.open_interest),
+        )
+
+
+class MarketCandles(msgspec.Struct, kw_only=True, frozen=True):
+    market_ticker: str
+    candlesticks: tuple[Candlestick, ...]
+
+
+# --------------------------------------------------------------------------- order book, misc
+
+
+class Orderbook(msgspec.Struct, kw_only=True, frozen=True):
+    """Resting bids per side, ascending by price as Kalshi sends them (best bid last)."""
+
+    yes: tuple[tuple[float, float], ...]
+    no: tuple[tuple[float, float], ...]
+
+    def as_dict(self) -> dict[str, dict[float, float]]:
+        return {"yes": dict(self.yes), "no": dict(self.no)}
+
+
+class _OrderbookFpWire(_W, kw_only=True):
+    yes_dollars: list[tuple[str, str]] | None = None
+    no_dollars: list[tuple[str, str]] | None = None
+
+
+def _levels(pairs: list[tuple[str, str]] | None) -> tuple[tuple[float, float], ...]:
+    return tuple((dollars_to_cents(p), fp_to_contracts(q)) for p, q in (pairs or ()))  # type: ignore[misc]
+
+
+class HistoricalCutoff(msgspec.Struct, kw_only=True, frozen=True):
+    market_settled_ts: datetime
+    trades_created_ts: datetime
+    orders_updated_ts: datetime | None = None
+
+
+class ExchangeStatus(msgspec.Struct, kw_only=True, frozen=True):
+    exchange_active: bool
+    trading_active: bool
+    exchange_estimated_resume_time: datetime | None = None
+
+
+class Page(msgspec.Struct, kw_only=True, frozen=True):
+    """One page of a cursor-paginated listing."""
+
+    items: tuple[Any, ...]
+    cursor: str
+
+
+# --------------------------------------------------------------------------- response envelopes
+
+
+class _EventResp(_W, kw_only=True):
+    event: _EventWire
+    markets: list[_MarketWire] | None = None
+
+
+class _EventsResp(_W, kw_only=True):
+    events: list[_EventWire]
+    cursor: str = ""
+
+
+class _MarketResp(_W, kw_only=True):
+    market: _MarketWire
+
+
+class _MarketsResp(_W, kw_only=True):
+    markets: list[_MarketWire]
+    cursor: str = ""
+
+
+class _SeriesResp(_W, kw_only=True):
+    series: _SeriesWire
+
+
+class _SeriesListResp(_W, kw_only=True):
+    series: list[_SeriesWire] | None = None
+    cursor: str = ""
+
+
+class _TradesResp(_W, kw_only=True):
+    trades: list[_TradeWire]
+    cursor: str = ""
+
+
+class _OrderbookResp(_W, kw_only=True):
+    orderbook_fp: _OrderbookFpWire
+
+
+class _OrderbooksItem(_W, kw_only=True):
+    ticker: str
+    orderbook_fp: _OrderbookFpWire
+
+
+class _OrderbooksResp(_W, kw_only=True):
+    orderbooks: list[_OrderbooksItem]
+
+
+class _CandlesResp(_W, kw_only=True):
+    ticker: str = ""
+    candlesticks: list[_CandleWire]
+
+
+class _HistCandlesResp(_W, kw_only=True):
+    ticker: str = ""
+    candlesticks: list[_HistCandleWire]
+
+
+class _BatchCandlesItem(_W, kw_only=True):
+    market_ticker: str
+    candlesticks: list[_CandleWire]
+
+
+class _BatchCandlesResp(_W, kw_only=True):
+    markets: list[_BatchCandlesItem]
+
+
+class _EventCandlesResp(_W, kw_only=True):
+    market_tickers: list[str]
+    market_candlesticks: list[list[_CandleWire]]
+    adjusted_end_ts: int | None = None
