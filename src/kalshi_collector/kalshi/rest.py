@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 from aiolimiter import AsyncLimiter
-from yarl import URL
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -34,6 +33,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from yarl import URL
 
 from kalshi_collector import __version__
 from kalshi_collector.config import Config
@@ -196,7 +196,7 @@ class KalshiRestClient:
             async with self._session.get(url, params=params, headers=headers) as resp:
                 body = await resp.read()
                 status = resp.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats["timeouts"] += 1
             raise TransientError(f"timeout on {path}") from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, aiohttp.ServerDisconnectedError) as exc:

@@ -1,0 +1,161 @@
+"""WebSocket transport to Kalshi: connect (signed handshake), send commands, receive frames.
+
+Transport only. It knows nothing of subscriptions, books or sequence numbers; the collector's
+stream manager owns the connection lifecycle (connect -> subscribe -> live -> backoff -> connect).
+
+Liveness: Kalshi pings every 10 s with payload ``heartbeat`` (API.md 7). We answer pings
+ourselves (``autoping=False``) so that a ping counts as a sign of life: a stream that sends
+neither data nor pings for ``stall_timeout`` seconds is declared stalled (:class:`StreamStalled`)
+even though the TCP connection looks open — the failure a plain ``autoping`` client never sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from kalshi_collector import __version__
+from kalshi_collector.kalshi.auth import KalshiSigner
+
+__all__ = ["WsConnection", "StreamStalled", "StreamClosed", "Backoff", "HandshakeRefused"]
+
+log = logging.getLogger(__name__)
+
+
+class StreamClosed(Exception):
+    """The server closed the connection or it dropped."""
+
+
+class StreamStalled(StreamClosed):
+    """Nothing (no data, no ping) arrived for longer than the stall timeout."""
+
+
+class HandshakeRefused(StreamClosed):
+    """The upgrade was refused (e.g. 401: bad key or signature)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"WebSocket handshake refused: HTTP {status} {reason}")
+        self.status = status
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with full jitter; ``reset()`` after a connection proved healthy."""
+
+    initial: float = 0.5
+    cap: float = 30.0
+    factor: float = 2.0
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.initial * self.factor**self.attempt)
+        self.attempt += 1
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class WsConnection:
+    """One WebSocket connection. Create with :meth:`connect`; iterate :meth:`frames`."""
+
+    _ids = itertools.count(1)
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        ws: aiohttp.ClientWebSocketResponse,
+        *,
+        stall_timeout: float,
+        clock: Callable[[], float],
+        owns_session: bool,
+    ) -> None:
+        self._session = session
+        self._ws = ws
+        self._stall_timeout = stall_timeout
+        self._clock = clock
+        self._owns_session = owns_session
+        self._cmd_ids = itertools.count(1)
+        self.number = next(WsConnection._ids)
+        self.frames_received = 0
+        self.pings_received = 0
+        self.last_activity = clock()
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        signer: KalshiSigner | None,
+        *,
+        stall_timeout: float = 30.0,
+        connect_timeout: float = 15.0,
+        clock: Callable[[], float] = time.time,
+        session: aiohttp.ClientSession | None = None,
+        max_msg_size: int = 64 * 1024 * 1024,
+    ) -> WsConnection:
+        owns = session is None
+        session = session or aiohttp.ClientSession(headers={"User-Agent": f"kalshi-collector/{__version__}"})
+        headers = signer.ws_headers(url) if signer else {}
+        try:
+            ws = await asyncio.wait_for(
+                session.ws_connect(url, headers=headers, autoping=False, max_msg_size=max_msg_size),
+                connect_timeout,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if owns:
+                await session.close()
+            raise HandshakeRefused(exc.status, exc.message) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if owns:
+                await session.close()
+            raise StreamClosed(f"cannot connect to {url}: {type(exc).__name__}: {exc}") from None
+        return cls(session, ws, stall_timeout=stall_timeout, clock=clock, owns_session=owns)
+
+    def next_id(self) -> int:
+        return next(self._cmd_ids)
+
+    async def send(self, payload: bytes | str) -> None:
+        try:
+            await self._ws.send_str(payload.decode() if isinstance(payload, bytes) else payload)
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            raise StreamClosed(f"send failed: {exc}") from None
+
+    async def frames(self) -> AsyncIterator[tuple[float, str | bytes]]:
+        """Yield ``(receive_time, payload)`` for each data frame until the stream ends or stalls."""
+        ws = self._ws
+        while True:
+            try:
+                msg = await ws.receive(timeout=self._stall_timeout)
+            except TimeoutError:
+                raise StreamStalled(f"no data or ping for {self._stall_timeout:.0f} s") from None
+            now = self._clock()
+            self.last_activity = now
+            t = msg.type
+            if t is aiohttp.WSMsgType.TEXT or t is aiohttp.WSMsgType.BINARY:
+                self.frames_received += 1
+                yield now, msg.data
+            elif t is aiohttp.WSMsgType.PING:
+                self.pings_received += 1
+                await ws.pong(msg.data)
+            elif t is aiohttp.WSMsgType.PONG:
+                continue
+            elif t in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                raise StreamClosed(f"closed by server (code {ws.close_code})")
+            elif t is aiohttp.WSMsgType.ERROR:
+                raise StreamClosed(f"connection error: {ws.exception()!r}")
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._ws.close(), 5.0)
+        except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
+            pass
+        if self._owns_session:
+            await self._session.close()
