@@ -1,0 +1,78 @@
+"""Which markets to record: pinned events plus every open event of each followed series.
+
+Re-run every few minutes (and nudged by ``market_lifecycle_v2``) so that tomorrow's daily event is
+picked up as soon as it opens and settled ones are dropped. A pinned event that does not exist is
+logged and skipped: one typo in the config must not stop the recording of everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kalshi_collector.kalshi.models import Market
+from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient, NotFound
+
+__all__ = ["TrackedMarket", "Discovery", "LIVE_STATUSES"]
+
+log = logging.getLogger(__name__)
+
+# Market statuses (REST, API.md 4) for which a book can still change. `closed` markets have
+# stopped trading; `determined`/`finalized` are settled.
+LIVE_STATUSES = frozenset({"initialized", "active", "inactive", "open", "unopened", "paused"})
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedMarket:
+    ticker: str
+    event_ticker: str
+    subtitle: str
+    status: str
+
+
+class Discovery:
+    def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str]) -> None:
+        self.rest = rest
+        self.events = list(events)
+        self.series = list(series)
+        self.missing_events: set[str] = set()
+
+    async def discover(self) -> dict[str, TrackedMarket]:
+        """Every market to record now, by ticker. Raises only if *nothing* could be listed."""
+        found: dict[str, TrackedMarket] = {}
+        failures = 0
+        for event_ticker in self.events:
+            try:
+                event = await self.rest.get_event(event_ticker, with_nested_markets=True)
+            except NotFound:
+                if event_ticker not in self.missing_events:
+                    log.error("configured event %s does not exist on the exchange; skipping it", event_ticker)
+                self.missing_events.add(event_ticker)
+                continue
+            except ApiError as exc:
+                failures += 1
+                log.warning("could not list markets of event %s: %s", event_ticker, exc)
+                continue
+            self.missing_events.discard(event_ticker)
+            self._add(found, event.markets)
+        for series in self.series:
+            try:
+                events = await self.rest.list_events(series_ticker=series, status="open", with_nested_markets=True)
+            except ApiError as exc:
+                failures += 1
+                log.warning("could not list open events of series %s: %s", series, exc)
+                continue
+            if not events:
+                log.info("series %s has no open event right now", series)
+            for event in events:
+                self._add(found, event.markets)
+        if failures and not found:
+            raise ApiError(0, "discovery", f"{failures} listing(s) failed and no market could be found")
+        return found
+
+    @staticmethod
+    def _add(found: dict[str, TrackedMarket], markets: tuple[Market, ...]) -> None:
+        for mk in markets:
+            if mk.status and mk.status not in LIVE_STATUSES:
+                continue
+            found[mk.ticker] = TrackedMarket(mk.ticker, mk.event_ticker, mk.display_subtitle, mk.status)
