@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,8 +32,19 @@ def _tmp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def atomic_write_parquet(path: str | os.PathLike[str], table: pa.Table, **options) -> Path:
-    """Write ``table`` to ``path`` atomically (zstd, dictionary strings unless overridden)."""
+def atomic_write_parquet(
+    path: str | os.PathLike[str],
+    table: pa.Table,
+    *,
+    verify: Callable[[Path], None] | None = None,
+    **options,
+) -> Path:
+    """Write ``table`` to ``path`` atomically (zstd, dictionary strings unless overridden).
+
+    ``verify``, if given, is called with the finished temporary file before it replaces the
+    target; if it raises, the target is left as it was. Compaction uses it to read a day file back
+    before that file replaces the previous one.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(target)
@@ -41,6 +53,8 @@ def atomic_write_parquet(path: str | os.PathLike[str], table: pa.Table, **option
             pq.write_table(table, fh, **{**PARQUET_OPTIONS, **options})
             fh.flush()
             os.fsync(fh.fileno())
+        if verify is not None:
+            verify(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

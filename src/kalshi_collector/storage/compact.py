@@ -1,0 +1,95 @@
+"""Compaction: merge a finished day's part files into one sorted day file, then delete the parts.
+
+Safe to stop at any instruction (see crash points C1-C3 in ``journal.py``): the day file is written
+beside the old one, read back and checked *before* it replaces it, and its footer lists every part
+name merged into it. Whoever finds a part whose name is in that list (a reader, the next compaction,
+recovery) knows its rows are already in the day file; so a crash between "day file in place" and
+"parts deleted" can neither lose nor double a row.
+
+Run compaction from one process per data folder (collectors sharing a bucket: pick one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kalshi_collector.storage.atomic import PARQUET_OPTIONS
+from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.layout import MERGED_PARTS_KEY, day_file, parse_part_name, parts_dir
+from kalshi_collector.storage.schemas import TableSpec, conform
+
+__all__ = ["COMPACT_OPTIONS", "CompactionError", "compact_day", "merged_part_names"]
+
+log = logging.getLogger(__name__)
+
+COMPACT_OPTIONS: dict = {
+    **PARQUET_OPTIONS,
+    # A day is written once and read many times: spend the CPU (bench/bench_storage.py measures it).
+    "compression_level": 9,
+    "row_group_size": 1 << 20,
+    "write_page_checksum": True,
+}
+
+
+class CompactionError(RuntimeError):
+    """The day file did not read back as written; the parts were kept."""
+
+
+def merged_part_names(fs: LocalFS, path: Path) -> set[str]:
+    """Names of the parts already merged into the day file at ``path`` (empty if there is none)."""
+    if not fs.isfile(path):
+        return set()
+    raw = fs.read_metadata(path).get(MERGED_PARTS_KEY)
+    return set(json.loads(raw)) if raw else set()
+
+
+def compact_day(fs: LocalFS, root: Path, spec: TableSpec, day: dt.date) -> Path | None:
+    """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
+
+    Idempotent: parts already listed in the day file are only deleted, never merged twice.
+    """
+    folder = parts_dir(root, spec.name, day)
+    fs.remove_stale_temp_files(folder)
+    fs.remove_stale_temp_files(folder.parent.parent)
+    names = [name for name in fs.listdir(folder) if parse_part_name(name)]
+    target = day_file(root, spec.name, day)
+    already = merged_part_names(fs, target)
+    fresh = [name for name in names if name not in already]
+    written: Path | None = None
+    if fresh:
+        tables = [conform(fs.read_table(target), spec.schema)] if fs.isfile(target) else []
+        tables += [conform(fs.read_table(folder / name), spec.schema) for name in fresh]
+        merged = pa.concat_tables(tables).sort_by([(key, "ascending") for key in spec.sort_keys])
+        merged_names = sorted(already | set(fresh))
+        stamp = json.dumps(merged_names).encode()
+        merged = merged.replace_schema_metadata({MERGED_PARTS_KEY: stamp})
+        expected_rows = merged.num_rows
+
+        def verify(tmp: Path) -> None:
+            back = pq.read_table(tmp, page_checksum_verification=True)
+            if back.num_rows != expected_rows:
+                raise CompactionError(f"{target}: wrote {expected_rows} rows, read back {back.num_rows}")
+            if (back.schema.metadata or {}).get(MERGED_PARTS_KEY) != stamp:
+                raise CompactionError(f"{target}: list of merged parts did not read back")
+
+        fs.write_parquet(
+            target,
+            merged,
+            verify=verify,
+            sorting_columns=pq.SortingColumn.from_ordering(
+                merged.schema, [(key, "ascending") for key in spec.sort_keys]
+            ),
+            **COMPACT_OPTIONS,
+        )
+        written = target
+        log.info("compacted %s %s: %d parts -> %d rows", spec.name, day, len(fresh), expected_rows)
+    # Every name listed here is now in the day file (merged just now or by an interrupted run).
+    fs.remove(folder / name for name in names)
+    fs.rmdir_if_empty(folder)
+    return written

@@ -1,0 +1,91 @@
+"""Rows (tuples in schema order) -> Arrow tables, without letting one bad row poison the rest.
+
+A row that cannot be stored (wrong width, a time that is not integer microseconds, a string where a
+number belongs, a null in a required column) is *rejected* with a reason: the caller quarantines
+it and stores every other row. Finding the bad rows costs nothing on the happy path: a batch is
+converted whole, and only a batch that fails is split in halves until the culprits are isolated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from kalshi_collector.storage.layout import DAY_US, MAX_US
+from kalshi_collector.storage.schemas import TableSpec
+
+__all__ = ["Rejected", "split_by_day", "row_day", "rows_to_table"]
+
+Rejected = tuple[Any, str]
+"""A row that could not be stored, and why."""
+
+_CONVERT_ERRORS = (TypeError, ValueError, OverflowError, pa.ArrowException)
+
+
+def split_by_day(spec: TableSpec, rows: Sequence[Any]) -> tuple[dict[int, list], list[Rejected]]:
+    """Group rows by the UTC day (days since epoch) of their time column (always column 0).
+
+    This is the one definition of "the day of a row": the flush partitions with it and recovery
+    decides which journaled rows a part already covers with it, so the two can never disagree.
+    """
+    width = spec.width
+    by_day: dict[int, list] = {}
+    rejected: list[Rejected] = []
+    for row in rows:
+        try:
+            ok = len(row) == width
+        except TypeError:
+            ok = False
+        if not ok:
+            rejected.append((row, f"{spec.name}: expected a row of {width} values"))
+            continue
+        ts = row[0]
+        if type(ts) is not int or not 0 <= ts < MAX_US:
+            rejected.append((row, f"{spec.name}.{spec.time_column}: expected epoch microseconds (int), got {ts!r}"))
+            continue
+        day = ts // DAY_US
+        bucket = by_day.get(day)
+        if bucket is None:
+            by_day[day] = [row]
+        else:
+            bucket.append(row)
+    return by_day, rejected
+
+
+def row_day(row: Any) -> int | None:
+    """The day :func:`split_by_day` would file this row under, or None if it would reject it."""
+    try:
+        ts = row[0]
+    except (TypeError, IndexError, KeyError):
+        return None
+    if type(ts) is not int or not 0 <= ts < MAX_US:
+        return None
+    return ts // DAY_US
+
+
+def _convert(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> pa.Table:
+    columns = list(zip(*rows, strict=True))
+    arrays = []
+    for values, fld in zip(columns, spec.schema, strict=True):
+        array = pa.array(values, type=fld.type)
+        if not fld.nullable and array.null_count:
+            raise ValueError(f"{spec.name}.{fld.name} must not be null")
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=spec.schema)
+
+
+def rows_to_table(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> tuple[pa.Table, list[Rejected]]:
+    """Convert rows of the right width; return the table of the good ones and the rejected ones."""
+    if not rows:
+        return spec.schema.empty_table(), []
+    try:
+        return _convert(spec, rows), []
+    except _CONVERT_ERRORS as exc:
+        if len(rows) == 1:
+            return spec.schema.empty_table(), [(rows[0], f"{spec.name}: {exc}")]
+    mid = len(rows) // 2
+    left, bad_left = rows_to_table(spec, rows[:mid])
+    right, bad_right = rows_to_table(spec, rows[mid:])
+    return pa.concat_tables([left, right]), bad_left + bad_right
