@@ -1,0 +1,107 @@
+"""``kalshi-collector sim``: run the simulated exchange as its own process.
+
+Benchmarks run it this way so the exchange and the collector do not share one CPU-bound event
+loop. On start it prints one ``name: value`` line per fact a client needs (REST URL, WS URL, key
+id, private key path), flushed at once so a parent process can read them from the pipe, then
+serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+
+from kalshi_collector.sim.catalog import DEFAULT_SERIES
+from kalshi_collector.sim.exchange import SimConfig, SimExchange
+from kalshi_collector.sim.faults import FaultPlan
+
+__all__ = ["add_arguments", "run", "config_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: 0 = any free port, printed on start)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--api-key-id", metavar="ID", help="register this key id (needs --public-key)")
+    parser.add_argument("--public-key", metavar="PEM_PATH", help="PEM public (or private) key for --api-key-id")
+    parser.add_argument("--state-dir", metavar="DIR", help="where a generated key pair is written (default: temp dir)")
+    parser.add_argument("--series", nargs="+", metavar="S", default=list(DEFAULT_SERIES),
+                        help="series tickers (default: the seven original daily-high cities)")
+    parser.add_argument("--brackets", type=int, default=6, help="markets per event (default: 6)")
+    parser.add_argument("--history-days", type=int, default=10, help="past settled days (default: 10)")
+    parser.add_argument("--cutoff-days", type=int, default=5, help="historical cutoff, days before today (default: 5)")
+    parser.add_argument("--history-trades", type=int, default=200, help="trades per past market (default: 200)")
+    parser.add_argument("--rate", type=float, default=200.0, metavar="MSGS_PER_S",
+                        help="live order-flow events per second (default: 200)")
+    parser.add_argument("--rest-rate-limit", type=float, default=None, metavar="R",
+                        help="REST requests/s per key (default: no limit)")
+    parser.add_argument("--faults", default="", metavar="SPEC", help='e.g. "gap_every=500,drop_every=5000"')
+    parser.add_argument("--ping-interval", type=float, default=10.0, help="seconds between WS pings (default: 10)")
+    parser.add_argument("--today", metavar="YYYY-MM-DD", help="exchange date for tickers (default: today, UTC)")
+    parser.add_argument("--require-auth", action="store_true", help="refuse unsigned REST requests too")
+
+
+def _usage_error(message: str) -> Exception:
+    from kalshi_collector.cli import UsageError
+
+    return UsageError(message)
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    try:
+        faults = FaultPlan.parse(args.faults or "")
+    except (ValueError, TypeError) as exc:
+        raise _usage_error(f"--faults: {exc}") from None
+    if (args.api_key_id is None) != (args.public_key is None):
+        raise _usage_error("--api-key-id and --public-key go together")
+    if args.public_key is not None and not Path(args.public_key).is_file():
+        raise _usage_error(f"--public-key: no such file: {args.public_key}")
+    today = None
+    if args.today:
+        try:
+            today = date.fromisoformat(args.today)
+        except ValueError:
+            raise _usage_error(f"--today: not a date: {args.today}") from None
+    if args.brackets < 2:
+        raise _usage_error("--brackets must be at least 2")
+    return SimConfig(
+        seed=args.seed, series=tuple(args.series), brackets_per_event=args.brackets,
+        history_days=args.history_days, cutoff_days=args.cutoff_days,
+        history_trades_per_market=args.history_trades, message_rate=args.rate,
+        rest_rate_limit=args.rest_rate_limit, ping_interval=args.ping_interval, today=today, faults=faults,
+        api_key_id=args.api_key_id, public_key_path=args.public_key, state_dir=args.state_dir,
+        require_auth=args.require_auth,
+    )
+
+
+async def _serve(config: SimConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with SimExchange(config, host=host, port=port) as sim:
+        lines = [
+            f"REST URL: {sim.rest_url}",
+            f"WS URL: {sim.ws_url}",
+            f"API key id: {sim.api_key_id}",
+            f"private key: {sim.private_key_path}" if sim.private_key_path else
+            f"public key: {config.public_key_path}",
+        ]
+        print("\n".join(lines), flush=True)
+        await stop.wait()
+    print("simulated exchange stopped", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    try:
+        asyncio.run(_serve(config, args.host, args.port))
+    except OSError as exc:
+        raise _usage_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
