@@ -1,0 +1,332 @@
+"""Backfill files on disk: the two per-event tables, per-market checkpoints, staged parts.
+
+Layout under ``<data_dir>/historical/``::
+
+    candlesticks/EVENT.parquet          the result (read by ParquetStorage.read_parquets("candlesticks"))
+    trades/EVENT.parquet                the result (read_parquets("trades"))
+    _backfill/.lock                     one backfill per data folder at a time (flock)
+    _backfill/EVENT/manifest.json       the event's markets (tiers, life spans); reused when final
+    _backfill/EVENT/MARKET.json         checkpoint: time ranges of trades / candles already on disk
+    _backfill/EVENT/parts/*.parquet     rows fetched but not yet merged into the event files
+
+Crash safety, step by step (every write is temp file + fsync + rename, ``storage.atomic``):
+
+1. Fetched rows are written as a new part file, *then* the market's checkpoint is replaced to
+   claim their time range. A crash between the two leaves rows the checkpoint does not claim: the
+   range is fetched again and the duplicates are dropped at merge (trades by ``trade_id``, candles
+   by market, period and timestamp). A crash before the part is renamed leaves only a hidden temp
+   file, removed on the next run.
+2. The event files are rebuilt from (old event file + every part), deduplicated and sorted, and
+   renamed over the old ones; only then are the merged parts deleted. A crash in between merges
+   the same parts again, with the same result.
+
+So a checkpoint never claims rows that are not on disk, and no row is ever written twice into an
+event file: a run killed at any point and run again ends with the same files as a clean run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kalshi_collector.backfill.intervals import Interval, normalize
+from kalshi_collector.backfill.plan import MarketInfo
+from kalshi_collector.kalshi.models import Candlestick, Trade
+from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet
+
+__all__ = [
+    "TRADES_SCHEMA",
+    "CANDLES_SCHEMA",
+    "TRADE_KEY",
+    "CANDLE_KEY",
+    "MarketCheckpoint",
+    "EventManifest",
+    "BackfillStore",
+    "BackfillLocked",
+    "trades_table",
+    "candles_table",
+    "merge_tables",
+]
+
+log = logging.getLogger(__name__)
+
+_TS = pa.timestamp("us", tz="UTC")
+
+TRADES_SCHEMA = pa.schema(
+    [
+        ("timestamp", _TS),
+        ("event_ticker", pa.string()),
+        ("market_ticker", pa.string()),
+        ("trade_id", pa.string()),
+        ("price", pa.float64()),
+        ("count", pa.float64()),
+        ("taker_side", pa.string()),
+        ("no_price", pa.float64()),
+        ("taker_book_side", pa.string()),
+        ("is_block_trade", pa.bool_()),
+    ]
+)
+
+CANDLES_SCHEMA = pa.schema(
+    [
+        ("timestamp", _TS),
+        ("event_ticker", pa.string()),
+        ("market_ticker", pa.string()),
+        ("open_price", pa.float64()),
+        ("close_price", pa.float64()),
+        ("high_price", pa.float64()),
+        ("low_price", pa.float64()),
+        ("volume", pa.float64()),
+        ("period_minutes", pa.int32()),
+        ("yes_bid_open", pa.float64()),
+        ("yes_bid_high", pa.float64()),
+        ("yes_bid_low", pa.float64()),
+        ("yes_bid_close", pa.float64()),
+        ("yes_ask_open", pa.float64()),
+        ("yes_ask_high", pa.float64()),
+        ("yes_ask_low", pa.float64()),
+        ("yes_ask_close", pa.float64()),
+        ("open_interest", pa.float64()),
+    ]
+)
+
+# Identity of a row (dedupe) and the sort order of the files (deterministic, market by market).
+TRADE_KEY = ("trade_id",)
+TRADE_SORT = ("market_ticker", "timestamp", "trade_id")
+CANDLE_KEY = ("market_ticker", "period_minutes", "timestamp")
+CANDLE_SORT = ("market_ticker", "period_minutes", "timestamp")
+
+KINDS = {"trades": (TRADES_SCHEMA, TRADE_KEY, TRADE_SORT), "candlesticks": (CANDLES_SCHEMA, CANDLE_KEY, CANDLE_SORT)}
+
+
+# ----------------------------------------------------------------------------------- row building
+
+
+def trades_table(event_ticker: str, trades: Sequence[Trade]) -> pa.Table:
+    """Trades as stored: ``price`` = yes price in cents, ``count`` in contracts (already exact)."""
+    n = len(trades)
+    return pa.table(
+        [
+            pa.array([t.created_time for t in trades], _TS),
+            pa.array([event_ticker] * n, pa.string()),
+            pa.array([t.ticker for t in trades], pa.string()),
+            pa.array([t.trade_id for t in trades], pa.string()),
+            pa.array([t.yes_price for t in trades], pa.float64()),
+            pa.array([t.count for t in trades], pa.float64()),
+            pa.array([t.taker_side for t in trades], pa.string()),
+            pa.array([t.no_price for t in trades], pa.float64()),
+            pa.array([t.taker_book_side for t in trades], pa.string()),
+            pa.array([t.is_block_trade for t in trades], pa.bool_()),
+        ],
+        schema=TRADES_SCHEMA,
+    )
+
+
+def candles_table(event_ticker: str, market_ticker: str, period_minutes: int, candles: Sequence[Candlestick]) -> pa.Table:
+    """Candles as stored: ``timestamp`` = ``end_period_ts`` (the period's inclusive end)."""
+    n = len(candles)
+
+    def col(name: str) -> pa.Array:
+        return pa.array([getattr(c, name) for c in candles], pa.float64())
+
+    return pa.table(
+        [
+            pa.array([c.end_period_ts * 1_000_000 for c in candles], pa.int64()).cast(_TS),
+            pa.array([event_ticker] * n, pa.string()),
+            pa.array([market_ticker] * n, pa.string()),
+            col("open_price"),
+            col("close_price"),
+            col("high_price"),
+            col("low_price"),
+            col("volume"),
+            pa.array([period_minutes] * n, pa.int32()),
+            col("yes_bid_open"),
+            col("yes_bid_high"),
+            col("yes_bid_low"),
+            col("yes_bid_close"),
+            col("yes_ask_open"),
+            col("yes_ask_high"),
+            col("yes_ask_low"),
+            col("yes_ask_close"),
+            col("open_interest"),
+        ],
+        schema=CANDLES_SCHEMA,
+    )
+
+
+def merge_tables(tables: Sequence[pa.Table], schema: pa.Schema, key: Sequence[str], sort: Sequence[str]) -> pa.Table:
+    """Concatenate, keep the *last* row of each key (later tables are fresher), sort."""
+    tables = [t.select(schema.names).cast(schema) for t in tables if t.num_rows]
+    if not tables:
+        return schema.empty_table()
+    merged = pa.concat_tables(tables).combine_chunks()
+    merged = merged.append_column("__row", pa.array(range(merged.num_rows), pa.int64()))
+    keep = merged.group_by(list(key), use_threads=False).aggregate([("__row", "max")])["__row_max"]
+    if len(keep) != merged.num_rows:
+        merged = merged.take(pc.sort_indices(keep))
+    merged = merged.drop_columns(["__row"])
+    return merged.sort_by([(c, "ascending") for c in sort])
+
+
+# ---------------------------------------------------------------------------- checkpoint records
+
+
+class MarketCheckpoint(msgspec.Struct, kw_only=True):
+    """Time ranges of a market already on disk: trades by created time, candles by period start."""
+
+    version: int = 1
+    market_ticker: str
+    event_ticker: str
+    trades: list[Interval] = msgspec.field(default_factory=list)
+    candles: dict[str, list[Interval]] = msgspec.field(default_factory=dict)  # period minutes -> ranges
+
+    def candle_cover(self, period_minutes: int) -> list[Interval]:
+        return list(self.candles.get(str(period_minutes), []))
+
+    def add(self, *, trades: Sequence[Interval] = (), candles: Sequence[Interval] = (), period_minutes: int = 0) -> None:
+        if trades:
+            self.trades = normalize([*self.trades, *trades])
+        if candles:
+            key = str(period_minutes)
+            self.candles[key] = normalize([*self.candles.get(key, []), *candles])
+
+
+class EventManifest(msgspec.Struct, kw_only=True):
+    """An event's markets. ``final`` once every market is finalized: the list cannot change any
+    more, so a later run reuses it without asking the exchange."""
+
+    version: int = 1
+    event_ticker: str
+    final: bool
+    markets: list[MarketInfo]
+
+
+_FINAL_STATUSES = frozenset({"finalized", "settled"})
+
+
+def is_final(markets: Sequence[MarketInfo]) -> bool:
+    return bool(markets) and all(m.status in _FINAL_STATUSES for m in markets)
+
+
+# ------------------------------------------------------------------------------------------ store
+
+
+class BackfillLocked(Exception):
+    """Another backfill holds this data folder."""
+
+
+class BackfillStore:
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(data_dir) / "historical"
+        self.work = self.root / "_backfill"
+
+    # ---- paths
+    def event_file(self, kind: str, event_ticker: str) -> Path:
+        return self.root / kind / f"{event_ticker}.parquet"
+
+    def _event_dir(self, event_ticker: str) -> Path:
+        return self.work / event_ticker
+
+    def _parts_dir(self, event_ticker: str) -> Path:
+        return self._event_dir(event_ticker) / "parts"
+
+    # ---- lock
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Two backfills writing the same files would each merge without the other's parts."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        fh = open(self.work / ".lock", "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BackfillLocked(f"another backfill is running on {self.root.parent}") from None
+            yield
+        finally:
+            fh.close()
+
+    # ---- manifests and checkpoints
+    def load_manifest(self, event_ticker: str) -> EventManifest | None:
+        return self._load(self._event_dir(event_ticker) / "manifest.json", EventManifest)
+
+    def save_manifest(self, manifest: EventManifest) -> None:
+        atomic_write_bytes(self._event_dir(manifest.event_ticker) / "manifest.json", msgspec.json.encode(manifest))
+
+    def load_checkpoint(self, event_ticker: str, market_ticker: str) -> MarketCheckpoint:
+        cp = self._load(self._event_dir(event_ticker) / f"{market_ticker}.json", MarketCheckpoint)
+        return cp or MarketCheckpoint(market_ticker=market_ticker, event_ticker=event_ticker)
+
+    @staticmethod
+    def _load(path: Path, into: type[msgspec.Struct]):  # type: ignore[no-untyped-def]
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=into)
+        except FileNotFoundError:
+            return None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # Only ever written atomically, so this is outside damage: refetching is always safe.
+            log.warning("ignoring unreadable %s (%s); its data will be fetched again", path, exc)
+            return None
+
+    def commit(
+        self,
+        checkpoint: MarketCheckpoint,
+        *,
+        trades: pa.Table | None = None,
+        candles: pa.Table | None = None,
+    ) -> None:
+        """Stage rows, then advance the checkpoint (in that order: see the module docstring)."""
+        event = checkpoint.event_ticker
+        stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        for kind, table in (("trades", trades), ("candlesticks", candles)):
+            if table is not None and table.num_rows:
+                atomic_write_parquet(self._parts_dir(event) / f"{kind}-{stamp}-{checkpoint.market_ticker}.parquet", table)
+        atomic_write_bytes(
+            self._event_dir(event) / f"{checkpoint.market_ticker}.json", msgspec.json.encode(checkpoint)
+        )
+
+    # ---- event files
+    def has_parts(self, event_ticker: str) -> bool:
+        d = self._parts_dir(event_ticker)
+        return d.is_dir() and any(d.glob("[!.]*.parquet"))
+
+    def assemble(self, event_ticker: str) -> dict[str, int]:
+        """Merge staged parts into the event files; returns the rows now in each touched file."""
+        self._remove_stale_temps(event_ticker)
+        rows: dict[str, int] = {}
+        parts_dir = self._parts_dir(event_ticker)
+        for kind, (schema, key, sort) in KINDS.items():
+            parts = sorted(parts_dir.glob(f"{kind}-*.parquet")) if parts_dir.is_dir() else []
+            if not parts:
+                continue
+            target = self.event_file(kind, event_ticker)
+            tables = [pq.read_table(target)] if target.exists() else []
+            tables += [pq.read_table(p) for p in parts]
+            merged = merge_tables(tables, schema, key, sort)
+            atomic_write_parquet(target, merged)
+            for p in parts:
+                p.unlink(missing_ok=True)
+            rows[kind] = merged.num_rows
+        return rows
+
+    def _remove_stale_temps(self, event_ticker: str) -> None:
+        """Temp files of a killed run (hidden names, never read as data)."""
+        for folder, pattern in (
+            (self._event_dir(event_ticker), ".*.tmp"),
+            (self._parts_dir(event_ticker), ".*.tmp"),
+            (self.root / "trades", f".{event_ticker}.parquet.*.tmp"),
+            (self.root / "candlesticks", f".{event_ticker}.parquet.*.tmp"),
+        ):
+            if folder.is_dir():
+                for stale in folder.glob(pattern):
+                    stale.unlink(missing_ok=True)
