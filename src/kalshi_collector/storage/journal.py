@@ -91,6 +91,7 @@ __all__ = [
     "JournalWriter",
     "SegmentScan",
     "encode_frame",
+    "encode_rejects",
     "list_segments",
     "read_segment",
     "segment_path",
@@ -136,6 +137,11 @@ def encode_frame(batches: list[tuple[str, list]]) -> bytes:
     payload = memoryview(buf)[_HEADER.size :]
     _HEADER.pack_into(buf, 0, len(payload), zlib.crc32(payload))
     return bytes(buf)
+
+
+def encode_rejects(rejected: list[tuple[Any, str]]) -> bytes:
+    """Quarantine file content: msgpack list of ``{"row": ..., "reason": ...}``; never fails."""
+    return _encoder.encode([{"row": _encodable(row), "reason": reason} for row, reason in rejected])
 
 
 def _encodable(row: Any) -> Any:

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from kalshi_collector.storage.compact import compact_day, merged_part_names
 from kalshi_collector.storage.fs import LocalFS
-from kalshi_collector.storage.journal import JournalWriter, _encoder, encode_frame, read_segment
+from kalshi_collector.storage.journal import JournalWriter, encode_frame, encode_rejects, read_segment
 from kalshi_collector.storage.layout import (
     PARTS,
     PartName,
@@ -325,9 +325,8 @@ class LiveStore:
                 del rejects[name]
                 continue
             path = self.root / "_rejected" / name / f"{self.collector_id}-{cut}.msgpack"
-            payload = [{"row": row, "reason": reason} for row, reason in bad]
             try:
-                self._fs.write_bytes(path, _encoder.encode(payload))
+                self._fs.write_bytes(path, encode_rejects(bad))
             except Exception as exc:  # noqa: BLE001
                 complete = False
                 self._write_error(f"cannot quarantine {len(bad)} bad {name} rows at {path}", exc)
