@@ -12,6 +12,8 @@ Usage: ``python storage_writer.py MODE DATA_DIR [ARGS...]``
 - ``efbig``: a real EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored) on the part write; prints the stats after
   the failed flush and after the retried one as JSON.
 - ``efbig-die``: the failed flush, then ``os._exit`` without closing.
+- ``efbig-journal``: a sync that hits EFBIG half-way through its frame, then a sync that works,
+  then ``os._exit``; prints the stats after each sync as JSON.
 """
 
 from __future__ import annotations
@@ -137,7 +139,26 @@ def efbig_die(data_dir: str) -> None:
     os._exit(0)
 
 
+def efbig_journal(data_dir: str) -> None:
+    store = LiveStore(data_dir, journal_sync_interval=None)
+    _fill(store, 100)
+    store.sync()
+    size = sum(p.stat().st_size for p in Path(data_dir, "_journal").glob("*.wal"))
+    _fill(store, 2000)  # ids 0..1999 again in the second batch: the test counts rows, not ids
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 4096, hard))  # room for part of the frame only
+    try:
+        store.sync()
+        failed = store.stats
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    store.sync()
+    print(json.dumps({"failed": failed, "retried": store.stats}), flush=True)
+    os._exit(0)
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     {"stream": stream, "crash-flush": crash_flush, "crash-recover": crash_recover,
-     "efbig": efbig, "efbig-die": efbig_die}[mode](*args)
+     "efbig": efbig, "efbig-die": efbig_die, "efbig-journal": efbig_journal}[mode](*args)

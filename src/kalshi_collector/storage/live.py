@@ -309,6 +309,8 @@ class LiveStore:
 
     def _discard(self, path: Path) -> bool:
         """After a failed part write, make sure no part is left; False if one is there to stay."""
+        if not self._fs.isfile(path):
+            return True
         try:
             self._fs.remove([path])
             return True
