@@ -203,6 +203,21 @@ async def test_requests_to_one_host_are_spaced(replay: ReplayServer, tmp_path: P
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.15  # the limiter's floor, not a speed claim
 
 
+async def test_a_station_iem_does_not_know(replay: ReplayServer, tmp_path: Path, fast: HttpOptions) -> None:
+    # IEM's answer for an id missing from its station table (SOURCES.md 1.1): 422, not retried.
+    replay.add("/cgi-bin/request/asos1min.py", Reply(status=422, body="Unknown station provided: NYC"),
+               station="NYC")
+    jobs = [(MDW, DAY), (STATIONS["KNYC"], DAY)]
+    run = await _collect(replay, tmp_path, fast, jobs=jobs, sources=["asos_1min"])
+    assert [str(f) for f in run.failures] == [
+        "asos_1min KNYC 2026-02-11: HTTP 422: Unknown station provided: NYC "
+        f"({replay.url}"
+        "/cgi-bin/request/asos1min.py?station=NYC&vars=tmpf,dwpf,sknt,drct,gust_sknt,gust_drct,pres1,precip"
+        "&sts=2026-02-11T05:00Z&ets=2026-02-12T05:00Z&tz=UTC&what=view)"]
+    assert len(replay.hits("/cgi-bin/request/asos1min.py", station="NYC")) == 1  # a 4xx is not retried
+    assert set(read_back(tmp_path, "asos_1min")["station"]) == {"KMDW"}
+
+
 async def test_an_unreadable_day_file_is_left_alone(replay: ReplayServer, tmp_path: Path, fast: HttpOptions) -> None:
     path = day_path(tmp_path, "metar", DAY)
     path.parent.mkdir(parents=True)

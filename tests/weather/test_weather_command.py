@@ -36,7 +36,7 @@ def test_default_is_yesterdays_climate_day_for_the_configured_series(
     for source in ("asos_1min", "metar", "daily_climate"):
         assert day_path(data_dir(config_file), source, DAY).exists()
     out = capsys.readouterr().out
-    assert out.startswith("weather: 3 station-days fetched") and "0 failed" in out
+    assert out.startswith("weather: fetched 3 (source, station, day) with 40 new rows;") and "; 0 failed;" in out
 
 
 def test_bad_answers_are_logged_and_the_rest_still_completes(

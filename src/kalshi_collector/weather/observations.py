@@ -247,14 +247,12 @@ class WeatherRun:
         return 0 if self.ok else 1
 
     def summary(self) -> str:
+        """One line: counts are of (source, station, climate day) sets."""
         added = sum(f.rows_added for f in self.fetched)
-        parts = [
-            f"{len(self.fetched)} station-days fetched ({added} new rows)",
-            f"{len(self.cached)} finished days skipped",
-            f"{len(self.failures)} failed",
-            f"{len(self.files)} files written",
-        ]
-        return "weather: " + ", ".join(parts)
+        return (
+            f"weather: fetched {len(self.fetched)} (source, station, day) with {added} new rows; "
+            f"{len(self.cached)} already complete; {len(self.failures)} failed; {len(self.files)} files written"
+        )
 
 
 def _read_existing(path: Path) -> pa.Table | None:

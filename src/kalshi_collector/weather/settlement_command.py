@@ -47,13 +47,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per event instead of a table")
 
 
-async def fetch_event_markets(config: Config, event_ticker: str) -> list[Any]:
-    """The event's markets (typed ``Market`` records with strike fields, status and result)."""
+async def fetch_event_markets(config: Config, event_tickers: list[str]) -> dict[str, list[Any] | Exception]:
+    """Each event's markets (typed ``Market`` records: strikes, status, result), or why not.
+
+    One REST client for all events, so Kalshi's rate budget is shared; one bad ticker does not
+    hide the others.
+    """
     from kalshi_collector.kalshi.rest import KalshiRestClient
 
     async with KalshiRestClient.from_config(config) as client:
-        event = await client.get_event(event_ticker, with_nested_markets=True)
-    return list(event.markets)
+
+        async def one(ticker: str) -> list[Any] | Exception:
+            try:
+                event = await client.get_event(ticker, with_nested_markets=True)
+            except Exception as exc:
+                return exc
+            return list(event.markets)
+
+        results = await asyncio.gather(*(one(t) for t in event_tickers))
+    return dict(zip(event_tickers, results, strict=True))
 
 
 def read_weather_days(data_dir: str | Path, source: str, dates: Iterable[date]) -> pd.DataFrame:
@@ -131,17 +143,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-async def _gather_markets(config: Config, tickers: list[str]) -> dict[str, list[Any] | Exception]:
-    async def one(t: str) -> list[Any] | Exception:
-        try:
-            return await fetch_event_markets(config, t)
-        except Exception as exc:  # one bad ticker must not hide the others
-            return exc
-
-    results = await asyncio.gather(*(one(t) for t in tickers))
-    return dict(zip(tickers, results, strict=True))
-
-
 def execute(
     args: argparse.Namespace,
     *,
@@ -166,7 +167,7 @@ def execute(
                             iem_url=config.weather.iem_url, awc_url=config.weather.awc_url, options=options, now=now)
         )
         failed |= not run.ok
-    markets_by_event = asyncio.run(_gather_markets(config, tickers))
+    markets_by_event = asyncio.run(fetch_event_markets(config, tickers))
     markets: list[Any] = []
     for ticker, result in markets_by_event.items():
         if isinstance(result, Exception):
