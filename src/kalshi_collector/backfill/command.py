@@ -73,11 +73,12 @@ def _tickers(flag: str, values: list[str]) -> tuple[str, ...]:
 def parse_request(args: argparse.Namespace, config: Config, *, today: date) -> BackfillRequest:
     """Validate the arguments against each other and the config; every problem is a UsageError."""
     start = _parse_date("--start", args.start)
-    end = _parse_date("--end", args.end) if args.end else today
-    if end < start:
-        raise UsageError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
+    end = _parse_date("--end", args.end) if args.end else None
     if start > today:
         raise UsageError(f"--start {start.isoformat()} is in the future (today is {today.isoformat()} UTC)")
+    end = end or today
+    if end < start:
+        raise UsageError(f"--end {end.isoformat()} is before --start {start.isoformat()}")
     try:
         period = int(str(args.period))
     except ValueError:
@@ -108,13 +109,28 @@ async def _run(config: Config, request: BackfillRequest, concurrency: int | None
         )
 
 
+def _cli_usage_error(exc: Exception) -> Exception:
+    """The UsageError class the running CLI catches. Under ``python -m kalshi_collector.cli`` the
+    dispatcher runs as ``__main__`` and its ``UsageError`` is not ``kalshi_collector.cli.UsageError``
+    (the module is loaded twice); raising ours would print a traceback instead of one line."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    cls = getattr(main, "UsageError", None) if spec is not None and spec.name == "kalshi_collector.cli" else None
+    return (cls or UsageError)(str(exc))
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run_command(args)
+    except (UsageError, UnknownTickers, BackfillLocked) as exc:
+        raise _cli_usage_error(exc) from None
+
+
+def _run_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     request = parse_request(args, config, today=datetime.now(UTC).date())
     try:
         summary = asyncio.run(_run(config, request, args.concurrency, make_progress(sys.stderr)))
-    except (UnknownTickers, BackfillLocked) as exc:
-        raise UsageError(str(exc)) from None
     except ApiError as exc:
         print(f"kalshi-collector backfill: the exchange did not answer: {exc}", file=sys.stderr)
         return 1
