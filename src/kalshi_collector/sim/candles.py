@@ -18,7 +18,7 @@ from typing import Any
 from kalshi_collector.sim.model import Market
 from kalshi_collector.sim.wirefmt import dollars, dollars_from_ten_thousandths, fp
 
-__all__ = ["VALID_PERIODS", "period_ends", "market_candles", "CandleRangeError"]
+__all__ = ["VALID_PERIODS", "period_ends", "requested_periods", "market_candles", "CandleRangeError"]
 
 VALID_PERIODS = (1, 60, 1440)
 
@@ -37,6 +37,13 @@ def period_ends(m: Market, period_minutes: int, start_ts: int, end_ts: int, now_
     if m.status == "initialized" or last < first:
         return range(0)
     return range(first, last + 1, p)
+
+
+def requested_periods(period_minutes: int, start_ts: int, end_ts: int) -> int:
+    """How many periods end in [start_ts, end_ts]: what the caps are checked against (the
+    request's size, before it is clipped to the market's life)."""
+    p = period_minutes * 60
+    return max(0, end_ts // p - (-(-start_ts // p)) + 1)
 
 
 def _mean(px_sum: int, count: int) -> int:
@@ -114,9 +121,10 @@ def market_candles(
     before ``start_ts``, trade prices null and ``previous`` = that candle's last trade price.
     """
     p = period_minutes * 60
+    requested = requested_periods(period_minutes, start_ts, end_ts)
+    if max_candles is not None and requested > max_candles:
+        raise CandleRangeError(f"too many candlesticks requested ({requested} > {max_candles})")
     ends = period_ends(m, period_minutes, start_ts, end_ts, now_ms)
-    if max_candles is not None and len(ends) > max_candles:
-        raise CandleRangeError(f"too many candlesticks requested ({len(ends)} > {max_candles})")
     rows = [_one(m, e, p * 1000, historical) for e in ends]
     if include_latest_before_start:
         earlier = period_ends(m, period_minutes, 0, -(-start_ts // p) * p - p, now_ms)

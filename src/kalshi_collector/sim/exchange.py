@@ -163,7 +163,7 @@ class SimExchange:
         self._rest_faults = RestFaults(cfg.faults, self._oneshots)
         limiter = RateLimiter(cfg.rest_rate_limit) if cfg.rest_rate_limit else None
         self.rest = RestApi(self.model, self.now_ms, self.keys, cfg.require_auth, limiter, self._rest_faults,
-                            self._log_fault, time.monotonic)
+                            self._log_fault, time.monotonic, _wall_ms)
         self.hub = WsHub(self.model, cfg.faults, self._oneshots, cfg.seed, cfg.ping_interval, self._log_fault)
         self.truth = Truth(self)
         self._runner: web.AppRunner | None = None
@@ -223,7 +223,7 @@ class SimExchange:
             return json_response(error_body("method_not_allowed", "method not allowed"), 405)
 
     async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
-        result = self.keys.check(request.headers, request.method, request.path, self.now_ms())
+        result = self.keys.check(request.headers, request.method, request.path, _wall_ms())
         if not result.ok:
             # Kalshi refuses the upgrade itself: a plain HTTP 401, never a WebSocket
             return json_response(error_body("unauthorized", result.reason or "authentication required"), 401)

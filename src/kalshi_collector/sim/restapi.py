@@ -116,8 +116,9 @@ class RestApi:
 
     def __init__(self, model: ExchangeModel, now_ms: Callable[[], int], keys: KeyRegistry, require_auth: bool,
                  limiter: RateLimiter | None, faults: RestFaults, log_fault: Callable[..., None],
-                 monotonic: Callable[[], float]) -> None:
+                 monotonic: Callable[[], float], wall_ms: Callable[[], int]) -> None:
         self.model = model
+        self.wall_ms = wall_ms  # signatures are checked against real time, whatever the sim clock says
         self.now_ms = now_ms
         self.keys = keys
         self.require_auth = require_auth
@@ -154,7 +155,7 @@ class RestApi:
     # -- middleware-ish wrapper ---------------------------------------------------------------------
     def caller(self, request: web.Request) -> tuple[web.Response | None, str]:
         """Authenticate; returns (error response or None, rate-limit key)."""
-        result = self.keys.check(request.headers, request.method, request.path, self.now_ms())
+        result = self.keys.check(request.headers, request.method, request.path, self.wall_ms())
         if result.signed and not result.ok:
             return json_response(error_body("unauthorized", result.reason), 401), ""
         if not result.signed and self.require_auth:
