@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from weather_replay import FIXTURE_NOW, ReplayServer, Reply
+from weather_replay import FIXTURE_NOW, ReplayServer, Reply, serve_quiet_station
 
 from kalshi_collector.weather import daily_climate, metar
 from kalshi_collector.weather.common import table_from_rows
@@ -201,6 +201,19 @@ async def test_requests_to_one_host_are_spaced(replay: ReplayServer, tmp_path: P
     times = sorted(r.at for r in replay.hits("/cgi-bin/request/asos1min.py"))
     assert len(times) == 3
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.15  # the limiter's floor, not a speed claim
+
+
+async def test_a_station_with_nothing_yet_is_not_a_failure(replay: ReplayServer, tmp_path: Path, fast: HttpOptions,
+                                                           weather_fixtures: Path) -> None:
+    # Header-only 1-minute CSV, AWC's 204 with an empty body, "ERROR: Could not Find" from the archive.
+    serve_quiet_station(replay, weather_fixtures, "NYC", "KNYC")
+    run = await _collect(replay, tmp_path, fast, jobs=[(MDW, DAY), (STATIONS["KNYC"], DAY)])
+    assert run.ok, run.failures
+    assert replay.hits("/api/data/metar", ids="KNYC")
+    nyc = [f for f in run.fetched if f.station == "KNYC"]
+    assert len(nyc) == 3 and all(f.rows_total == 0 and not f.finished for f in nyc)
+    for source in ALL:
+        assert set(read_back(tmp_path, source)["station"]) == {"KMDW"}
 
 
 async def test_a_station_iem_does_not_know(replay: ReplayServer, tmp_path: Path, fast: HttpOptions) -> None:

@@ -112,6 +112,14 @@ def test_awc_json(weather_fixtures: Path) -> None:
     assert absent["sea_level_pressure_hpa"] is None and absent["max_6h_c"] is None  # omitted keys stay null
 
 
+def test_awc_pretty_copy_reads_the_same(weather_fixtures: Path) -> None:
+    compact = metar.parse_awc_json(
+        (weather_fixtures / "awc_metar_KMDW_hours7_date20260212T0600Z.json").read_bytes(), MDW, fetched_at=NOW)
+    pretty = metar.parse_awc_json(
+        (weather_fixtures / "awc_metar_KMDW_hours7_date20260212T0600Z.pretty.json").read_bytes(), MDW, fetched_at=NOW)
+    assert pretty == compact
+
+
 def test_awc_204_and_errors() -> None:
     assert metar.parse_awc_json(b"", MDW, fetched_at=NOW) == []  # HTTP 204: unknown id / nothing
     assert metar.parse_awc_json(b"[]", MDW, fetched_at=NOW) == []
