@@ -184,3 +184,34 @@ def test_ids_are_unique_in_factories() -> None:
         names = TABLES[table].schema.names
         ids = {make(T0, i)[names.index(ID_COLUMN[table])] for i in range(100)}
         assert len(ids) == 100, table
+
+
+def test_appends_syncs_and_flushes_on_three_threads_store_every_row_once(data_dir: Path) -> None:
+    import threading
+
+    total = 60_000
+    store = LiveStore(data_dir, journal_sync_interval=0.001)
+    done = threading.Event()
+
+    def produce() -> None:
+        make = ROW_FACTORIES["orderbook_deltas"]
+        for i in range(total):
+            store.append("orderbook_deltas", make(T0 + i, i))
+            if i % 1000 == 0:
+                time.sleep(0.002)  # let the other threads cut in many times
+        done.set()
+
+    def flush_often() -> None:
+        while not done.is_set():
+            store.flush()
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=flush_often)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert store.stats["flushes"] > 3
+    seqs = ParquetStorage(data_dir).read_parquets("deltas")["seq"]
+    assert len(seqs) == total and not seqs.duplicated().any()

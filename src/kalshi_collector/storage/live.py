@@ -17,9 +17,11 @@ allowed to block the good rows around them.
 
 Threads: ``append``/``extend`` may be called from one thread (the event loop) while ``sync`` runs in
 another (the store's own sync thread when ``journal_sync_interval`` is set) and ``flush``/
-``compact`` in a third. ``_lock`` only guards swapping buffer lists (microseconds); ``_io_lock``
-serialises journal writes; ``_flush_lock`` lets one flush or recovery run at a time. Part files are
-written outside ``_io_lock``, so syncing goes on while a big flush writes.
+``compact`` in a third. ``append`` takes no lock: each table's pending list is never replaced, only
+appended to at its end (by ``append``) and cut from its front (by ``sync``/``flush``, which first
+read its length), and each of those list operations is atomic in CPython. ``_io_lock`` serialises
+journal writes and every other buffer change; ``_flush_lock`` lets one flush or recovery run at a
+time. Part files are written outside ``_io_lock``, so syncing goes on while a big flush writes.
 """
 
 from __future__ import annotations
@@ -88,12 +90,13 @@ class LiveStore:
         self.journal_sync_interval = journal_sync_interval
         self._fs = fs or LocalFS()
         self._journal = JournalWriter(Path(journal_dir) if journal_dir else self.root / "_journal", collector_id)
-        self._widths = {name: spec.width for name, spec in TABLES.items()}
-        self._lock = threading.Lock()
+        self._pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
+        self._sinks: dict[str, tuple[int, list]] = {
+            name: (spec.width, self._pending[name]) for name, spec in TABLES.items()
+        }
         self._io_lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._compact_lock = threading.Lock()
-        self._pending: dict[str, list] = _empty()  # appended, not yet journaled
         self._journaled: dict[str, list] = _empty()  # journaled, not yet in a part file
         self._rejects: dict[str, list[Rejected]] = {}  # could not be stored, quarantine not yet written
         self._inflight = 0
@@ -123,26 +126,25 @@ class LiveStore:
 
     def append(self, table: str, row: Sequence[Any]) -> None:
         """Buffer one row (a tuple in schema column order, times as int epoch microseconds)."""
-        if len(row) != self._widths.get(table, -1) or self._closed:
+        sink = self._sinks.get(table)
+        if sink is None or len(row) != sink[0]:
             raise self._refusal(table, [row])
-        with self._lock:
-            self._pending[table].append(row)
+        sink[1].append(row)
 
     def extend(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
         """Buffer many rows of one table."""
         rows = rows if isinstance(rows, list) else list(rows)
-        width = self._widths.get(table, -1)
-        if self._closed or any(len(row) != width for row in rows):
+        sink = self._sinks.get(table)
+        if sink is None or any(len(row) != sink[0] for row in rows):
             raise self._refusal(table, rows)
-        with self._lock:
-            self._pending[table].extend(rows)
+        sink[1].extend(rows)
 
     def _refusal(self, table: str, rows: Sequence[Sequence[Any]]) -> Exception:
         if self._closed:
             return RuntimeError("LiveStore is closed")
-        if table not in self._widths:
+        if table not in TABLES:
             return ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
-        width = self._widths[table]
+        width = TABLES[table].width
         bad = next(row for row in rows if len(row) != width)
         return ValueError(f"{table}: expected {width} values ({', '.join(TABLES[table].schema.names)}), "
                           f"got {len(bad)}: {bad!r}")
@@ -159,24 +161,28 @@ class LiveStore:
         with self._io_lock:
             self._sync_locked()
 
+    def _take_pending(self) -> list[tuple[str, list]]:
+        """Copy the rows appended so far; they stay pending until :meth:`_drop_pending`."""
+        return [(name, rows[: len(rows)]) for name, rows in self._pending.items() if rows]
+
+    def _drop_pending(self, taken: list[tuple[str, list]]) -> None:
+        for name, rows in taken:
+            del self._pending[name][: len(rows)]
+
     def _sync_locked(self) -> bool:
-        with self._lock:
-            if not any(self._pending.values()):
-                return True
-            batch, self._pending = self._pending, _empty()
-        batches = [(name, rows) for name, rows in batch.items() if rows]
+        batches = self._take_pending()
+        if not batches:
+            return True
         started = time.perf_counter()
         try:
             frame = encode_frame(batches)
             self._journal.append(frame)
         except OSError as exc:
-            with self._lock:
-                for name, rows in batches:
-                    self._pending[name][:0] = rows
             self._counters["journal_errors"] += 1
             log.error("journal write failed, %d rows kept in memory for the next sync: %s",
                       sum(len(rows) for _, rows in batches), exc)
             return False
+        self._drop_pending(batches)
         for name, rows in batches:
             self._journaled[name].extend(rows)
         self._counters["syncs"] += 1
@@ -211,8 +217,7 @@ class LiveStore:
         started = time.perf_counter()
         with self._io_lock:
             self._sync_locked()
-            with self._lock:
-                idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects)
+            idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects)
             if idle:
                 self._retire(self._journal.current - 1)
                 return {}
@@ -221,11 +226,12 @@ class LiveStore:
             except OSError as exc:
                 self._write_error("cannot start a new journal segment; nothing flushed", exc)
                 return {}
-            with self._lock:
-                journaled, self._journaled = self._journaled, _empty()
-                pending, self._pending = self._pending, _empty()
-                rejects, self._rejects = self._rejects, {}
-                self._inflight = sum(map(len, journaled.values())) + sum(map(len, pending.values()))
+            journaled, self._journaled = self._journaled, _empty()
+            taken = self._take_pending()  # not journaled: the journal is failing, or they just arrived
+            self._drop_pending(taken)
+            pending = {name: [] for name in TABLES} | dict(taken)
+            rejects, self._rejects = self._rejects, {}
+            self._inflight = sum(map(len, journaled.values())) + sum(map(len, pending.values()))
         back_journaled, back_pending = _empty(), _empty()
         written = dict.fromkeys(TABLES, 0)
         complete = False
@@ -238,15 +244,14 @@ class LiveStore:
             complete = ok
         finally:
             with self._io_lock:
-                with self._lock:
-                    for name in TABLES:
-                        if back_journaled[name]:
-                            self._journaled[name][:0] = back_journaled[name]
-                        if back_pending[name]:
-                            self._pending[name][:0] = back_pending[name]
-                    for name, bad in rejects.items():
-                        self._rejects.setdefault(name, [])[:0] = bad
-                    self._inflight = 0
+                for name in TABLES:
+                    if back_journaled[name]:
+                        self._journaled[name][:0] = back_journaled[name]
+                    if back_pending[name]:
+                        self._pending[name][:0] = back_pending[name]
+                for name, bad in rejects.items():
+                    self._rejects.setdefault(name, [])[:0] = bad
+                self._inflight = 0
                 if complete:
                     self._retire(cut)
         for name, count in written.items():
@@ -404,7 +409,7 @@ class LiveStore:
                             skipped += 1
                             continue
                     bucket.append(row)
-        with self._io_lock, self._lock:
+        with self._io_lock:
             for table, rows in adopted.items():
                 self._journaled[table][:0] = rows
                 counts[table] = len(rows)
@@ -496,12 +501,13 @@ class LiveStore:
         stay in the journal for the next start's :meth:`recover`."""
         if self._closed:
             return
+        self._closed = True
+        self._sinks = {}  # from now on append() refuses
         self._stop.set()
         if self._sync_thread is not None:
             self._sync_thread.join()
         self.flush()
         self.sync()
-        self._closed = True
         left = self.buffered_rows
         if left:
             log.error("closing with %d rows not in part files; %d of them journaled for recovery",
