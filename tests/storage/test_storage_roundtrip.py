@@ -215,3 +215,31 @@ def test_appends_syncs_and_flushes_on_three_threads_store_every_row_once(data_di
     assert store.stats["flushes"] > 3
     seqs = ParquetStorage(data_dir).read_parquets("deltas")["seq"]
     assert len(seqs) == total and not seqs.duplicated().any()
+
+
+def test_rows_arriving_during_a_flush_land_in_the_new_segment(data_dir: Path) -> None:
+    from storage_helpers import event_row
+
+    from kalshi_collector.storage.fs import LocalFS
+
+    class AppendsWhileWriting(LocalFS):
+        store: LiveStore | None = None
+
+        def write_parquet(self, path, table, **options):
+            if self.store is not None:  # once: a row arrives (and is synced) mid-flush
+                store, self.store = self.store, None
+                store.append("book_events", event_row(T0, 777))
+                store.sync()
+            return super().write_parquet(path, table, **options)
+
+    fs = AppendsWhileWriting()
+    store = fs.store = LiveStore(data_dir, journal_sync_interval=None, fs=fs)
+    store.extend("book_events", [event_row(T0 + i, i) for i in range(5)])
+    store.sync()
+    assert store.flush() == {"book_events": 5}
+    assert store.stats["journal_segments"] == 1  # the old segment is retired...
+    assert journal_rows(data_dir / "_journal") == {"book_events": [list(event_row(T0, 777))]}  # ...the new one kept
+    assert store.buffered_rows == 1
+    store.close()
+    assert store.flush() == {}  # after close: nothing, quietly
+    assert sorted(ParquetStorage(data_dir).read_parquets("book_events")["expected_seq"]) == [0, 1, 2, 3, 4, 777]

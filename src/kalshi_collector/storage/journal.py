@@ -275,6 +275,10 @@ class JournalWriter:
             ) from None
         return fd
 
+    @property
+    def closed(self) -> bool:
+        return self._lock_fd < 0
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

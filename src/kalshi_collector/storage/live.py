@@ -159,7 +159,8 @@ class LiveStore:
         for the next sync; it never raises.
         """
         with self._io_lock:
-            self._sync_locked()
+            if not self._journal.closed:
+                self._sync_locked()
 
     def _take_pending(self) -> list[tuple[str, list]]:
         """Copy the rows appended so far; they stay pending until :meth:`_drop_pending`."""
@@ -207,6 +208,8 @@ class LiveStore:
         stay buffered and journaled for the next flush.
         """
         with self._flush_lock:
+            if self._journal.closed:
+                return {}
             return self._flush_locked()
 
     def _flush_locked(self) -> dict[str, int]:
