@@ -25,7 +25,7 @@ def test_enotdir_keeps_rows_then_next_flush_writes_everything_once(data_dir: Pat
     assert "storage write failed" in caplog.text and "market_snapshots" in caplog.text
     assert "NotADirectoryError" in caplog.text or "FileExistsError" in caplog.text
     stats = store.stats
-    assert stats["write_errors"] == 1
+    assert stats["write_errors"] == 1 and stats["last_flush_ok"] is False
     assert store.buffered_rows == 300
     assert len(journal_rows(data_dir / "_journal")["market_snapshots"]) == 300  # still journaled
 
@@ -37,7 +37,7 @@ def test_enotdir_keeps_rows_then_next_flush_writes_everything_once(data_dir: Pat
 
     (data_dir / "market_snapshots").unlink()
     assert store.flush() == {"market_snapshots": 301}
-    assert store.buffered_rows == 0
+    assert store.buffered_rows == 0 and store.stats["last_flush_ok"] is True
     assert store.stats["journal_segments"] == 1  # everything covered: old segments retired
     store.close()
 

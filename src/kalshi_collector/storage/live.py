@@ -116,6 +116,7 @@ class LiveStore:
             "days_compacted": 0,
         }
         self._timings = {"last_flush_seconds": 0.0, "last_sync_seconds": 0.0, "last_flush_rows": 0}
+        self._last_flush_ok = True
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
         if journal_sync_interval:
@@ -223,11 +224,13 @@ class LiveStore:
             idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects)
             if idle:
                 self._retire(self._journal.current - 1)
+                self._last_flush_ok = True
                 return {}
             try:
                 cut = self._journal.rotate()
             except OSError as exc:
                 self._write_error("cannot start a new journal segment; nothing flushed", exc)
+                self._last_flush_ok = False
                 return {}
             journaled, self._journaled = self._journaled, _empty()
             taken = self._take_pending()  # not journaled: the journal is failing, or they just arrived
@@ -260,6 +263,7 @@ class LiveStore:
         for name, count in written.items():
             self._rows_written[name] += count
         self._counters["flushes"] += 1
+        self._last_flush_ok = complete
         self._timings["last_flush_seconds"] = time.perf_counter() - started
         self._timings["last_flush_rows"] = sum(written.values())
         return {name: count for name, count in written.items() if count}
@@ -494,6 +498,7 @@ class LiveStore:
             "rows_rejected": dict(self._rows_rejected),
             **self._counters,
             **self._timings,
+            "last_flush_ok": self._last_flush_ok,
             "buffered_rows": self.buffered_rows,
             "unsynced_rows": self.unsynced_rows,
             "journal_segments": len(self._journal.owned),
