@@ -1,0 +1,174 @@
+"""Benchmark (a): decode + apply of ``orderbook_delta`` frames vs a bare ``json.loads`` loop.
+
+Both loops run over the same frames in the same process: real JSON in Kalshi's shape (market_id,
+deprecated ``ts`` and all), spread over many markets, generated from a consistent random walk of
+each book so every delta applies cleanly (a level never goes negative, the book never crosses).
+The figure that matters is the ratio; the target is >= 3.0x, so the collector keeps headroom for its
+sequence check and tape row per delta.
+
+Run: ``.venv/bin/python -m bench.bench_book`` (or ``python bench/bench_book.py``).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+from kalshi_collector.book import BookStatus, BookStore
+from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot, decode
+
+MARKETS = 200
+DELTAS = 50_000
+ROUNDS = 5
+CHUNK = 2_000
+TARGET_RATIO = 3.0
+
+
+def _dollars(cents: int) -> str:
+    return f"{cents / 100:.4f}"
+
+
+def _fp(centi: int) -> str:
+    return f"{centi // 100}.{centi % 100:02d}"
+
+
+def make_frames(markets: int = MARKETS, deltas: int = DELTAS, seed: int = 7) -> tuple[list[bytes], list[bytes]]:
+    """(snapshot frames, delta frames). Each market's YES bids sit below 50c and NO bids below 50c
+    in NO terms, so no walk can cross; sizes are whole or fractional contracts."""
+    rng = random.Random(seed)
+    tickers = [f"KXHIGHCHI-26FEB{11 + i // 60:02d}-B{30 + (i % 60)}.5" for i in range(markets)]
+    ids = {t: str(uuid.UUID(int=rng.getrandbits(128))) for t in tickers}
+    books: dict[str, dict[str, dict[int, int]]] = {}
+    snapshots: list[bytes] = []
+    seq = 0
+    for ticker in tickers:
+        sides = {side: {p: rng.randint(1, 2000) * 100 for p in rng.sample(range(1, 50), 20)} for side in ("yes", "no")}
+        books[ticker] = sides
+        seq += 1
+        msg = {"market_ticker": ticker, "market_id": ids[ticker]}
+        for side in ("yes", "no"):
+            msg[f"{side}_dollars_fp"] = [[_dollars(p), _fp(q)] for p, q in sorted(sides[side].items())]
+        snapshots.append(json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg}).encode())
+    frames: list[bytes] = []
+    ts_ms = 1_770_834_581_512
+    for _ in range(deltas):
+        ticker = rng.choice(tickers)
+        side = rng.choice(("yes", "no"))
+        levels = books[ticker][side]
+        if levels and rng.random() < 0.5:
+            price = rng.choice(list(levels))
+            delta = -rng.randint(1, levels[price])  # partial or full removal, never below zero
+        else:
+            price = rng.randint(1, 49)
+            delta = rng.choice((100, 500, 2500, 10000, 1234))
+        levels[price] = levels.get(price, 0) + delta
+        if levels[price] == 0:
+            del levels[price]
+        seq += 1
+        ts_ms += rng.randint(1, 40)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
+        sign = "-" if delta < 0 else ""
+        frame = {
+            "type": "orderbook_delta",
+            "sid": 1,
+            "seq": seq,
+            "msg": {
+                "market_ticker": ticker,
+                "market_id": ids[ticker],
+                "price_dollars": _dollars(price),
+                "delta_fp": sign + _fp(abs(delta)),
+                "side": side,
+                "ts": stamp,
+                "ts_ms": ts_ms,
+            },
+        }
+        frames.append(json.dumps(frame, separators=(",", ":")).encode())
+    return snapshots, frames
+
+
+def _paired_chunks(
+    frames: list[bytes], loops: dict[str, Callable[[list[bytes]], None]], reset: Callable[[], None]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Time every loop chunk by chunk, the loops taking turns on each chunk.
+
+    This machine is shared and its speed drifts by up to 2x within seconds, so comparing two
+    long runs made at different moments says little. Each chunk (a few ms) is timed for all loops
+    back to back; the ratio to the json baseline is taken per chunk, and the median over all chunks
+    and rounds is reported. Returns (median ratio vs "json", best total seconds) per loop.
+    """
+    chunks = [frames[i : i + CHUNK] for i in range(0, len(frames), CHUNK)]
+    ratios: dict[str, list[float]] = {name: [] for name in loops}
+    best = dict.fromkeys(loops, float("inf"))
+    for round_no in range(ROUNDS + 1):  # round 0 warms up and is not counted
+        reset()
+        totals = dict.fromkeys(loops, 0.0)
+        gc.collect()
+        for chunk in chunks:
+            elapsed = {}
+            for name, loop in loops.items():
+                t0 = time.perf_counter()
+                loop(chunk)
+                elapsed[name] = time.perf_counter() - t0
+            for name in loops:
+                totals[name] += elapsed[name]
+                ratios[name].append(elapsed["json"] / elapsed[name])
+        if round_no:
+            for name in loops:
+                best[name] = min(best[name], totals[name])
+        else:
+            for values in ratios.values():
+                values.clear()
+    return {name: statistics.median(values) for name, values in ratios.items()}, best
+
+
+def main() -> None:
+    snapshots, frames = make_frames()
+    store = BookStore()
+
+    def reset() -> None:
+        for frame in snapshots:
+            msg = decode(frame)
+            assert isinstance(msg, OrderbookSnapshot)
+            store.apply_snapshot(msg)
+
+    def bare_json(chunk: list[bytes]) -> None:
+        loads = json.loads
+        for frame in chunk:
+            loads(frame)
+
+    def decode_only(chunk: list[bytes]) -> None:
+        for frame in chunk:
+            decode(frame)
+
+    def decode_apply(chunk: list[bytes]) -> None:
+        apply_delta = store.apply_delta
+        for frame in chunk:
+            msg = decode(frame)
+            if type(msg) is OrderbookDelta:
+                apply_delta(msg)
+
+    # Correctness first: every delta must apply cleanly, or the speed figure means nothing.
+    reset()
+    statuses = {store.apply_delta(decode(f)) for f in frames}  # type: ignore[arg-type]
+    assert statuses == {BookStatus.APPLIED}, statuses
+    assert store.valid_count() == MARKETS
+
+    ratio, best = _paired_chunks(frames, {"json": bare_json, "decode": decode_only, "ours": decode_apply}, reset)
+    n = len(frames)
+    print(f"bench_book: {n:,} orderbook_delta frames ({len(frames[0])} bytes each) over {MARKETS} markets; "
+          f"{ROUNDS} rounds, chunks of {CHUNK:,}; speedup = median per-chunk ratio to json.loads")
+    for name, label in (("json", "json.loads only      "), ("decode", "decode only (msgspec)"),
+                        ("ours", "decode + apply       ")):
+        note = "baseline" if name == "json" else f"{ratio[name]:4.2f}x"
+        print(f"  {label} {n / best[name]:>12,.0f} msg/s  ({best[name] / n * 1e9:6.0f} ns/msg, best round)  {note}")
+    verdict = "met" if ratio["ours"] >= TARGET_RATIO else "NOT met"
+    print(f"  decode + apply vs json.loads: {ratio['ours']:.2f}x (target >= {TARGET_RATIO:.1f}x: {verdict})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""SnapshotBuilder: one snapshot cycle of every tracked market, under one shared ``snapshot_ts``.
+
+Output (:class:`Snapshot`):
+
+* ``market_rows``: one tuple per tracked market, in the column order of
+  ``storage.schemas.MARKET_SNAPSHOTS`` (snapshot_ts, event_ticker, market_ticker, subtitle, yes_bid,
+  yes_ask, last_price, volume, open_interest, trigger, yes_bid_size, yes_ask_size, book_valid).
+  ``LiveStore.extend("market_snapshots", rows)`` takes them as they are.
+* ``orderbook``: one row per price level as a **pyarrow Table** with exactly the schema
+  ``storage.schemas.ORDERBOOK_SNAPSHOTS`` (snapshot_ts, market_ticker, side, price_cents, quantity).
+  Columnar on purpose: 2,000 markets x 2 sides x 50 levels are 200,000 rows, and the builder runs on
+  the event loop that reads the WebSocket. Python tuples for that many rows cost more than the
+  whole 25 ms budget on this machine (``bench/bench_snapshot.py`` prints both). Here the Python loop
+  runs once per market side, only collecting views of the book's level dicts; numpy reads all the
+  levels in one C pass and Arrow kernels do the rest. A table is also what the parquet writer needs
+  in the end. :meth:`Snapshot.orderbook_rows` gives tuples for a row-based store, at the tuple price.
+
+Where the values come from:
+
+* yes_bid / yes_ask / their sizes: from the local book when it is **valid**. When it is not (gap,
+  resync pending, never snapshotted), the market row says ``book_valid=False``, its quote comes from
+  the latest ``ticker`` message instead (independent exchange data, or None), and **no level of that
+  book is written**: an invalid book is never presented as valid.
+* last_price, volume, open_interest: from the latest ``ticker`` message (None before the first),
+  converted when it arrives (:meth:`SnapshotBuilder.update_ticker`), so a snapshot converts nothing.
+  Kalshi reports an empty side or no trade as "0.0000": those become None, like an empty book side.
+* event_ticker, subtitle: from discovery (:meth:`SnapshotBuilder.set_markets`).
+
+Prices are cents and quantities contracts (float64), converted exactly from the book's integers.
+Levels within one market side are in no particular order (the day compaction sorts by
+snapshot_ts, market_ticker, side, price_cents); with ``max_depth`` > 0 only the best ``max_depth``
+levels of each side are written. Pure: no I/O, no clock (``snapshot_ts`` is passed in).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from itertools import chain
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore
+from kalshi_collector.kalshi.messages import TickerBody
+from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
+from kalshi_collector.live.scheduler import Quote
+from kalshi_collector.storage.schemas import ORDERBOOK_SNAPSHOTS, TS
+
+__all__ = ["MarketInfo", "Snapshot", "SnapshotBuilder", "TickerValues", "ticker_values"]
+
+_YES = "yes"
+_NO = "no"
+
+
+class MarketInfo(Protocol):
+    """What the builder needs to know about a tracked market (discovery's ``TrackedMarket`` fits)."""
+
+    @property
+    def event_ticker(self) -> str: ...
+
+    @property
+    def subtitle(self) -> str: ...
+
+
+class TickerValues(NamedTuple):
+    """A ``ticker`` message in snapshot units; ``None`` where Kalshi reports an empty value."""
+
+    yes_bid: float | None
+    yes_ask: float | None
+    last_price: float | None
+    volume: float | None
+    open_interest: float | None
+    yes_bid_size: float | None
+    yes_ask_size: float | None
+
+
+def _contracts(fp: str | None) -> float | None:
+    """Exact ``*_fp`` parse without Decimal for the usual ``"18477.00"`` shape.
+
+    ``int("1847700") / 100`` and ``float(Decimal("18477.00"))`` are both the correctly rounded value
+    of the same rational, so they are equal; anything else goes through :func:`fp_to_contracts`.
+    (Volumes are nearly all distinct: memoising them would only evict the order book's entries.)
+    """
+    if fp is None:
+        return None
+    if len(fp) > 3 and fp[-3] == "." and fp[-2:].isdigit():
+        try:
+            return int(fp[:-3] + fp[-2:]) / 100
+        except ValueError:
+            pass
+    return fp_to_contracts(fp)
+
+
+def _price_or_none(dollars: str) -> float | None:
+    cents = dollars_to_cents(dollars)
+    return cents if cents is not None and 0.0 < cents < 100.0 else None
+
+
+def ticker_values(body: TickerBody) -> TickerValues:
+    """Convert one ``ticker`` message (exactly). Raises ``BadNumber`` on unparseable strings.
+
+    An empty side's price becomes None and so does its size (Kalshi sends "0.00"), as for a book.
+    """
+    yes_bid = _price_or_none(body.yes_bid_dollars)
+    yes_ask = _price_or_none(body.yes_ask_dollars)
+    yes_bid_size = _contracts(body.yes_bid_size_fp)
+    yes_ask_size = _contracts(body.yes_ask_size_fp)
+    return TickerValues(
+        yes_bid,
+        yes_ask,
+        _price_or_none(body.price_dollars),
+        _contracts(body.volume_fp),
+        _contracts(body.open_interest_fp),
+        None if yes_bid is None else yes_bid_size,
+        None if yes_ask is None else yes_ask_size,
+    )
+
+
+class Snapshot(NamedTuple):
+    market_rows: list[tuple]
+    orderbook: pa.Table
+
+    def orderbook_rows(self) -> list[tuple]:
+        """The order book levels as row tuples in schema order (times as int epoch microseconds)."""
+        table = self.orderbook
+        if table.num_rows == 0:
+            return []
+        ts = table.column("snapshot_ts").cast(pa.int64()).to_pylist()
+        columns = [ts] + [table.column(name).to_pylist() for name in table.column_names[1:]]
+        return list(zip(*columns, strict=True))
+
+
+_EMPTY_VALUES = TickerValues(None, None, None, None, None, None, None)
+
+
+class SnapshotBuilder:
+    """Collects the per-market state a snapshot needs besides the books, and builds snapshots."""
+
+    def __init__(self, max_depth: int = 0) -> None:
+        if max_depth < 0:
+            raise ValueError(f"max_depth must be >= 0 (0 = all levels), got {max_depth}")
+        self.max_depth = max_depth
+        self._markets: dict[str, tuple[str | None, str | None]] = {}
+        self._values: dict[str, TickerValues] = {}
+        self._reference: dict[str, Quote] = {}
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def set_markets(self, markets: Mapping[str, MarketInfo]) -> None:
+        """The tracked markets (ticker -> info), replacing the previous set; order is kept."""
+        self._markets = {t: (m.event_ticker, m.subtitle) for t, m in markets.items()}
+        for gone in self._values.keys() - self._markets.keys():
+            del self._values[gone]
+
+    def add_market(self, ticker: str, event_ticker: str | None, subtitle: str | None) -> None:
+        self._markets[ticker] = (event_ticker, subtitle)
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(self._markets)
+
+    def update_ticker(self, body: TickerBody) -> TickerValues:
+        """Keep a market's latest ``ticker`` message, converted now (a few microseconds) so that a
+        snapshot only reads finished values. Raises ``BadNumber`` (a ValueError) for an unparseable
+        message, keeping the previous values."""
+        values = ticker_values(body)
+        self._values[body.market_ticker] = values
+        return values
+
+    def ticker_state(self, ticker: str) -> TickerValues:
+        """The latest converted ``ticker`` values of a market (all None before the first message)."""
+        return self._values.get(ticker, _EMPTY_VALUES)
+
+    def quote(self, books: BookStore, ticker: str) -> Quote:
+        """``(yes_bid, yes_ask, last_price)`` by the same rules as the market rows: what the spike
+        detector should observe, so that it compares like with like."""
+        values = self._values.get(ticker, _EMPTY_VALUES)
+        book = books.get(ticker)
+        if book is not None and book.valid:
+            yes_bid, yes_ask, _, _ = book.top()
+            return yes_bid, yes_ask, values.last_price
+        return values.yes_bid, values.yes_ask, values.last_price
+
+    def reference_values(self) -> dict[str, Quote]:
+        """``(yes_bid, yes_ask, last_price)`` per market as written by the last :meth:`build`, for
+        ``SpikeDetector.record_snapshot``."""
+        return self._reference
+
+    # --- build ---------------------------------------------------------------------------------------
+
+    def build(self, books: BookStore, snapshot_ts: int, trigger: str) -> Snapshot:
+        """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds)."""
+        if type(snapshot_ts) is not int:
+            raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
+        depth = self.max_depth
+        market_rows: list[tuple] = []
+        reference: dict[str, Quote] = {}
+        # The levels are not copied here: the loop only collects each side's key and value views
+        # (or its best ``depth`` levels) and their run, and numpy reads them all in one C pass.
+        price_parts: list[Iterable[int]] = []  # micro-dollars
+        quantity_parts: list[Iterable[int]] = []  # hundredths of a contract
+        run_ends: list[int] = []  # one run per (market, side) with levels
+        run_tickers: list[str] = []
+        run_sides: list[str] = []
+        get_book = books.get
+        values_of = self._values.get
+        total = 0
+        for ticker, (event_ticker, subtitle) in self._markets.items():
+            values = values_of(ticker, _EMPTY_VALUES)
+            book = get_book(ticker)
+            if book is not None and book.valid:
+                yes_bid, yes_ask, yes_bid_size, yes_ask_size = book.top()
+                for side, levels in ((_YES, book.yes_bids), (_NO, book.no_bids)):
+                    if not levels:
+                        continue
+                    if 0 < depth < len(levels):
+                        best = heapq.nlargest(depth, levels)
+                        price_parts.append(best)
+                        quantity_parts.append([levels[p] for p in best])
+                        total += depth
+                    else:
+                        price_parts.append(levels.keys())
+                        quantity_parts.append(levels.values())
+                        total += len(levels)
+                    run_ends.append(total)
+                    run_tickers.append(ticker)
+                    run_sides.append(side)
+                valid = True
+            else:
+                yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
+                valid = False
+            last_price = values[2]
+            market_rows.append(
+                (
+                    snapshot_ts,
+                    event_ticker,
+                    ticker,
+                    subtitle,
+                    yes_bid,
+                    yes_ask,
+                    last_price,
+                    values[3],  # volume
+                    values[4],  # open_interest
+                    trigger,
+                    yes_bid_size,
+                    yes_ask_size,
+                    valid,
+                )
+            )
+            reference[ticker] = (yes_bid, yes_ask, last_price)
+        self._reference = reference
+        table = _orderbook_table(snapshot_ts, total, price_parts, quantity_parts, run_ends, run_tickers, run_sides)
+        return Snapshot(market_rows, table)
+
+
+def _orderbook_table(
+    snapshot_ts: int,
+    total: int,
+    price_parts: list[Iterable[int]],
+    quantity_parts: list[Iterable[int]],
+    run_ends: list[int],
+    run_tickers: list[str],
+    run_sides: list[str],
+) -> pa.Table:
+    """Arrow columns from the collected level views; ticker and side are expanded from runs in C."""
+    if total == 0:
+        return ORDERBOOK_SNAPSHOTS.empty_table()
+    # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
+    # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
+    micros = np.fromiter(chain.from_iterable(price_parts), np.int64, total)
+    centi = np.fromiter(chain.from_iterable(quantity_parts), np.int64, total)
+    price_cents = pa.array(micros / float(MICROS_PER_CENT))
+    contracts = pa.array(centi / float(CENTI_PER_CONTRACT))
+    ends = pa.array(run_ends, pa.int32())
+    tickers = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(run_tickers, pa.string())))
+    sides = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(run_sides, pa.string())))
+    timestamps = pa.repeat(pa.scalar(snapshot_ts, TS), total)
+    return pa.Table.from_arrays([timestamps, tickers, sides, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS)
