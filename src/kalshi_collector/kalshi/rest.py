@@ -125,6 +125,7 @@ class KalshiRestClient:
         self._session: aiohttp.ClientSession | None = None
         self._cooldown_until = 0.0
         self._consecutive_429 = 0
+        self._last_429_at = float("-inf")
         self.stats: Counter[str] = Counter()
         self.on_request: Callable[[str, int], None] | None = None  # hook for metrics: (outcome, status)
 
@@ -179,7 +180,13 @@ class KalshiRestClient:
         if self._limiter is not None:
             await self._limiter.acquire()
 
-    def _note_429(self) -> None:
+    def _note_429(self, sent_at: float) -> None:
+        # Requests already in flight when the last 429 arrived report that same overload: with
+        # many requests in flight, counting each of them would escalate one burst straight to
+        # the longest pause. Only a 429 to a request sent after it means "still too fast".
+        if sent_at < self._last_429_at:
+            return
+        self._last_429_at = self._clock()
         self._consecutive_429 += 1
         pause = min(self._max_backoff, 0.25 * 2 ** min(self._consecutive_429, 8))
         self._cooldown_until = max(self._cooldown_until, self._clock() + pause)
@@ -192,6 +199,7 @@ class KalshiRestClient:
         url = self.base_url + path
         headers = self.signer.headers("GET", self._base_path + path) if self.signer else None
         self.stats["requests"] += 1
+        sent_at = self._clock()
         try:
             async with self._session.get(url, params=params, headers=headers) as resp:
                 body = await resp.read()
@@ -209,7 +217,7 @@ class KalshiRestClient:
             return body
         if status == 429:
             self.stats["http_429"] += 1
-            self._note_429()
+            self._note_429(sent_at)
             raise TransientError(f"429 too many requests on {path}", status)
         if status >= 500:
             self.stats["http_5xx"] += 1
