@@ -145,6 +145,79 @@ class _MarketJob:
     buffered: int = 0
 
 
+class _Writer:
+    """Every disk write of a run, done in submission order by one background consumer in a
+    worker thread: parquet encoding and fsyncs never stall the requests in flight, and commits
+    that pile up while a write is running go out together (one part per event, not per market).
+
+    Items: ``("commit", (checkpoint, trades, candles))`` and ``("assemble", event_ticker)``; an
+    event is assembled only after every commit submitted before it is on disk.
+    """
+
+    def __init__(self, store: BackfillStore, on_assembled: Callable[[str], None]) -> None:
+        self._store = store
+        self._on_assembled = on_assembled
+        self._items: list[tuple[str, object]] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.error: BaseException | None = None
+        self._task = asyncio.create_task(self._loop(), name="backfill-writer")
+
+    def commit(self, checkpoint: MarketCheckpoint, trades: pa.Table | None, candles: pa.Table | None) -> None:
+        self._submit(("commit", (checkpoint, trades, candles)))
+
+    def assemble(self, event_ticker: str) -> None:
+        self._submit(("assemble", event_ticker))
+
+    def _submit(self, item: tuple[str, object]) -> None:
+        if self.error is not None:
+            raise self.error
+        self._items.append(item)
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Write everything submitted so far; re-raise a write error."""
+        self._closed = True
+        self._wake.set()
+        await asyncio.shield(self._task)
+        if self.error is not None:
+            raise self.error
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._items:
+                if self._closed:
+                    return
+                continue
+            batch, self._items = self._items, []
+            try:
+                assembled = await asyncio.to_thread(self._write, batch)
+            except Exception as exc:  # disk full, permissions: stop the run, keep what is on disk
+                self.error = exc
+                return
+            for event in assembled:
+                self._on_assembled(event)
+            self._wake.set()
+
+    def _write(self, batch: list[tuple[str, object]]) -> list[str]:
+        assembled: list[str] = []
+        commits: list = []
+        for kind, payload in batch:
+            if kind == "commit":
+                commits.append(payload)
+                continue
+            if commits:
+                self._store.commit_batch(commits)
+                commits = []
+            self._store.assemble(payload)  # type: ignore[arg-type]
+            assembled.append(payload)  # type: ignore[arg-type]
+        if commits:
+            self._store.commit_batch(commits)
+        return assembled
+
+
 class _Run:
     def __init__(
         self,
@@ -170,7 +243,7 @@ class _Run:
         self._cutoff_lock = asyncio.Lock()
         self.jobs: dict[str, _MarketJob] = {}
         self.event_pending: dict[str, int] = {}
-        self.assemblies: list[asyncio.Task[None]] = []
+        self.writer = _Writer(store, self._assembled)
 
     # ---- client counters
     def _sync_counters(self) -> None:
@@ -304,12 +377,10 @@ class _Run:
         finally:
             for task in work:
                 task.cancel()
-        if self.assemblies:
-            await asyncio.gather(*self.assemblies)
 
     async def _trades(self, unit: P.TradeUnit, trades_cut: int | None) -> None:
         assert unit.fetch is not None
-        lo, hi = unit.fetch
+        lo, hi = (datetime.fromtimestamp(x, UTC) for x in unit.fetch)
         found: dict[str, Trade] = {}
         try:
             async with self.sem:
@@ -321,7 +392,7 @@ class _Run:
                         historical=tier == "historical",
                     ):
                         for t in page.items:
-                            if lo <= t.created_time.timestamp() < hi:
+                            if lo <= t.created_time < hi:
                                 found[t.trade_id] = t
                         self.stats.pages += 1
                         self._sync_counters()
@@ -438,8 +509,8 @@ class _Run:
         self._sync_counters()
 
     def _flush(self, job: _MarketJob) -> None:
-        """Stage buffered rows and claim their ranges. Synchronous on purpose: a flush is a few
-        milliseconds, and no other coroutine can then interleave a checkpoint for this market."""
+        """Hand buffered rows and the ranges they complete to the writer. The new checkpoint is
+        built here, in the event loop, so commits of one market reach the writer in order."""
         if not (job.trade_cover or job.candle_cover):
             return
         cp = MarketCheckpoint(
@@ -449,10 +520,10 @@ class _Run:
             candles={k: list(v) for k, v in job.checkpoint.candles.items()},
         )
         cp.add(trades=job.trade_cover, candles=job.candle_cover, period_minutes=self.period)
-        self.store.commit(
+        self.writer.commit(
             cp,
-            trades=pa.concat_tables(job.trade_tables) if job.trade_tables else None,
-            candles=pa.concat_tables(job.candle_tables) if job.candle_tables else None,
+            pa.concat_tables(job.trade_tables) if job.trade_tables else None,
+            pa.concat_tables(job.candle_tables) if job.candle_tables else None,
         )
         job.checkpoint = cp
         job.trade_tables, job.candle_tables, job.trade_cover, job.candle_cover = [], [], [], []
@@ -461,22 +532,16 @@ class _Run:
     def _market_finished(self, event_ticker: str) -> None:
         self.event_pending[event_ticker] -= 1
         if self.event_pending[event_ticker] == 0:
-            self.assemblies.append(asyncio.create_task(self._assemble(event_ticker)))
+            self.writer.assemble(event_ticker)
 
-    async def _assemble(self, event_ticker: str) -> None:
-        rows = await asyncio.to_thread(self.store.assemble, event_ticker)
+    def _assembled(self, event_ticker: str) -> None:
         self.stats.events_done += 1
-        if rows:
-            log.debug("event %s: %s", event_ticker, ", ".join(f"{k} {v} rows" for k, v in rows.items()))
         self._sync_counters()
 
     def flush_all(self) -> None:
-        """On interruption: stage what completed units fetched, so none of it is asked again."""
+        """On interruption: save what completed units fetched, so none of it is asked again."""
         for job in self.jobs.values():
-            try:
-                self._flush(job)
-            except OSError as exc:  # pragma: no cover - best effort while shutting down
-                log.error("could not save progress of %s: %s", job.info.ticker, exc)
+            self._flush(job)
 
 
 def _span(interval: Interval) -> str:
@@ -523,12 +588,16 @@ async def backfill(
         # Events with nothing to fetch may still hold parts staged by an interrupted run.
         for event, pending in run.event_pending.items():
             if pending == 0:
-                run.assemblies.append(asyncio.create_task(run._assemble(event)))
+                run.writer.assemble(event)
         try:
             await run.execute(trade_units, pieces)
         except BaseException:
-            run.flush_all()
+            if run.writer.error is None:
+                run.flush_all()
+            await run.writer.close()
             raise
+        else:
+            await run.writer.close()
         finally:
             progress.close(run.stats)
     failed = sorted(t for t, j in run.jobs.items() if j.failed)

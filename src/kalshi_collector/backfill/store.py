@@ -285,15 +285,25 @@ class BackfillStore:
         trades: pa.Table | None = None,
         candles: pa.Table | None = None,
     ) -> None:
-        """Stage rows, then advance the checkpoint (in that order: see the module docstring)."""
-        event = checkpoint.event_ticker
+        """Stage one market's rows, then advance its checkpoint."""
+        self.commit_batch([(checkpoint, trades, candles)])
+
+    def commit_batch(self, items: Sequence[tuple[MarketCheckpoint, pa.Table | None, pa.Table | None]]) -> None:
+        """Stage the rows of several markets (one part per event and kind), *then* write their
+        checkpoints: no checkpoint of the batch is written before every part of it is durable."""
         stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        for kind, table in (("trades", trades), ("candlesticks", candles)):
-            if table is not None and table.num_rows:
-                atomic_write_parquet(self._parts_dir(event) / f"{kind}-{stamp}-{checkpoint.market_ticker}.parquet", table)
-        atomic_write_bytes(
-            self._event_dir(event) / f"{checkpoint.market_ticker}.json", msgspec.json.encode(checkpoint)
-        )
+        by_event: dict[str, dict[str, list[pa.Table]]] = {}
+        for cp, trades, candles in items:
+            kinds = by_event.setdefault(cp.event_ticker, {"trades": [], "candlesticks": []})
+            for kind, table in (("trades", trades), ("candlesticks", candles)):
+                if table is not None and table.num_rows:
+                    kinds[kind].append(table)
+        for event, kinds in by_event.items():
+            for kind, tables in kinds.items():
+                if tables:
+                    atomic_write_parquet(self._parts_dir(event) / f"{kind}-{stamp}.parquet", pa.concat_tables(tables))
+        for cp, _, _ in items:
+            atomic_write_bytes(self._event_dir(cp.event_ticker) / f"{cp.market_ticker}.json", msgspec.json.encode(cp))
 
     # ---- event files
     def has_parts(self, event_ticker: str) -> bool:
