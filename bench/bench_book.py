@@ -1,8 +1,9 @@
 """Benchmark (a): decode + apply of ``orderbook_delta`` frames vs a bare ``json.loads`` loop.
 
 Both loops run over the same frames in the same process: real JSON in Kalshi's shape (market_id,
-deprecated ``ts`` and all), spread over many markets, generated from a consistent random walk of
-each book so every delta applies cleanly (a level never goes negative, the book never crosses).
+deprecated ``ts`` and all), spread over many markets, generated from an order-level model of each
+book (placements, cancels, partial fills) so every delta applies cleanly and sizes repeat the way
+order sizes do (the number of distinct size strings is printed: the memo's hit rate depends on it).
 The figure that matters is the ratio; the target is >= 3.0x, so the collector keeps headroom for its
 sequence check and tape row per delta.
 
@@ -34,45 +35,80 @@ def _dollars(cents: int) -> str:
 
 
 def _fp(centi: int) -> str:
-    return f"{centi // 100}.{centi % 100:02d}"
+    sign = "-" if centi < 0 else ""
+    centi = abs(centi)
+    return f"{sign}{centi // 100}.{centi % 100:02d}"
+
+
+# Order sizes in contracts: people and market makers favour round sizes, the rest is spread out,
+# and a few markets trade fractional contracts.
+_ROUND_SIZES = (1, 2, 3, 5, 10, 15, 20, 25, 50, 75, 100, 150, 200, 250, 300, 500, 750, 1000, 2000, 5000)
+
+
+def _order_size(rng: random.Random) -> int:
+    """One order's size in hundredths of a contract."""
+    roll = rng.random()
+    if roll < 0.6:
+        return rng.choice(_ROUND_SIZES) * 100
+    if roll < 0.98:
+        return rng.randint(1, 999) * 100
+    return rng.randint(1, 9999)  # fractional, e.g. 12.34
 
 
 def make_frames(markets: int = MARKETS, deltas: int = DELTAS, seed: int = 7) -> tuple[list[bytes], list[bytes]]:
-    """(snapshot frames, delta frames). Each market's YES bids sit below 50c and NO bids below 50c
-    in NO terms, so no walk can cross; sizes are whole or fractional contracts."""
+    """(snapshot frames, delta frames) from an order-level model of each book.
+
+    Every level holds resting orders; each delta is what Kalshi would send for one order event:
+    a new order (+size, mostly near the best price), a cancel (-its remaining size) or a fill of
+    the best level's oldest order (-part of it). Fills and cancels never exceed what rests, and
+    YES and NO bids both stay below 50c, so every delta applies cleanly and no book crosses.
+    """
     rng = random.Random(seed)
     tickers = [f"KXHIGHCHI-26FEB{11 + i // 60:02d}-B{30 + (i % 60)}.5" for i in range(markets)]
     ids = {t: str(uuid.UUID(int=rng.getrandbits(128))) for t in tickers}
-    books: dict[str, dict[str, dict[int, int]]] = {}
+    orders: dict[str, dict[str, dict[int, list[int]]]] = {}  # ticker -> side -> price -> order sizes
     snapshots: list[bytes] = []
     seq = 0
     for ticker in tickers:
-        sides = {side: {p: rng.randint(1, 2000) * 100 for p in rng.sample(range(1, 50), 20)} for side in ("yes", "no")}
-        books[ticker] = sides
-        seq += 1
-        msg = {"market_ticker": ticker, "market_id": ids[ticker]}
+        sides: dict[str, dict[int, list[int]]] = {}
         for side in ("yes", "no"):
-            msg[f"{side}_dollars_fp"] = [[_dollars(p), _fp(q)] for p, q in sorted(sides[side].items())]
+            sides[side] = {p: [_order_size(rng) for _ in range(rng.randint(1, 4))] for p in rng.sample(range(1, 50), 20)}
+        orders[ticker] = sides
+        seq += 1
+        msg: dict = {"market_ticker": ticker, "market_id": ids[ticker]}
+        for side in ("yes", "no"):
+            msg[f"{side}_dollars_fp"] = [[_dollars(p), _fp(sum(q))] for p, q in sorted(sides[side].items())]
         snapshots.append(json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg}).encode())
     frames: list[bytes] = []
     ts_ms = 1_770_834_581_512
-    for _ in range(deltas):
+    while len(frames) < deltas:
         ticker = rng.choice(tickers)
         side = rng.choice(("yes", "no"))
-        levels = books[ticker][side]
-        if levels and rng.random() < 0.5:
+        levels = orders[ticker][side]
+        roll = rng.random()
+        if roll < 0.4 or not levels:  # new order, clustered near the best bid
+            best = max(levels, default=25)
+            price = min(49, max(1, best - int(rng.expovariate(0.4)) + rng.choice((0, 0, 1))))
+            size = _order_size(rng)
+            levels.setdefault(price, []).append(size)
+            delta = size
+        elif roll < 0.75:  # cancel one resting order
             price = rng.choice(list(levels))
-            delta = -rng.randint(1, levels[price])  # partial or full removal, never below zero
-        else:
-            price = rng.randint(1, 49)
-            delta = rng.choice((100, 500, 2500, 10000, 1234))
-        levels[price] = levels.get(price, 0) + delta
-        if levels[price] == 0:
+            queue = levels[price]
+            delta = -queue.pop(rng.randrange(len(queue)))
+        else:  # fill (part of) the oldest order at the best price
+            price = max(levels)
+            queue = levels[price]
+            filled = min(queue[0], _order_size(rng))
+            queue[0] -= filled
+            if queue[0] == 0:
+                queue.pop(0)
+            delta = -filled
+        if not levels[price]:
             del levels[price]
         seq += 1
         ts_ms += rng.randint(1, 40)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
-        sign = "-" if delta < 0 else ""
         frame = {
             "type": "orderbook_delta",
             "sid": 1,
@@ -81,7 +117,7 @@ def make_frames(markets: int = MARKETS, deltas: int = DELTAS, seed: int = 7) -> 
                 "market_ticker": ticker,
                 "market_id": ids[ticker],
                 "price_dollars": _dollars(price),
-                "delta_fp": sign + _fp(abs(delta)),
+                "delta_fp": _fp(delta),
                 "side": side,
                 "ts": stamp,
                 "ts_ms": ts_ms,
@@ -160,8 +196,9 @@ def main() -> None:
 
     ratio, best = _paired_chunks(frames, {"json": bare_json, "decode": decode_only, "ours": decode_apply}, reset)
     n = len(frames)
-    print(f"bench_book: {n:,} orderbook_delta frames ({len(frames[0])} bytes each) over {MARKETS} markets; "
-          f"{ROUNDS} rounds, chunks of {CHUNK:,}; speedup = median per-chunk ratio to json.loads")
+    distinct = len({json.loads(f)["msg"]["delta_fp"] for f in frames})
+    print(f"bench_book: {n:,} orderbook_delta frames (~{len(frames[0])} bytes, {distinct:,} distinct sizes) over "
+          f"{MARKETS} markets; {ROUNDS} rounds, chunks of {CHUNK:,}; speedup = median per-chunk ratio to json.loads")
     for name, label in (("json", "json.loads only      "), ("decode", "decode only (msgspec)"),
                         ("ours", "decode + apply       ")):
         note = "baseline" if name == "json" else f"{ratio[name]:4.2f}x"
