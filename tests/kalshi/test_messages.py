@@ -299,32 +299,34 @@ def _cmd(kalshi_fixtures: Path, name: str) -> dict:
 
 def test_subscribe_orderbook_matches_reference(kalshi_fixtures: Path) -> None:
     cmd = wm.subscribe(1, ["orderbook_delta"], ["KXHIGHCHI-26FEB11-B34.5", "KXHIGHCHI-26FEB11-T30"])
-    assert json.loads(cmd) == _cmd(kalshi_fixtures, "ws_cmd_subscribe_orderbook.json")
+    reference = _cmd(kalshi_fixtures, "ws_cmd_subscribe_orderbook.json")
+    assert json.loads(cmd) == reference
+    assert cmd == _compact(reference)  # byte for byte, in the reference's key order
     assert b'"use_yes_price":false' in cmd  # pinned explicitly, never left to the server's default
 
 
 def test_subscribe_ticker_trade_matches_reference(kalshi_fixtures: Path) -> None:
     expected = _cmd(kalshi_fixtures, "ws_cmd_subscribe_ticker_trade.json")
     cmd = wm.subscribe(2, ["ticker", "trade"], expected["params"]["market_tickers"], send_initial_snapshot=True)
-    assert json.loads(cmd) == expected
+    assert cmd == _compact(expected)
 
 
 def test_subscribe_lifecycle_matches_reference(kalshi_fixtures: Path) -> None:
-    assert json.loads(wm.subscribe(3, ["market_lifecycle_v2"])) == _cmd(kalshi_fixtures, "ws_cmd_subscribe_lifecycle.json")
+    assert wm.subscribe(3, ["market_lifecycle_v2"]) == _compact(_cmd(kalshi_fixtures, "ws_cmd_subscribe_lifecycle.json"))
 
 
 def test_unsubscribe_and_list_match_reference(kalshi_fixtures: Path) -> None:
-    assert json.loads(wm.unsubscribe(7, [2])) == _cmd(kalshi_fixtures, "ws_cmd_unsubscribe.json")
-    assert json.loads(wm.list_subscriptions(8)) == _cmd(kalshi_fixtures, "ws_cmd_list_subscriptions.json")
+    assert wm.unsubscribe(7, [2]) == _compact(_cmd(kalshi_fixtures, "ws_cmd_unsubscribe.json"))
+    assert wm.list_subscriptions(8) == _compact(_cmd(kalshi_fixtures, "ws_cmd_list_subscriptions.json"))
 
 
 def test_update_subscription_matches_reference(kalshi_fixtures: Path) -> None:
     add = wm.update_subscription(4, "add_markets", ["KXHIGHCHI-26FEB11-B36.5"], sid=1)
     delete = wm.update_subscription(5, "delete_markets", ["KXHIGHCHI-26FEB11-T30"], sids=[1])
     snap = wm.update_subscription(6, "get_snapshot", ["KXHIGHCHI-26FEB11-B34.5"], sid=1)
-    assert json.loads(add) == _cmd(kalshi_fixtures, "ws_cmd_update_subscription_add_markets.json")
-    assert json.loads(delete) == _cmd(kalshi_fixtures, "ws_cmd_update_subscription_delete_markets.json")
-    assert json.loads(snap) == _cmd(kalshi_fixtures, "ws_cmd_update_subscription_get_snapshot.json")
+    assert add == _compact(_cmd(kalshi_fixtures, "ws_cmd_update_subscription_add_markets.json"))
+    assert delete == _compact(_cmd(kalshi_fixtures, "ws_cmd_update_subscription_delete_markets.json"))
+    assert snap == _compact(_cmd(kalshi_fixtures, "ws_cmd_update_subscription_get_snapshot.json"))
 
 
 def test_commands_validate_against_the_command_schema(reference_dir: Path) -> None:
@@ -351,6 +353,7 @@ def test_use_yes_price_only_for_the_orderbook_channel() -> None:
         lambda: wm.subscribe(1, "ticker"),
         lambda: wm.subscribe(1, ["orderbook_delta"]),  # Kalshi would answer error 14
         lambda: wm.subscribe(1, ["ticker"], "KXHIGHCHI-26FEB11-B34.5"),
+        lambda: wm.subscribe(1, ["ticker"], []),  # would silently mean "all markets" if dropped
         lambda: wm.unsubscribe(1, []),
         lambda: wm.update_subscription(1, "add_markets", ["A"]),
         lambda: wm.update_subscription(1, "add_markets", ["A"], sid=1, sids=[1]),

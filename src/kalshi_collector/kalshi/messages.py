@@ -16,8 +16,10 @@ union), so the read loop never touches a ``dict``. The shapes follow API.md sect
 Money stays a string on the structs (``price_dollars``, ``delta_fp``...), named as Kalshi names it;
 the typed values come from properties (``price_cents``, ``delta_contracts``...) that convert exactly
 through :mod:`kalshi_collector.kalshi.numbers`, so the obvious ``float(x) * 100`` is never needed.
-The order book's hot path uses :func:`price_cents` and :func:`centi_contracts` directly: both are
-memoised, because the same few hundred price and size strings repeat all day.
+The order book's hot path uses :func:`price_micros` and :func:`centi_contracts` (exact integers:
+millionths of a dollar, hundredths of a contract). All converters are memoised, because the same
+few hundred prices and few thousand sizes repeat all day; each memo stops growing at 100,000
+entries (later strings are still converted exactly, just not remembered).
 """
 
 from __future__ import annotations
@@ -540,6 +542,9 @@ def _tickers(market_tickers: Sequence[str] | None) -> list[str] | None:
         return None
     if isinstance(market_tickers, str):
         raise TypeError("market_tickers must be a sequence of tickers, not one string")
+    if not market_tickers:
+        # An empty list is almost certainly a bug upstream; None is how to ask for every market.
+        raise ValueError("market_tickers is empty (pass None to mean all markets, where allowed)")
     return list(market_tickers)
 
 

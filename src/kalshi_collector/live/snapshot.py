@@ -35,8 +35,8 @@ levels of each side are written. Pure: no I/O, no clock (``snapshot_ts`` is pass
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
-from itertools import chain
+from collections.abc import Mapping
+from itertools import accumulate, chain
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -195,39 +195,23 @@ class SnapshotBuilder:
         """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds)."""
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
-        depth = self.max_depth
         market_rows: list[tuple] = []
         reference: dict[str, Quote] = {}
-        # The levels are not copied here: the loop only collects each side's key and value views
-        # (or its best ``depth`` levels) and their run, and numpy reads them all in one C pass.
-        price_parts: list[Iterable[int]] = []  # micro-dollars
-        quantity_parts: list[Iterable[int]] = []  # hundredths of a contract
-        run_ends: list[int] = []  # one run per (market, side) with levels
-        run_tickers: list[str] = []
-        run_sides: list[str] = []
+        # The levels are not copied in this loop: it notes which (market, side) dicts to write,
+        # and numpy reads all their keys and values afterwards, in C.
+        sides: list[tuple[str, str, dict[int, int]]] = []
+        add_side = sides.append
         get_book = books.get
         values_of = self._values.get
-        total = 0
         for ticker, (event_ticker, subtitle) in self._markets.items():
             values = values_of(ticker, _EMPTY_VALUES)
             book = get_book(ticker)
             if book is not None and book.valid:
                 yes_bid, yes_ask, yes_bid_size, yes_ask_size = book.top()
-                for side, levels in ((_YES, book.yes_bids), (_NO, book.no_bids)):
-                    if not levels:
-                        continue
-                    if 0 < depth < len(levels):
-                        best = heapq.nlargest(depth, levels)
-                        price_parts.append(best)
-                        quantity_parts.append([levels[p] for p in best])
-                        total += depth
-                    else:
-                        price_parts.append(levels.keys())
-                        quantity_parts.append(levels.values())
-                        total += len(levels)
-                    run_ends.append(total)
-                    run_tickers.append(ticker)
-                    run_sides.append(side)
+                if book.yes_bids:
+                    add_side((ticker, _YES, book.yes_bids))
+                if book.no_bids:
+                    add_side((ticker, _NO, book.no_bids))
                 valid = True
             else:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
@@ -252,30 +236,33 @@ class SnapshotBuilder:
             )
             reference[ticker] = (yes_bid, yes_ask, last_price)
         self._reference = reference
-        table = _orderbook_table(snapshot_ts, total, price_parts, quantity_parts, run_ends, run_tickers, run_sides)
-        return Snapshot(market_rows, table)
+        return Snapshot(market_rows, _orderbook_table(snapshot_ts, sides, self.max_depth))
 
 
-def _orderbook_table(
-    snapshot_ts: int,
-    total: int,
-    price_parts: list[Iterable[int]],
-    quantity_parts: list[Iterable[int]],
-    run_ends: list[int],
-    run_tickers: list[str],
-    run_sides: list[str],
-) -> pa.Table:
-    """Arrow columns from the collected level views; ticker and side are expanded from runs in C."""
-    if total == 0:
+def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:
+    if 0 < depth < len(levels):
+        return {price: levels[price] for price in heapq.nlargest(depth, levels)}
+    return levels
+
+
+def _orderbook_table(snapshot_ts: int, sides: list[tuple[str, str, dict[int, int]]], depth: int) -> pa.Table:
+    """Arrow columns from the (market, side, levels) list; ticker and side expand from runs in C."""
+    if not sides:
         return ORDERBOOK_SNAPSHOTS.empty_table()
+    tickers, side_names, books = zip(*sides, strict=True)
+    if depth:
+        books = tuple(_best_levels(levels, depth) for levels in books)
+    run_ends = pa.array(accumulate(map(len, books)), pa.int32())
+    total = run_ends[-1].as_py()
     # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
     # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
-    micros = np.fromiter(chain.from_iterable(price_parts), np.int64, total)
-    centi = np.fromiter(chain.from_iterable(quantity_parts), np.int64, total)
+    micros = np.fromiter(chain.from_iterable(books), np.int64, total)
+    centi = np.fromiter(chain.from_iterable(map(dict.values, books)), np.int64, total)
     price_cents = pa.array(micros / float(MICROS_PER_CENT))
     contracts = pa.array(centi / float(CENTI_PER_CONTRACT))
-    ends = pa.array(run_ends, pa.int32())
-    tickers = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(run_tickers, pa.string())))
-    sides = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, pa.array(run_sides, pa.string())))
+    ticker_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(tickers, pa.string())))
+    side_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(side_names, pa.string())))
     timestamps = pa.repeat(pa.scalar(snapshot_ts, TS), total)
-    return pa.Table.from_arrays([timestamps, tickers, sides, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS)
+    return pa.Table.from_arrays(
+        [timestamps, ticker_column, side_column, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS
+    )
