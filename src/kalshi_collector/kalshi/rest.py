@@ -112,8 +112,12 @@ class KalshiRestClient:
         self._base_path = URL(self.base_url).path.rstrip("/")
         self.signer = signer
         self.rate = requests_per_second
+        # Same rate as Kalshi's bucket, half its depth. A bucket as deep as Kalshi's overdraws it:
+        # while Kalshi's bucket is full, the refill owed to requests still in flight is lost there
+        # (it cannot overfill) but not here, and the next burst then earns 429s. Half the depth
+        # absorbs that for up to rate*burst/2 requests in flight; the steady rate is unchanged.
         self._limiter = (
-            AsyncLimiter(max(1.0, requests_per_second * burst_seconds), burst_seconds)
+            AsyncLimiter(max(1.0, requests_per_second * burst_seconds / 2), burst_seconds / 2)
             if requests_per_second > 0
             else None
         )
