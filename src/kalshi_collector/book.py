@@ -365,6 +365,8 @@ class BookStore:
 
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
+        # apply_delta(msg) is a closure over this store's dict rather than a method: it is the
+        # hottest call of the collector (see _delta_applier).
         self.apply_delta: Callable[[OrderbookDelta], BookStatus] = _delta_applier(self._books)
 
     # --- messages ------------------------------------------------------------------------------------
