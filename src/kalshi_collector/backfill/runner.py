@@ -71,6 +71,8 @@ class BackfillSummary:
     events: int
     markets: int
     markets_fetched: int
+    """Markets for which something was asked (the others were complete, or could not have
+    traded in what was missing)."""
     markets_failed: list[str]
     candles: int
     trades: int
@@ -242,6 +244,7 @@ class _Run:
         self._cutoff: tuple[int | None, int | None] | None = None
         self._cutoff_lock = asyncio.Lock()
         self.jobs: dict[str, _MarketJob] = {}
+        self.fetching: set[str] = set()
         self.event_pending: dict[str, int] = {}
         self.writer = _Writer(store, self._assembled)
 
@@ -345,6 +348,8 @@ class _Run:
                 if not t_units and not c_pieces:
                     continue
                 self.jobs[m.ticker] = _MarketJob(m, cp, outstanding=len(t_units) + len(c_pieces))
+                if any(u.fetch for u in t_units) or any(p.fetch for p in c_pieces):
+                    self.fetching.add(m.ticker)
                 trade_units += t_units
                 pieces += c_pieces
                 pending += 1
@@ -366,7 +371,7 @@ class _Run:
             settled_cut, _ = await self.cutoff()
             live = [p for p in wanted if P.route_tier(self.jobs[p.ticker].info, settled_cut) == "live"]
             hist = [p for p in wanted if P.route_tier(self.jobs[p.ticker].info, settled_cut) == "historical"]
-            work += [asyncio.create_task(self._live_candles(list(b.pieces))) for b in P.batch_live_pieces(live, self.period)]
+            work += [asyncio.create_task(self._live_candles(list(b.pieces))) for b in P.batch_live_pieces(live, self.period, max_candles=P.BATCH_MAX_CANDLES)]
             work += [asyncio.create_task(self._hist_candles(p)) for p in hist]
         fetch_trades = [u for u in trade_units if u.fetch is not None]
         if fetch_trades:
@@ -604,7 +609,7 @@ async def backfill(
     return BackfillSummary(
         events=len(targets),
         markets=sum(len(m) for m in targets.values()),
-        markets_fetched=len(run.jobs),
+        markets_fetched=len(run.fetching),
         markets_failed=failed,
         candles=run.stats.candles,
         trades=run.stats.trades,

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kalshi_collector.backfill.intervals import Interval, normalize
@@ -174,7 +173,7 @@ def merge_tables(tables: Sequence[pa.Table], schema: pa.Schema, key: Sequence[st
     merged = merged.append_column("__row", pa.array(range(merged.num_rows), pa.int64()))
     keep = merged.group_by(list(key), use_threads=False).aggregate([("__row", "max")])["__row_max"]
     if len(keep) != merged.num_rows:
-        merged = merged.take(pc.sort_indices(keep))
+        merged = merged.take(keep)
     merged = merged.drop_columns(["__row"])
     return merged.sort_by([(c, "ascending") for c in sort])
 
