@@ -1,0 +1,44 @@
+"""``kalshi-collector collect``: run the live collector until SIGINT/SIGTERM (or ``--duration``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from kalshi_collector.config import load_config
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
+
+
+async def run_collector(config, duration: float | None = None) -> None:
+    from kalshi_collector.live.collector import Collector
+
+    collector = Collector(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop, collector, sig)
+    try:
+        await collector.run(duration)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _stop(collector, sig: signal.Signals) -> None:
+    log.info("%s received: flushing and stopping", sig.name)
+    collector.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    config.require_credentials("the live collector (WebSocket)")
+    if not config.events and not config.event_series:
+        log.warning("no `events` or `event_series` configured: there is nothing to collect")
+    asyncio.run(run_collector(config, args.duration))
+    return 0
