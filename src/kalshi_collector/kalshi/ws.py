@@ -67,7 +67,7 @@ class Backoff:
 class WsConnection:
     """One WebSocket connection. Create with :meth:`connect`; iterate :meth:`frames`."""
 
-    _ids = itertools.count(1)
+    _last_number = 0
 
     def __init__(
         self,
@@ -84,7 +84,9 @@ class WsConnection:
         self._clock = clock
         self._owns_session = owns_session
         self._cmd_ids = itertools.count(1)
-        self.number = next(WsConnection._ids)
+        # Connection id = epoch ms at connect (unique across restarts, unlike a process counter).
+        self.number = max(int(clock() * 1000), WsConnection._last_number + 1)
+        WsConnection._last_number = self.number
         self.frames_received = 0
         self.pings_received = 0
         self.last_activity = clock()

@@ -561,36 +561,54 @@ class Collector:
             self._rest_check_cursor += 1
             await self.crosscheck(ticker)
 
-    async def crosscheck(self, ticker: str) -> bool | None:
-        """Compare one local book with REST. True = same, False = real difference (resynced), None = inconclusive."""
-        book = self.books.get(ticker)
-        if book is None or not book.valid:
-            return None
-        before = self.counters["messages"]
-        before_book = (dict(book.yes_bids), dict(book.no_bids))
-        try:
-            rest_book = await self.rest.get_orderbook(ticker)
-        except ApiError as exc:
-            log.debug("cross-check of %s skipped: %s", ticker, exc)
-            return None
-        self.counters["rest_checks"] += 1
-        if not book.valid or (dict(book.yes_bids), dict(book.no_bids)) != before_book:
-            # the book moved while the request was in flight: the comparison would prove nothing
-            self.counters["rest_checks_inconclusive"] += 1
-            return None
-        if book.matches_rest({"yes": rest_book.yes, "no": rest_book.no}):
-            return True
-        diffs = book.diff_rest({"yes": rest_book.yes, "no": rest_book.no})
-        self.counters["rest_mismatches"] += 1
-        sid = book.sid or self.subs.sid("orderbook_delta") or 0
-        now_us = int(self.clock() * _US)
-        log.warning("book %s differs from REST at %d level(s) (%d messages meanwhile); resyncing",
-                    ticker, len(diffs), self.counters["messages"] - before)
-        self._book_event(now_us, ticker, sid, None, None, "rest_mismatch", f"{len(diffs)} levels differ: {diffs[:3]}")
-        self.books.invalidate([ticker], "differs from REST")
-        self._awaiting.setdefault(ticker, (now_us, sid, None, None))
-        self._request_snapshots(sid, [ticker])
-        return False
+    async def crosscheck(self, ticker: str, *, settle: float = 0.5, attempts: int = 3) -> bool | None:
+        """Compare one local book with REST: True = same, False = real difference (resynced), None = inconclusive.
+
+        REST and the stream are not atomic with each other: REST may already show a change whose
+        delta is still in flight. So a difference only counts when the local book stays unchanged
+        for ``settle`` seconds after the answer and still differs; otherwise try again.
+        """
+        def state() -> tuple[dict, dict] | None:
+            book = self.books.get(ticker)
+            return (dict(book.yes_bids), dict(book.no_bids)) if book is not None and book.valid else None
+
+        for _ in range(attempts):
+            before = state()
+            if before is None:
+                return None
+            try:
+                rest_book = await self.rest.get_orderbook(ticker)
+            except ApiError as exc:
+                log.debug("cross-check of %s skipped: %s", ticker, exc)
+                return None
+            self.counters["rest_checks"] += 1
+            rest = {"yes": rest_book.yes, "no": rest_book.no}
+            book = self.books.get(ticker)
+            if state() != before or book is None:
+                continue  # moved while the request was in flight: proves nothing
+            if book.matches_rest(rest):
+                return True
+            await asyncio.sleep(settle)  # let deltas already sent by the exchange arrive
+            book = self.books.get(ticker)
+            if book is None or not book.valid:
+                return None
+            if book.matches_rest(rest):
+                return True
+            if state() != before:
+                continue
+            diffs = book.diff_rest(rest)
+            self.counters["rest_mismatches"] += 1
+            sid = book.sid or self.subs.sid("orderbook_delta") or 0
+            now_us = int(self.clock() * _US)
+            log.warning("book %s differs from REST at %d level(s) and stayed so for %.1f s; resyncing",
+                        ticker, len(diffs), settle)
+            self._book_event(now_us, ticker, sid, None, None, "rest_mismatch", f"{len(diffs)} levels differ: {diffs[:3]}")
+            self.books.invalidate([ticker], "differs from REST")
+            self._awaiting.setdefault(ticker, (now_us, sid, None, None))
+            self._request_snapshots(sid, [ticker])
+            return False
+        self.counters["rest_checks_inconclusive"] += 1
+        return None
 
     # ================================================================== stats, helpers
 

@@ -77,7 +77,7 @@ ORDERBOOK_DELTAS = pa.schema(
         _f("side", pa.string()),
         _f("price_cents", pa.float64()),
         _f("quantity", pa.float64()),
-        _f("conn", pa.int32()),
+        _f("conn", pa.int64()),
     ]
 )
 

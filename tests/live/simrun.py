@@ -1,0 +1,176 @@
+"""Shared pieces for the collector-against-simulator tests: config, runs, and ground-truth checks."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from kalshi_collector.config import Config, config_from_dict
+from kalshi_collector.sim import SimExchange
+from kalshi_collector.storage import ParquetStorage
+
+
+def collector_settings(sim: SimExchange, data_dir: Path, **collection: Any) -> dict[str, Any]:
+    """A config mapping that points a collector at ``sim`` with a fast schedule."""
+    return {
+        "kalshi": {
+            "api_key_id": sim.api_key_id,
+            "private_key_path": str(sim.private_key_path),
+            "base_url": sim.rest_url,
+            "ws_url": sim.ws_url,
+            "requests_per_second": 0,
+        },
+        "event_series": list(sim.config.series),
+        "collection": {
+            "interval_seconds": 1,
+            "spike_threshold_cents": 2,
+            "spike_cooldown_seconds": 0.5,
+            "stall_timeout_seconds": 2,
+            "rest_check_interval_seconds": 1,
+            **collection,
+        },
+        "storage": {"data_dir": str(data_dir), "flush_interval_seconds": 2},
+        "metrics": {"port": 0},
+    }
+
+
+def collector_config(sim: SimExchange, data_dir: Path, **collection: Any) -> Config:
+    return config_from_dict(collector_settings(sim, data_dir, **collection), env={})
+
+
+def write_config_file(path: Path, sim: SimExchange, data_dir: Path, **collection: Any) -> Path:
+    path.write_text(yaml.safe_dump(collector_settings(sim, data_dir, **collection)))
+    return path
+
+
+@dataclass
+class Tables:
+    market: pd.DataFrame
+    orderbook: pd.DataFrame
+    tape: pd.DataFrame
+    trades: pd.DataFrame
+    events: pd.DataFrame
+
+
+def read_tables(data_dir: Path) -> Tables:
+    s = ParquetStorage(data_dir)
+    return Tables(
+        s.read_parquets("market"),
+        s.read_parquets("orderbook"),
+        s.read_parquets("orderbook_deltas"),
+        s.read_parquets("trades_live"),
+        s.read_parquets("book_events"),
+    )
+
+
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1_000_000)
+
+
+def _book_of(rows: pd.DataFrame) -> dict[str, dict[float, float]]:
+    book: dict[str, dict[float, float]] = {"yes": {}, "no": {}}
+    for side, price, qty in zip(rows["side"], rows["price_cents"], rows["quantity"], strict=True):
+        book[side][float(price)] = float(qty)
+    return book
+
+
+def _truth_book(sim: SimExchange, ticker: str, at_ms: int) -> dict[str, dict[float, float]]:
+    t = sim.truth.book(ticker, at_ts_ms=at_ms)
+    return {side: {float(p): float(q) for p, q in levels.items()} for side, levels in t.items()}
+
+
+def candidate_truths(sim: SimExchange, ticker: str, tape_m: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+    """The true books a correct collector may hold at ``at``.
+
+    A valid book reflects the exchange up to its position in the stream: at least every change up
+    to the last delta it applied, and nothing after the next delta it received. Between those two
+    points the true book can only be one of the states after the changes in that window (a change
+    whose message was lost and not yet noticed is the only reason to be behind).
+    """
+    before = tape_m[tape_m["recv_ts"] <= at]
+    after = tape_m[(tape_m["recv_ts"] > at) & (tape_m["kind"] == "delta")]
+    changes = sim.truth.book_ts(ticker)
+    last = before.iloc[-1] if len(before) else None
+    if last is not None and last["kind"] == "delta" and not pd.isna(last["exchange_ts"]):
+        lo = _ms(last["exchange_ts"])
+    else:  # last thing received was a snapshot message: it reflects changes up to about its receipt
+        lo = _ms(last["recv_ts"]) - 2000 if last is not None else 0
+    hi = _ms(after.iloc[0]["exchange_ts"]) if len(after) and not pd.isna(after.iloc[0]["exchange_ts"]) else 2**62
+    points = [lo] + changes[bisect.bisect_right(changes, lo) : bisect.bisect_left(changes, hi)]
+    return [_truth_book(sim, ticker, p) for p in points]
+
+
+def check_valid_snapshots_match_truth(sim: SimExchange, t: Tables, *, min_checked: int = 20) -> int:
+    """Every market_snapshots row with book_valid=True equals a true book of that moment."""
+    tape = t.tape.sort_values(["recv_ts", "conn", "seq"], kind="stable")
+    by_market = {m: g for m, g in tape.groupby("market_ticker", sort=False)}
+    ob = {k: g for k, g in t.orderbook.groupby(["snapshot_ts", "market_ticker"], sort=False)}
+    checked = 0
+    failures = []
+    for row in t.market[t.market["book_valid"]].itertuples():
+        rows = ob.get((row.snapshot_ts, row.market_ticker))
+        ours = _book_of(rows) if rows is not None else {"yes": {}, "no": {}}
+        truths = candidate_truths(sim, row.market_ticker, by_market.get(row.market_ticker, tape.iloc[:0]), row.snapshot_ts)
+        if ours not in truths:
+            failures.append((row.snapshot_ts, row.market_ticker))
+        checked += 1
+    assert not failures, f"{len(failures)} valid snapshots differ from the truth, e.g. {failures[:3]}"
+    assert checked >= min_checked, f"only {checked} valid snapshot rows to check"
+    return checked
+
+
+def check_tape_complete(sim: SimExchange, t: Tables, *, margin_ms: int = 20) -> int:
+    """Every book change sent while a market was subscribed is on the tape (or was skipped on purpose).
+
+    Per connection, a market is covered from its first snapshot message on that connection to the
+    last delta received on it. Changes in that window must appear as delta rows with their exact
+    exchange ts, except those the simulator deliberately did not send (fault_log ``gap``).
+    """
+    skipped = {(f["ticker"], f["ts_ms"]) for f in sim.fault_log if f["kind"] == "gap"}
+    tape = t.tape
+    deltas = tape[tape["kind"] == "delta"]
+    present: dict[str, set[int]] = {}
+    for m, ts in zip(deltas["market_ticker"], deltas["exchange_ts"], strict=True):
+        present.setdefault(m, set()).add(_ms(ts))
+    checked = 0
+    missing = []
+    for conn, g in tape.groupby("conn"):
+        gd = g[g["kind"] == "delta"]
+        if gd.empty:
+            continue
+        end = _ms(gd["exchange_ts"].max()) - margin_ms
+        snaps = g[g["kind"] == "snapshot"].groupby("market_ticker")["recv_ts"].min()
+        for market, first_snap in snaps.items():
+            start = _ms(first_snap) + margin_ms
+            for ts in sim.truth.book_ts(market):
+                if start < ts < end:
+                    checked += 1
+                    if ts not in present.get(market, ()) and (market, ts) not in skipped:
+                        missing.append((conn, market, ts))
+    assert not missing, f"{len(missing)} book changes missing from the tape, e.g. {missing[:5]}"
+    phantom = [(m, ts) for m, s in present.items() for ts in s if ts not in set(sim.truth.book_ts(m))]
+    assert not phantom, f"tape holds changes the exchange never made: {phantom[:5]}"
+    return checked
+
+
+def check_breaks_recovered(t: Tables, end: pd.Timestamp, *, settle_s: float = 3.0) -> int:
+    """Every gap/duplicate/reorder/disconnect older than ``settle_s`` has a recovery for each market."""
+    ev = t.events
+    on_books = ev["detail"].fillna("").str.contains("orderbook_delta")
+    breaks = ev[(ev["action"].isin(["gap", "duplicate", "out_of_order"]) & on_books) | (ev["action"] == "disconnect")]
+    breaks = breaks[breaks["ts"] < end - pd.Timedelta(seconds=settle_s)]
+    rec = ev[ev["action"] == "recovered"]
+    markets = sorted(t.market["market_ticker"].unique())
+    unrecovered = []
+    for g in breaks["ts"]:
+        for m in markets:
+            r = rec[(rec["market_ticker"] == m) & (rec["ts"] <= g) & (rec["recovered_ts"] >= g)]
+            if r.empty:
+                unrecovered.append((g, m))
+    assert not unrecovered, f"{len(unrecovered)} break/market pairs without recovery, e.g. {unrecovered[:3]}"
+    return len(breaks)
