@@ -101,6 +101,7 @@ class Collector:
         self.last_flush_ok = clock()
         self._backoff = Backoff()
         self._warned: dict[str, float] = {}
+        self.valid_at_stop = 0
 
     # ================================================================== lifecycle
 
@@ -110,6 +111,9 @@ class Collector:
         if any(recovered.values()):
             log.warning("recovered rows from the journal after an unclean stop: %s", dict(recovered))
         await self.rest.open()
+        from kalshi_collector.live.metrics import start_monitoring  # /healthz, /metrics, sd_notify
+
+        self.monitor = await start_monitoring(self)
         tasks = [
             asyncio.create_task(self._stream_task(), name="stream"),
             asyncio.create_task(self._snapshot_task(), name="snapshots"),
@@ -127,6 +131,7 @@ class Collector:
                 await self.stopping.wait()
         finally:
             self.stopping.set()
+            await self.monitor.stop()
             for t in tasks:
                 t.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -194,7 +199,8 @@ class Collector:
         self._resync_requested_at.clear()
         for t in tickers:
             self._awaiting.setdefault(t, (now_us, 0, None, None))
-        self._book_event(now_us, None, None, None, None, "disconnect", f"connection {conn_number} {why}; {len(tickers)} books invalidated")
+        action = "stopped" if why == "stopping" else "disconnect"
+        self._book_event(now_us, None, None, None, None, action, f"connection {conn_number} {why}; {len(tickers)} books invalidated")
 
     async def _subscribe_all(self) -> None:
         tickers = sorted(self.markets)

@@ -19,7 +19,7 @@ __all__ = ["ReplayedBook", "rebuild_book", "rebuild_from_frames", "BREAK_ACTIONS
 
 # book_events actions after which a book is not trusted until the next snapshot.
 BREAK_ACTIONS = frozenset(
-    {"gap", "duplicate", "out_of_order", "disconnect", "negative", "crossed", "bad_value", "rest_mismatch"}
+    {"gap", "duplicate", "out_of_order", "disconnect", "stopped", "negative", "crossed", "bad_value", "rest_mismatch"}
 )
 
 
