@@ -197,6 +197,7 @@ class WsConn:
             self.hub.log_fault("malformed", self.id, sub.sid, seq, ticker, o.ts_ms)
         if flags & GAP:
             self.hub.log_fault("gap", self.id, sub.sid, seq, ticker, o.ts_ms)
+            sub.held, held = held, None  # nothing went out: a held frame waits for the next one
         elif flags & REORDER and held is None:
             sub.held = frame  # goes out right after the next message on this sid
             self.hub.log_fault("reorder", self.id, sub.sid, seq, ticker, o.ts_ms)
