@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
-from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.layout import MERGED_PARTS_KEY, day_file, parse_part_name, parts_dir
 from kalshi_collector.storage.schemas import TableSpec, conform
 
@@ -41,7 +41,7 @@ class CompactionError(RuntimeError):
     """The day file did not read back as written; the parts were kept."""
 
 
-def merged_part_names(fs: LocalFS, path: Path) -> set[str]:
+def merged_part_names(fs: StorageFS, path: PurePath) -> set[str]:
     """Names of the parts already merged into the day file at ``path`` (empty if there is none)."""
     if not fs.isfile(path):
         return set()
@@ -49,7 +49,7 @@ def merged_part_names(fs: LocalFS, path: Path) -> set[str]:
     return set(json.loads(raw)) if raw else set()
 
 
-def compact_day(fs: LocalFS, root: Path, spec: TableSpec, day: dt.date) -> Path | None:
+def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) -> PurePath | None:
     """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
 
     Idempotent: parts already listed in the day file are only deleted, never merged twice.
@@ -61,7 +61,7 @@ def compact_day(fs: LocalFS, root: Path, spec: TableSpec, day: dt.date) -> Path 
     target = day_file(root, spec.name, day)
     already = merged_part_names(fs, target)
     fresh = [name for name in names if name not in already]
-    written: Path | None = None
+    written: PurePath | None = None
     if fresh:
         tables = [conform(fs.read_table(target), spec.schema)] if fs.isfile(target) else []
         tables += [conform(fs.read_table(folder / name), spec.schema) for name in fresh]

@@ -1,30 +1,81 @@
 """The one seam between the store and a filesystem.
 
-Everything the parquet side of the store does to files goes through :class:`LocalFS`: list a
-folder, write a file atomically, read a table or its footer, delete durably. A later S3 backend
-(fsspec) only has to provide the same few methods; nothing else in ``storage/`` touches ``os`` for
-data files. The write-ahead journal is the exception on purpose: it needs ``fsync`` on an
-append-only local file and therefore always lives on local disk.
+Everything the parquet side of the store does to files goes through a *storage filesystem*: list a
+folder, write a file atomically, read a table or its footer, delete durably. Two implementations:
+
+* :class:`LocalFS` — a local disk: temp file, fsync, rename, fsync the folder.
+* :class:`ObjectStoreFS` — any fsspec object store (``s3://``, ``gs://``, ``memory://`` ...). An
+  object PUT is atomic (a reader sees the old object or the new one, never part of one; a multipart
+  upload appears only when completed), so a file is written to a local temp file first (verified
+  there when the caller asks), then uploaded as one object. There are no folders to fsync or remove
+  and no temp objects to clean up.
+
+:func:`open_data_dir` picks one from ``storage.data_dir``: a path or ``file://`` URL is local, any
+other URL is an object store. Nothing else in ``storage/`` touches ``os`` for data files. The
+write-ahead journal is the exception on purpose: it needs ``fsync`` on an append-only local file
+and therefore always lives on local disk (:func:`default_journal_dir` for object-store data).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import time
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePath, PurePosixPath
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet, fsync_dir
+from kalshi_collector.storage.atomic import (
+    PARQUET_OPTIONS,
+    atomic_write_bytes,
+    atomic_write_parquet,
+    fsync_dir,
+)
 
-__all__ = ["LocalFS", "is_temp_name"]
+__all__ = [
+    "LocalFS",
+    "ObjectStoreFS",
+    "StorageFS",
+    "data_root",
+    "default_journal_dir",
+    "is_object_store_url",
+    "is_temp_name",
+    "open_data_dir",
+]
 
 
 def is_temp_name(name: str) -> bool:
     """Temporary files of :mod:`atomic` (``.NAME.xxxxxxxx.tmp``) and any other dot-file: never data."""
     return name.startswith(".")
+
+
+def is_object_store_url(data_dir: str | os.PathLike[str]) -> bool:
+    """``s3://bucket/prefix`` and the like; a plain path or a ``file://`` URL is local disk."""
+    text = os.fspath(data_dir)
+    return "://" in text and not text.startswith("file://")
+
+
+class StorageFS(Protocol):
+    """What the store asks of a filesystem (see :class:`LocalFS` for the meaning of each call)."""
+
+    def listdir(self, path: PurePath) -> list[str]: ...
+    def isdir(self, path: PurePath) -> bool: ...
+    def isfile(self, path: PurePath) -> bool: ...
+    def write_parquet(self, path: PurePath, table: pa.Table, **options: Any) -> PurePath: ...
+    def write_bytes(self, path: PurePath, data: bytes) -> PurePath: ...
+    def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table: ...
+    def read_metadata(self, path: PurePath) -> dict[bytes, bytes]: ...
+    def parquet_metadata(self, path: PurePath) -> pq.FileMetaData: ...
+    def num_rows(self, path: PurePath) -> int: ...
+    def modified(self, path: PurePath) -> float: ...
+    def remove(self, paths: Iterable[PurePath]) -> None: ...
+    def rmdir_if_empty(self, path: PurePath) -> None: ...
+    def remove_stale_temp_files(self, folder: PurePath, older_than_seconds: float = 3600.0) -> int: ...
+    def url(self, path: PurePath) -> str: ...
 
 
 class LocalFS:
@@ -57,8 +108,16 @@ class LocalFS:
         """The key/value metadata of a parquet file's footer (reads the footer only)."""
         return pq.read_schema(path).metadata or {}
 
+    def parquet_metadata(self, path: Path) -> pq.FileMetaData:
+        """The whole footer: row count, row groups and their column statistics (no data read)."""
+        return pq.read_metadata(path)
+
     def num_rows(self, path: Path) -> int:
         return pq.read_metadata(path).num_rows
+
+    def modified(self, path: Path) -> float:
+        """Last modification time (Unix seconds)."""
+        return os.stat(path).st_mtime
 
     def remove(self, paths: Iterable[Path]) -> None:
         """Delete files (missing ones are fine) and make the deletions durable."""
@@ -97,3 +156,160 @@ class LocalFS:
             except FileNotFoundError:
                 continue
         return removed
+
+    def url(self, path: Path) -> str:
+        """What DuckDB, polars or pyarrow are given to open the file."""
+        return str(path)
+
+
+class ObjectStoreFS:
+    """An fsspec object store (S3 and S3-compatible stores, GCS, Azure, ``memory://``).
+
+    Paths are ``PurePosixPath("bucket/prefix/...")`` (fsspec's form, without the protocol);
+    :meth:`url` puts the protocol back for other readers.
+    """
+
+    def __init__(self, fs: Any, protocol: str) -> None:
+        self.fs = fs
+        self.protocol = protocol
+
+    def _key(self, path: PurePath) -> str:
+        return PurePosixPath(path).as_posix()
+
+    def listdir(self, path: PurePath) -> list[str]:
+        """Names directly under ``path`` (sorted); ``[]`` when there is nothing there.
+
+        Always asks the store (``refresh``): other collectors and processes write to it too, and a
+        cached listing would hide their parts from compaction and readers.
+        """
+        key = self._key(path)
+        try:
+            entries = [str(entry).rstrip("/") for entry in self.fs.ls(key, detail=False, refresh=True)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        if entries == [key]:  # ``ls`` of an object lists the object itself: not a folder
+            return []
+        return sorted({PurePosixPath(entry).name for entry in entries if entry != key})
+
+    def isdir(self, path: PurePath) -> bool:
+        return bool(self.fs.isdir(self._key(path)))
+
+    def isfile(self, path: PurePath) -> bool:
+        try:
+            return bool(self.fs.isfile(self._key(path)))
+        except FileNotFoundError:
+            return False
+
+    def write_parquet(
+        self,
+        path: PurePath,
+        table: pa.Table,
+        *,
+        verify: Callable[[Path], None] | None = None,
+        **options: Any,
+    ) -> PurePath:
+        """Write to a local temp file, let ``verify`` read it back, then upload it as one object.
+
+        The upload is the commit: a failed or interrupted one leaves the previous object (or none).
+        """
+        with tempfile.TemporaryDirectory(prefix="kc-upload-") as tmp_dir:
+            tmp = Path(tmp_dir) / PurePosixPath(path).name
+            pq.write_table(table, tmp, **{**PARQUET_OPTIONS, **options})
+            if verify is not None:
+                verify(tmp)
+            self.fs.put_file(str(tmp), self._key(path))
+        return path
+
+    def write_bytes(self, path: PurePath, data: bytes) -> PurePath:
+        self.fs.pipe_file(self._key(path), data)
+        return path
+
+    def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table:
+        with self.fs.open(self._key(path), "rb") as fh:
+            return pq.read_table(fh, **kwargs)
+
+    def read_metadata(self, path: PurePath) -> dict[bytes, bytes]:
+        return self.parquet_metadata(path).metadata or {}
+
+    def parquet_metadata(self, path: PurePath) -> pq.FileMetaData:
+        with self.fs.open(self._key(path), "rb") as fh:
+            return pq.read_metadata(fh)
+
+    def num_rows(self, path: PurePath) -> int:
+        return self.parquet_metadata(path).num_rows
+
+    def modified(self, path: PurePath) -> float:
+        return self.fs.modified(self._key(path)).timestamp()
+
+    def remove(self, paths: Iterable[PurePath]) -> None:
+        """Delete objects (missing ones are fine). A completed DELETE is durable: nothing to sync."""
+        keys = [self._key(p) for p in paths]
+        for key in keys:
+            try:
+                self.fs.rm_file(key)
+            except FileNotFoundError:
+                continue
+
+    def rmdir_if_empty(self, path: PurePath) -> None:
+        """Nothing to do: an object store has no folders, a prefix vanishes with its last object."""
+
+    def remove_stale_temp_files(self, folder: PurePath, older_than_seconds: float = 3600.0) -> int:
+        """Nothing to do: uploads never leave temporary objects (the temp file is local)."""
+        return 0
+
+    def url(self, path: PurePath) -> str:
+        return f"{self.protocol}://{self._key(path)}"
+
+
+def open_data_dir(data_dir: str | os.PathLike[str], **storage_options: Any) -> tuple[StorageFS, PurePath]:
+    """The filesystem and root path for ``storage.data_dir``.
+
+    ``s3://bucket/prefix`` -> (:class:`ObjectStoreFS`, ``PurePosixPath("bucket/prefix")``); credentials
+    and endpoint come from ``storage_options`` or the store's usual environment (for S3:
+    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` for S3-compatible stores,
+    ``~/.aws/config``). Anything else -> (:class:`LocalFS`, ``Path``).
+    """
+    text = os.fspath(data_dir)
+    if not is_object_store_url(text):
+        return LocalFS(), Path(text.removeprefix("file://"))
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - the [s3] extra is part of dev installs
+        from kalshi_collector.config import ConfigError
+
+        raise ConfigError(
+            f"storage.data_dir = {text!r} is an object-store URL; that needs the optional extra: "
+            "pip install 'kalshi-collector[s3]'"
+        ) from None
+    protocol = text.split("://", 1)[0]
+    try:
+        fs, root = fsspec.core.url_to_fs(text, **storage_options)
+    except ImportError as exc:
+        from kalshi_collector.config import ConfigError
+
+        raise ConfigError(f"storage.data_dir = {text!r}: no driver for {protocol}:// ({exc})") from None
+    return ObjectStoreFS(fs, protocol), PurePosixPath(root.rstrip("/"))
+
+
+def data_root(fs: StorageFS, data_dir: str | os.PathLike[str]) -> PurePath:
+    """The root path ``fs`` expects for ``data_dir`` (the URL without its protocol for object stores)."""
+    text = os.fspath(data_dir)
+    if is_object_store_url(text):
+        return PurePosixPath(text.split("://", 1)[1].rstrip("/"))
+    return Path(text.removeprefix("file://"))
+
+
+def default_journal_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the journal of an object-store data folder lives: on local disk, since it needs fsync.
+
+    ``$STATE_DIRECTORY`` (set by systemd's ``StateDirectory=``), else ``$XDG_STATE_HOME`` or
+    ``~/.local/state``, under ``kalshi-collector/journal/<the URL as a folder name>``. The folder
+    must survive reboots: rows synced but not yet uploaded are recovered from it at the next start.
+    """
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        base = Path(state)
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "kalshi-collector"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", os.fspath(data_dir)).strip("_")
+    return base / "journal" / slug

@@ -40,7 +40,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kalshi_collector.storage.compact import compact_day, merged_part_names
-from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.fs import (
+    StorageFS,
+    data_root,
+    default_journal_dir,
+    is_object_store_url,
+    open_data_dir,
+)
 from kalshi_collector.storage.journal import JournalWriter, encode_frame, encode_rejects, read_segment
 from kalshi_collector.storage.layout import (
     PARTS,
@@ -71,7 +77,10 @@ class LiveStore:
 
     ``journal_sync_interval``: when set (seconds), a daemon thread calls :meth:`sync` at that
     period, so the caller only appends; ``None`` leaves syncing to the caller.
-    ``journal_dir`` defaults to ``DATA_DIR/_journal``; it must be a local disk (fsync).
+    ``journal_dir`` defaults to ``DATA_DIR/_journal``; it must be a local disk (fsync). For an
+    object-store ``data_dir`` (``s3://bucket/prefix``) it defaults to a local state folder
+    (:func:`~kalshi_collector.storage.fs.default_journal_dir`).
+    ``compact_takeover_seconds``: see :meth:`compact` (collectors sharing one bucket).
     """
 
     def __init__(
@@ -81,15 +90,25 @@ class LiveStore:
         journal_sync_interval: float | None = 0.2,
         *,
         journal_dir: str | os.PathLike[str] | None = None,
-        fs: LocalFS | None = None,
+        fs: StorageFS | None = None,
+        compact_takeover_seconds: float = 6 * 3600.0,
     ) -> None:
         if not _COLLECTOR_ID_RE.match(collector_id):
             raise ValueError(f"collector_id {collector_id!r}: expected letters, digits or underscores only")
-        self.root = Path(data_dir)
+        if fs is None:
+            self._fs, self.root = open_data_dir(data_dir)
+        else:
+            self._fs, self.root = fs, data_root(fs, data_dir)
         self.collector_id = collector_id
         self.journal_sync_interval = journal_sync_interval
-        self._fs = fs or LocalFS()
-        self._journal = JournalWriter(Path(journal_dir) if journal_dir else self.root / "_journal", collector_id)
+        self.compact_takeover_seconds = compact_takeover_seconds
+        if journal_dir is not None:
+            journal_path = Path(journal_dir)
+        elif is_object_store_url(data_dir):
+            journal_path = default_journal_dir(data_dir)
+        else:
+            journal_path = Path(self.root) / "_journal"
+        self._journal = JournalWriter(journal_path, collector_id)
         self._pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
         self._sinks: dict[str, tuple[int, list]] = {
             name: (spec.width, self._pending[name]) for name, spec in TABLES.items()
@@ -457,6 +476,13 @@ class LiveStore:
         """Merge the parts of every day before ``today`` into day files; return the files written.
 
         A day that fails is logged, counted (``compaction_errors``) and left as parts for next time.
+
+        Collectors sharing one data folder (a bucket, each with its own ``collector_id``) must not
+        compact the same day at once: each would rewrite the day file from what it read and one
+        could drop the rows the other had just merged. So a day is compacted only by the collector
+        with the smallest id among the day's parts, or by anyone once that collector's newest part
+        of the day is older than ``compact_takeover_seconds`` (it has stopped: a running collector
+        compacts within the hour). A lone collector always compacts its own days.
         """
         done: list[str] = []
         with self._compact_lock:
@@ -464,6 +490,8 @@ class LiveStore:
                 for folder in self._fs.listdir(self.root / name / PARTS):
                     day = parse_day(folder)
                     if day is None or day >= today:
+                        continue
+                    if not self._is_compactor(self.root / name / PARTS / folder):
                         continue
                     try:
                         written = compact_day(self._fs, self.root, spec, day)
@@ -476,6 +504,25 @@ class LiveStore:
                         done.append(str(written))
                         self._counters["days_compacted"] += 1
         return done
+
+    def _is_compactor(self, day_folder) -> bool:
+        """Whether this collector compacts the day whose parts are in ``day_folder`` (see :meth:`compact`)."""
+        smaller = [n for n in self._fs.listdir(day_folder)
+                   if (part := parse_part_name(n)) and part.collector_id < self.collector_id]
+        if not smaller:
+            return True
+        try:
+            newest = max(self._fs.modified(day_folder / n) for n in smaller)
+        except FileNotFoundError:  # that collector is compacting the day right now
+            return False
+        if time.time() - newest >= self.compact_takeover_seconds:
+            log.warning("compacting %s for collector(s) %s, silent for %.0f h", day_folder,
+                        sorted({parse_part_name(n).collector_id for n in smaller}),  # type: ignore[union-attr]
+                        (time.time() - newest) / 3600)
+            return True
+        log.debug("leaving %s to collector %s", day_folder, min(parse_part_name(n).collector_id  # type: ignore[union-attr]
+                                                                 for n in smaller))
+        return False
 
     # -- state ----------------------------------------------------------------------------------
 

@@ -12,13 +12,13 @@ import datetime as dt
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from kalshi_collector.storage.compact import merged_part_names
-from kalshi_collector.storage.fs import LocalFS, is_temp_name
+from kalshi_collector.storage.fs import StorageFS, data_root, is_temp_name, open_data_dir
 from kalshi_collector.storage.layout import PARTS, parse_day, parse_part_name
 from kalshi_collector.storage.schemas import TABLES, TableSpec, conform
 
@@ -72,9 +72,26 @@ def _as_date(value: object, what: str) -> dt.date | None:
 class ParquetStorage:
     """Read any table of a data folder as a pandas DataFrame (or an Arrow table)."""
 
-    def __init__(self, data_dir: str | os.PathLike[str], *, fs: LocalFS | None = None) -> None:
-        self.root = Path(data_dir)
-        self._fs = fs or LocalFS()
+    def __init__(self, data_dir: str | os.PathLike[str], *, fs: StorageFS | None = None) -> None:
+        """``data_dir``: a folder, or an object-store URL such as ``s3://bucket/prefix`` (``[s3]`` extra)."""
+        if fs is None:
+            self._fs, self.root = open_data_dir(data_dir)
+        else:
+            self._fs, self.root = fs, data_root(fs, data_dir)
+
+    @property
+    def fs(self) -> StorageFS:
+        """The filesystem the data folder is on (local disk or an object store)."""
+        return self._fs
+
+    def urls(
+        self,
+        kind: str,
+        start_date: dt.date | str | None = None,
+        end_date: dt.date | str | None = None,
+    ) -> list[str]:
+        """:meth:`files` as strings another reader opens: local paths, or ``s3://...`` URLs."""
+        return [self._fs.url(path) for path in self.files(kind, start_date, end_date)]
 
     def read_parquets(
         self,
@@ -112,7 +129,7 @@ class ParquetStorage:
         kind: str,
         start_date: dt.date | str | None = None,
         end_date: dt.date | str | None = None,
-    ) -> list[Path]:
+    ) -> list[PurePath]:
         """The files that hold ``kind`` for the date range (for DuckDB/polars); merged parts left out.
 
         Per-event tables cannot be pruned by name: all their files are listed.
@@ -150,9 +167,9 @@ class ParquetStorage:
         for day in sorted(days):
             yield day, self._day_paths(folder, day)
 
-    def _day_paths(self, folder: Path, day: dt.date) -> list[Path]:
+    def _day_paths(self, folder: PurePath, day: dt.date) -> list[PurePath]:
         day_path = folder / f"{day.isoformat()}.parquet"
-        paths: list[Path] = []
+        paths: list[PurePath] = []
         merged: set[str] = set()
         if self._fs.isfile(day_path):
             paths.append(day_path)
@@ -171,7 +188,7 @@ class ParquetStorage:
             tables.append(self._read_live_day(source, spec, day, paths))
         return _concat(tables, spec.schema)
 
-    def _read_live_day(self, source: _Source, spec: TableSpec, day: dt.date, paths: list[Path]) -> pa.Table:
+    def _read_live_day(self, source: _Source, spec: TableSpec, day: dt.date, paths: list[PurePath]) -> pa.Table:
         folder = self.root / source.folder
         for attempt in range(_RETRIES):
             try:
@@ -200,7 +217,7 @@ class ParquetStorage:
 
     # -- historical: historical/KIND/EVENT.parquet, filtered on the `timestamp` column ----------------
 
-    def _per_event_files(self, source: _Source) -> list[Path]:
+    def _per_event_files(self, source: _Source) -> list[PurePath]:
         folder = self.root / source.folder
         return [folder / name for name in self._fs.listdir(folder)
                 if name.endswith(".parquet") and not is_temp_name(name)]
@@ -219,7 +236,7 @@ def _in_range(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
-def _filter_dates(table: pa.Table, path: Path, start: dt.date | None, end: dt.date | None) -> pa.Table:
+def _filter_dates(table: pa.Table, path: PurePath, start: dt.date | None, end: dt.date | None) -> pa.Table:
     if EVENT_TIME_COLUMN not in table.column_names:
         log.warning("%s has no %r column: not filtered by date", path, EVENT_TIME_COLUMN)
         return table
