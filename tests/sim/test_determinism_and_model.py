@@ -158,3 +158,15 @@ async def test_cli_prints_what_a_client_needs_and_stops_on_sigterm(tmp_path) -> 
     bad = subprocess.run([CLI, "sim", "--faults", "gap_every=abc"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--faults" in bad.stderr
+
+
+async def test_pinned_today_runs_exchange_time_on_that_day(key_pair) -> None:  # noqa: ANN001
+    config = make_config(key_pair)  # today = 2026-02-11, no clock: wall time shifted to that date
+    async with SimExchange(config) as sim:
+        assert time.strftime("%Y-%m-%d", time.gmtime(sim.now_ms() / 1000)) == "2026-02-11"
+        sim.step(500)
+        for m in sim.model.active:
+            assert m.open_ms <= m.last_ts
+        trades = [t for t in sim.truth.trades() if t["created_ms"] >= sim.now_ms() - 60_000]
+        assert trades and all(
+            sim.model.market_by_ticker[t["ticker"]].open_ms <= t["created_ms"] for t in trades)

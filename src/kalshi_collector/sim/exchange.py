@@ -44,9 +44,17 @@ def _wall_ms() -> int:
 class SimConfig:
     """Everything that shapes a simulated exchange. Same seed + same commands = same messages.
 
-    Extra knobs beyond the team brief: ``clock`` (Unix ms source; inject one for byte-exact
-    determinism tests), ``auth_max_skew_s`` (signature timestamp window; None = any) and
-    ``flow_tick_s`` (how often the order-flow loop runs).
+    Extra knobs beyond the team brief: ``clock`` (Unix ms source of exchange time; inject one
+    for byte-exact determinism tests), ``auth_max_skew_s`` (signature timestamp window against
+    real time; None = any) and ``flow_tick_s`` (how often the order-flow loop runs).
+
+    Time: without ``clock``, exchange time is the wall clock - shifted by whole days when
+    ``today`` pins another date, so live trades land inside the open markets' trading windows.
+    Statuses at start follow ``today`` at the clock's hour (e.g. the next day's event is
+    ``initialized`` before 15:00 UTC and ``active`` after); afterwards the lifecycle moves only by
+    commands (``advance_day``), never by the clock. A market with more than 1,000 book changes
+    per second has its exchange timestamps run ahead of the clock (each change takes the next
+    free millisecond).
     """
 
     seed: int = 1
@@ -150,9 +158,15 @@ class SimExchange:
         self.host = host
         self.port = port
         self._clock = cfg.clock or _wall_ms
+        wall_today = datetime.fromtimestamp(self._clock() / 1000, tz=UTC).date()
+        if cfg.clock is None and cfg.today is not None and cfg.today != wall_today:
+            # exchange time runs on the pinned day (same time of day) so live trades fall inside
+            # the open markets' trading windows; signatures are still checked against real time
+            offset = (cfg.today - wall_today).days * 86_400_000
+            self._clock = lambda: _wall_ms() + offset
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._setup_keys(cfg)
-        today = cfg.today or datetime.fromtimestamp(self._clock() / 1000, tz=UTC).date()
+        today = cfg.today or wall_today
         self.model = ExchangeModel(
             seed=cfg.seed, series=tuple(cfg.series), brackets_per_event=cfg.brackets_per_event,
             history_days=cfg.history_days, cutoff_days=cfg.cutoff_days,

@@ -23,11 +23,20 @@ __all__ = [
 ]
 
 
+def _dollars(cents: int) -> str:
+    if cents < 0:
+        return "-" + _dollars(-cents)
+    return f"{cents // 100}.{cents % 100:02d}00"
+
+
+_DOLLARS = tuple(_dollars(c) for c in range(101))  # every linear_cent price, looked up on the hot path
+
+
 def dollars(cents: int) -> str:
     """29 -> ``"0.2900"``: Kalshi's 4-decimal dollar string for a whole-cent price."""
-    if cents < 0:
-        return "-" + dollars(-cents)
-    return f"{cents // 100}.{cents % 100:02d}00"
+    if 0 <= cents <= 100:
+        return _DOLLARS[cents]
+    return _dollars(cents)
 
 
 def dollars_from_ten_thousandths(value: int) -> str:
@@ -37,11 +46,21 @@ def dollars_from_ten_thousandths(value: int) -> str:
     return f"{value // 10000}.{value % 10000:04d}"
 
 
+_fp_cache: dict[int, str] = {}
+
+
 def fp(hundredths: int) -> str:
     """14500 -> ``"145.00"``; -2500 -> ``"-25.00"``: Kalshi's 2-decimal contract count string."""
-    if hundredths < 0:
-        return "-" + fp(-hundredths)
-    return f"{hundredths // 100}.{hundredths % 100:02d}"
+    text = _fp_cache.get(hundredths)
+    if text is None:
+        if hundredths < 0:
+            text = "-" + fp(-hundredths)
+        else:
+            text = f"{hundredths // 100}.{hundredths % 100:02d}"
+        if len(_fp_cache) > 65536:
+            _fp_cache.clear()
+        _fp_cache[hundredths] = text
+    return text
 
 
 _second_cache: dict[int, str] = {}

@@ -298,7 +298,8 @@ class WsHub:
             conn.deliver(outs)
 
     async def handle(self, request: web.Request, key_id: str | None) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        # no permessage-deflate: frames are written pre-built and uncompressed (see WsConn._write)
+        ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = WsConn(self, self._next_conn, ws, key_id)
         self._next_conn += 1
