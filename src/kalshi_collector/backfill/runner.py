@@ -46,7 +46,7 @@ from kalshi_collector.backfill.store import (
     is_final,
     trades_table,
 )
-from kalshi_collector.kalshi.models import Candlestick, Market, Trade
+from kalshi_collector.kalshi.models import Candlestick, Market
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient, NotFound
 
 __all__ = ["BackfillRequest", "BackfillSummary", "UnknownTickers", "backfill", "default_concurrency"]
@@ -384,28 +384,32 @@ class _Run:
                 task.cancel()
 
     async def _trades(self, unit: P.TradeUnit, trades_cut: int | None) -> None:
+        """Walk every page of one slice. Pages become Arrow tables at once (a few bytes per trade
+        instead of a Python object); a trade served by both tiers around the cutoff is dropped
+        when the event file is merged (dedupe by ``trade_id``)."""
         assert unit.fetch is not None
         lo, hi = (datetime.fromtimestamp(x, UTC) for x in unit.fetch)
-        found: dict[str, Trade] = {}
+        event = self.jobs[unit.ticker].info.event_ticker
+        tables: list[pa.Table] = []
         try:
             async with self.sem:
                 for tier, (a, b) in P.trade_legs(unit.fetch, trades_cut):
                     # One second of margin each side: whether min_ts/max_ts are inclusive is not
-                    # documented; the exact filter below keeps only [lo, hi).
+                    # documented; the exact filter keeps only [lo, hi).
                     async for page in self.client.iter_trades(
                         ticker=unit.ticker, min_ts=a - 1, max_ts=b + 1, limit=TRADES_PAGE_LIMIT,
                         historical=tier == "historical",
                     ):
-                        for t in page.items:
-                            if lo <= t.created_time < hi:
-                                found[t.trade_id] = t
+                        mine = [t for t in page.items if lo <= t.created_time < hi]
+                        if mine:
+                            tables.append(trades_table(event, mine))
                         self.stats.pages += 1
                         self._sync_counters()
         except ApiError as exc:
             log.error("trades of %s %s failed: %s", unit.ticker, _span(unit.fetch), exc)
             self._done_trades(unit, [], ok=False)
             return
-        self._done_trades(unit, list(found.values()), ok=True)
+        self._done_trades(unit, tables, ok=True)
 
     async def _live_candles(self, pieces: list[P.CandlePiece]) -> None:
         hull = (min(p.fetch[0] for p in pieces), max(p.fetch[1] for p in pieces))  # type: ignore[index]
@@ -479,13 +483,13 @@ class _Run:
         return True
 
     # ---- 4. commit
-    def _done_trades(self, unit: P.TradeUnit, trades: list[Trade], *, ok: bool) -> None:
+    def _done_trades(self, unit: P.TradeUnit, tables: list[pa.Table], *, ok: bool) -> None:
         job = self.jobs[unit.ticker]
         if ok:
-            if trades:
-                job.trade_tables.append(trades_table(job.info.event_ticker, trades))
-                job.buffered += len(trades)
-                self.stats.trades += len(trades)
+            rows = sum(t.num_rows for t in tables)
+            job.trade_tables += tables
+            job.buffered += rows
+            self.stats.trades += rows
             job.trade_cover.append(unit.cover)
         self._unit_done(job, ok)
 
