@@ -16,6 +16,7 @@ Shape of a run:
    candles per market; trades per market and slice, from the tier(s) the trade cutoff assigns.
 4. **Commit** a market's rows (a staged part, then its checkpoint) when its work is done or when
    enough rows are buffered; when every market of an event is done, merge the event's files.
+   Every disk write goes through one background writer thread, in order (:class:`_Writer`).
 
 Failures are contained: a request that still fails after the client's retries loses only its own
 unit (not credited, so the next run fetches it); the run goes on and reports the market as failed.
