@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from kalshi_collector import __version__
 from kalshi_collector.config import ConfigError
+from kalshi_collector.errors import UsageError
 
 # command name -> (module path, one-line help). Modules are imported lazily so that
 # `kalshi-collector --help` stays fast and optional extras are only needed by their command.
@@ -33,9 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 log = logging.getLogger("kalshi_collector")
 
-
-class UsageError(Exception):
-    """Bad input from the user that is not a config problem: message goes out as-is, exit 2."""
+__all__ = ["main", "build_parser", "COMMANDS", "UsageError", "setup_logging"]
 
 
 def setup_logging(level: str) -> None:

@@ -100,7 +100,7 @@ def run_sql(storage: ParquetStorage, sql: str) -> pa.Table:
     """Run one query over the views; a bad query raises :class:`kalshi_collector.cli.UsageError`."""
     import duckdb
 
-    from kalshi_collector.cli import UsageError
+    from kalshi_collector.errors import UsageError
 
     con = connect(storage)
     try:
@@ -160,7 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kalshi_collector.cli import UsageError
+    from kalshi_collector.errors import UsageError
 
     try:
         import duckdb  # noqa: F401

@@ -72,7 +72,7 @@ def open_data(args: argparse.Namespace) -> tuple[ParquetStorage, Config | None, 
 
     ``--data-dir`` works without a config; otherwise the config is required and names the folder.
     """
-    from kalshi_collector.cli import UsageError
+    from kalshi_collector.errors import UsageError
 
     config: Config | None = None
     config_path: str | None = None
@@ -528,7 +528,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _date(flag: str, text: str | None) -> dt.date | None:
-    from kalshi_collector.cli import UsageError
+    from kalshi_collector.errors import UsageError
 
     if text is None:
         return None

@@ -79,7 +79,7 @@ async def test_kill_9_mid_run_loses_nothing_received_more_than_a_second_before(t
             tr["trade_id"] for m in _tracked(sim) for tr in sim.truth.trades(m)
             if window[0] <= tr["created_ms"] <= window[1]
         }
-        assert len(expected) > 20
+        assert len(expected) > 10
         stored = t.trades["trade_id"]
         assert expected <= set(stored), f"{len(expected - set(stored))} trades lost"
         assert not stored.duplicated().any(), "journal replay duplicated trades"
@@ -87,7 +87,7 @@ async def test_kill_9_mid_run_loses_nothing_received_more_than_a_second_before(t
         tape_ts = {(m, int(ts.value // 1_000_000)) for m, ts in
                    zip(t.tape["market_ticker"], t.tape["exchange_ts"], strict=True) if ts is not None and ts == ts}
         changes = [(m, ts) for m in _tracked(sim) for ts in sim.truth.book_ts(m) if window[0] <= ts <= window[1]]
-        assert len(changes) > 500
+        assert len(changes) > 150
         lost = [c for c in changes if c not in tape_ts]
         assert not lost, f"{len(lost)} book changes lost, e.g. {lost[:3]}"
         deltas = t.tape[t.tape["kind"] == "delta"]

@@ -19,8 +19,8 @@ from kalshi_collector.backfill.runner import (
     default_concurrency,
 )
 from kalshi_collector.backfill.store import BackfillLocked
-from kalshi_collector.cli import UsageError
 from kalshi_collector.config import Config, load_config
+from kalshi_collector.errors import UsageError
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
 
 __all__ = ["add_arguments", "run", "parse_request"]
@@ -109,21 +109,11 @@ async def _run(config: Config, request: BackfillRequest, concurrency: int | None
         )
 
 
-def _cli_usage_error(exc: Exception) -> Exception:
-    """The UsageError class the running CLI catches. Under ``python -m kalshi_collector.cli`` the
-    dispatcher runs as ``__main__`` and its ``UsageError`` is not ``kalshi_collector.cli.UsageError``
-    (the module is loaded twice); raising ours would print a traceback instead of one line."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    cls = getattr(main, "UsageError", None) if spec is not None and spec.name == "kalshi_collector.cli" else None
-    return (cls or UsageError)(str(exc))
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         return _run_command(args)
     except (UsageError, UnknownTickers, BackfillLocked) as exc:
-        raise _cli_usage_error(exc) from None
+        raise UsageError(str(exc)) from None
 
 
 def _run_command(args: argparse.Namespace) -> int:

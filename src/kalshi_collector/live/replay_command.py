@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from kalshi_collector.cli import UsageError
 from kalshi_collector.config import load_config
+from kalshi_collector.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

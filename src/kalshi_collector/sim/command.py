@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _usage_error(message: str) -> Exception:
-    from kalshi_collector.cli import UsageError
+    from kalshi_collector.errors import UsageError
 
     return UsageError(message)
 

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from kalshi_collector.cli import UsageError
 from kalshi_collector.config import Config, load_config
+from kalshi_collector.errors import UsageError
 from kalshi_collector.weather.common import utc_now
 from kalshi_collector.weather.http import HttpOptions
 from kalshi_collector.weather.observations import SOURCES, WeatherRun, collect_weather
