@@ -107,8 +107,16 @@ async def _monitored(tmp: Path, notify_path: Path) -> Monitored:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(notify_path))
     notify.setblocking(False)
+
+    async def listen() -> None:  # what systemd does: read every datagram as it comes
+        loop = asyncio.get_running_loop()
+        while True:
+            out.notify.append((await loop.sock_recv(notify, 4096)).decode())
+
+    listener = asyncio.create_task(listen())
     sim = SimExchange(SimConfig(seed=5, series=(SERIES,), message_rate=150, history_days=2, cutoff_days=1,
-                                history_trades_per_market=10, state_dir=tmp / "sim"))
+                                history_trades_per_market=10, faults=FaultPlan(gap_every=150),
+                                state_dir=tmp / "sim"))
     await sim.start()
     try:
         good = Collector(collector_config(sim, tmp / "good", port=good_port), options=CollectorOptions(stats_interval=3600))
@@ -141,11 +149,8 @@ async def _monitored(tmp: Path, notify_path: Path) -> Monitored:
         await asyncio.gather(*runs)
     finally:
         await sim.stop()
-        while True:
-            try:
-                out.notify.append(notify.recv(4096).decode())
-            except BlockingIOError:
-                break
+        await asyncio.sleep(0.1)
+        listener.cancel()
         notify.close()
     return out
 

@@ -106,6 +106,7 @@ class HealthView:
     unsynced_rows: int
     awaiting_resync: tuple[float, ...] = ()  # when each still-invalid book became doubtful
     stopping: bool = False
+    connects: int = 0  # connections opened so far: the start-up grace ends with the first one
 
 
 def assess(view: HealthView, limits: HealthLimits) -> list[str]:
@@ -116,7 +117,7 @@ def assess(view: HealthView, limits: HealthLimits) -> list[str]:
     """
     problems: list[str] = []
     up_for = view.now - view.started_at
-    in_grace = up_for < limits.startup_grace
+    in_grace = up_for < limits.startup_grace and view.connects == 0
     if view.stopping:
         problems.append("stopping")
     if in_grace and not view.connected:
@@ -124,7 +125,8 @@ def assess(view: HealthView, limits: HealthLimits) -> list[str]:
     elif view.markets == 0:
         problems.append("no markets to collect (discovery found none for the configured events/series)")
     elif not view.connected:
-        problems.append("not connected to the exchange WebSocket")
+        problems.append("not connected to the exchange WebSocket"
+                        + (f" (reconnecting; {view.connects} connections so far)" if view.connects else ""))
     else:
         missing = [c for c in ALL_CHANNELS if c not in view.subscribed_channels]
         if missing and not in_grace:
@@ -310,7 +312,8 @@ def sd_notify(message: str, socket_path: str | None = None) -> bool:
     """Send one ``sd_notify`` datagram (``READY=1``, ``WATCHDOG=1``...); False when not under systemd.
 
     The protocol is one datagram on the unix socket named by ``$NOTIFY_SOCKET`` (``@name`` is the
-    abstract namespace): cheap enough not to need libsystemd.
+    abstract namespace): cheap enough not to need libsystemd. Sent non-blocking: a full receive
+    queue must not stall the collector's event loop (found by the watchdog test).
     """
     path = socket_path if socket_path is not None else os.environ.get("NOTIFY_SOCKET")
     if not path:
@@ -318,6 +321,8 @@ def sd_notify(message: str, socket_path: str | None = None) -> bool:
     address = "\0" + path[1:] if path.startswith("@") else path
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # never block the event loop: a receiver that does not keep up loses a ping, not the loop
+            sock.setblocking(False)
             sock.sendto(message.encode(), address)
     except OSError as exc:
         log.warning("sd_notify(%s) failed: %s", message.split("\n", 1)[0], exc)
@@ -384,6 +389,7 @@ class Monitor:
             unsynced_rows=st["unsynced_rows"],
             awaiting_resync=tuple(v[0] / 1e6 for v in list(awaiting.values())),
             stopping=c.stopping.is_set(),
+            connects=c.counters["connects"],
         )
 
     def problems(self) -> list[str]:
