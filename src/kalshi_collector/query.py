@@ -97,7 +97,7 @@ def _as_table(relation: Any) -> pa.Table:
 
 
 def run_sql(storage: ParquetStorage, sql: str) -> pa.Table:
-    """Run one query over the views; a bad query raises :class:`kalshi_collector.cli.UsageError`."""
+    """Run one query over the views; a bad query raises :class:`kalshi_collector.errors.UsageError`."""
     import duckdb
 
     from kalshi_collector.errors import UsageError
