@@ -90,6 +90,7 @@ class WsConnection:
         self.frames_received = 0
         self.pings_received = 0
         self.last_activity = clock()
+        self._stalled = False
 
     @classmethod
     async def connect(
@@ -131,28 +132,52 @@ class WsConnection:
             raise StreamClosed(f"send failed: {exc}") from None
 
     async def frames(self) -> AsyncIterator[tuple[float, str | bytes]]:
-        """Yield ``(receive_time, payload)`` for each data frame until the stream ends or stalls."""
+        """Yield ``(receive_time, payload)`` for each data frame until the stream ends or stalls.
+
+        No per-frame timeout: aiohttp's receive timeout builds a timer per call, which costs about
+        as much as the rest of the read path. A watchdog task checks ``last_activity`` instead and
+        cancels the reader when the stream has been silent for ``stall_timeout``.
+        """
         ws = self._ws
+        reader = asyncio.current_task()
+        assert reader is not None
+        self._stalled = False
+        watchdog = asyncio.get_running_loop().create_task(self._watch(reader))
+        try:
+            while True:
+                try:
+                    msg = await ws.receive()
+                except asyncio.CancelledError:
+                    if not self._stalled:
+                        raise
+                    reader.uncancel()
+                    raise StreamStalled(f"no data or ping for {self._stall_timeout:.0f} s") from None
+                now = self._clock()
+                self.last_activity = now
+                t = msg.type
+                if t is aiohttp.WSMsgType.TEXT or t is aiohttp.WSMsgType.BINARY:
+                    self.frames_received += 1
+                    yield now, msg.data
+                elif t is aiohttp.WSMsgType.PING:
+                    self.pings_received += 1
+                    await ws.pong(msg.data)
+                elif t is aiohttp.WSMsgType.PONG:
+                    continue
+                elif t in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                    raise StreamClosed(f"closed by server (code {ws.close_code})")
+                elif t is aiohttp.WSMsgType.ERROR:
+                    raise StreamClosed(f"connection error: {ws.exception()!r}")
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, reader: asyncio.Task) -> None:
+        period = min(1.0, self._stall_timeout / 4)
         while True:
-            try:
-                msg = await ws.receive(timeout=self._stall_timeout)
-            except TimeoutError:
-                raise StreamStalled(f"no data or ping for {self._stall_timeout:.0f} s") from None
-            now = self._clock()
-            self.last_activity = now
-            t = msg.type
-            if t is aiohttp.WSMsgType.TEXT or t is aiohttp.WSMsgType.BINARY:
-                self.frames_received += 1
-                yield now, msg.data
-            elif t is aiohttp.WSMsgType.PING:
-                self.pings_received += 1
-                await ws.pong(msg.data)
-            elif t is aiohttp.WSMsgType.PONG:
-                continue
-            elif t in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-                raise StreamClosed(f"closed by server (code {ws.close_code})")
-            elif t is aiohttp.WSMsgType.ERROR:
-                raise StreamClosed(f"connection error: {ws.exception()!r}")
+            await asyncio.sleep(period)
+            if self._clock() - self.last_activity > self._stall_timeout:
+                self._stalled = True
+                reader.cancel()
+                return
 
     async def close(self) -> None:
         try:

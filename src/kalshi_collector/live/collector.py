@@ -131,6 +131,7 @@ class Collector:
                 await self.stopping.wait()
         finally:
             self.stopping.set()
+            self.valid_at_stop = self.books.valid_count()
             await self.monitor.stop()
             for t in tasks:
                 t.cancel()

@@ -8,6 +8,7 @@ converted whole, and only a batch that fails is split in halves until the culpri
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,12 @@ Rejected = tuple[Any, str]
 """A row that could not be stored, and why."""
 
 _CONVERT_ERRORS = (TypeError, ValueError, OverflowError, pa.ArrowException)
+
+# Flushes run in a worker thread beside the WebSocket read loop. Turning a list of tuples into
+# Arrow arrays is one long C call that holds the GIL; done in one go for a flush of 100k+ rows it
+# stalls the read loop for tens of milliseconds. Converting in chunks, yielding the GIL between
+# them, bounds each stall to about a millisecond.
+_CHUNK = 4096
 
 
 def split_by_day(spec: TableSpec, rows: Sequence[Any]) -> tuple[dict[int, list], list[Rejected]]:
@@ -80,6 +87,14 @@ def rows_to_table(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> tuple[pa.Ta
     """Convert rows of the right width; return the table of the good ones and the rejected ones."""
     if not rows:
         return spec.schema.empty_table(), []
+    if len(rows) > _CHUNK:
+        tables, rejected = [], []
+        for start in range(0, len(rows), _CHUNK):
+            table, bad = rows_to_table(spec, rows[start : start + _CHUNK])
+            tables.append(table)
+            rejected += bad
+            time.sleep(0)  # let the event loop thread run between chunks
+        return pa.concat_tables(tables), rejected
     try:
         return _convert(spec, rows), []
     except _CONVERT_ERRORS as exc:
