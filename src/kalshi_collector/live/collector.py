@@ -102,6 +102,8 @@ class Collector:
         self._backoff = Backoff()
         self._warned: dict[str, float] = {}
         self.valid_at_stop = 0
+        self._conn_id = 0  # id of the current connection, recorded on every tape row
+        self._connected_at = 0.0
 
     # ================================================================== lifecycle
 
@@ -166,6 +168,8 @@ class Collector:
                 self.counters["connects"] += 1
                 log.info("connected to %s (connection %d)", cfg.kalshi.ws_url, self.conn.number)
                 await self._subscribe_all()
+                self._conn_id = self.conn.number
+                self._connected_at = self.clock()
                 self.connected.set()
                 healthy_after = self.clock() + 10.0
                 async for recv_ts, frame in self.conn.frames():
@@ -304,7 +308,7 @@ class Collector:
                 body.side,
                 body.price_cents,
                 body.delta_contracts,
-                self.conn.number if self.conn else 0,
+                self._conn_id,
             ),
         )
         if ts_ms is not None:
@@ -331,7 +335,7 @@ class Collector:
         self._check_seq(recv_ts, msg.sid, msg.seq)
         body = msg.msg
         recv_us = int(recv_ts * _US)
-        conn = self.conn.number if self.conn else 0
+        conn = self._conn_id
         rows = [
             (recv_us, None, msg.sid, msg.seq, body.market_ticker, "snapshot", side, price, qty, conn)
             for side, levels in (("yes", body.yes_levels()), ("no", body.no_levels()))
@@ -483,21 +487,22 @@ class Collector:
             self._retry_stuck_resyncs()
 
     def _retry_stuck_resyncs(self) -> None:
-        """A lost snapshot would leave a book invalid for ever: ask again after a while."""
-        now = self.clock()
-        by_sid: dict[int, list[str]] = {}
+        """A lost snapshot would leave a book invalid for ever: ask again after a while.
+
+        A market never asked for counts from the moment the connection subscribed, so the
+        snapshots a fresh subscription is still delivering are not requested twice.
+        """
         sid = self.subs.sid("orderbook_delta")
-        if sid is None:
+        if sid is None or not self.connected.is_set():
             return
-        for ticker in self.markets:
-            if self.books.is_valid(ticker):
-                continue
-            asked = self._resync_requested_at.get(ticker)
-            if asked is None or now - asked > self.opts.resync_retry_seconds:
-                by_sid.setdefault(sid, []).append(ticker)
-        for s, tickers in by_sid.items():
-            if tickers and self.connected.is_set():
-                self._request_snapshots(s, sorted(tickers))
+        now = self.clock()
+        stale = [
+            t for t in self.markets
+            if not self.books.is_valid(t)
+            and now - self._resync_requested_at.get(t, self._connected_at) > self.opts.resync_retry_seconds
+        ]
+        if stale:
+            self._request_snapshots(sid, sorted(stale))
 
     # ================================================================== snapshots
 
