@@ -102,18 +102,24 @@ def run_sql(storage: ParquetStorage, sql: str) -> pa.Table:
 
     from kalshi_collector.errors import UsageError
 
-    con = connect(storage)
-    try:
-        relation = con.sql(sql)
-        if relation is None:  # a statement without a result (SET, CREATE ...)
-            return pa.table({})
-        return _as_table(relation)
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        views = ", ".join(sorted(_view_names(con)))
-        raise UsageError(f"{first} (views: {views})") from None
-    finally:
-        con.close()
+    for attempt in range(3):
+        con = connect(storage)
+        try:
+            relation = con.sql(sql)
+            if relation is None:  # a statement without a result (SET, CREATE ...)
+                return pa.table({})
+            return _as_table(relation)
+        except (duckdb.IOException, FileNotFoundError) as exc:
+            # a compaction merged and deleted parts after they were listed: list the files again
+            if attempt == 2:
+                raise UsageError(f"cannot read the data: {str(exc).strip().splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0]
+            views = ", ".join(sorted(_view_names(con)))
+            raise UsageError(f"{first} (views: {views})") from None
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
 
 
 def _view_names(con: Any) -> list[str]:

@@ -541,7 +541,14 @@ def _date(flag: str, text: str | None) -> dt.date | None:
 def run(args: argparse.Namespace) -> int:
     storage, config, config_path = open_data(args)
     start, end = _date("--start", args.start), _date("--end", args.end)
-    data = scan(storage, start, end)
+    for attempt in range(3):
+        try:
+            data = scan(storage, start, end)
+            break
+        except FileNotFoundError:
+            # compaction merged and deleted parts while we listed them: list again
+            if attempt == 2:
+                raise
     col = config.collection if config else None
     report = build_report(
         data,
