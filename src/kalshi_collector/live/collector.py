@@ -94,9 +94,12 @@ class Collector:
         self._awaiting: dict[str, tuple[int, int, int | None, int | None]] = {}
         self._resync_requested_at: dict[str, float] = {}
         self._rest_check_cursor = 0
-        self._lag_sum = 0.0
-        self._lag_n = 0
-        self._lag_max = 0.0
+        # Exchange-to-receive lag of order-book deltas: monotonic totals (read by metrics at scrape
+        # time) and the largest value since the last stats line.
+        self.lag_sum_total = 0.0
+        self.lag_count_total = 0
+        self.lag_max_period = 0.0
+        self._lag_at_last_stats = (0.0, 0)
         self._last_stats = (clock(), 0)
         self.last_flush_ok = clock()
         self._backoff = Backoff()
@@ -150,6 +153,11 @@ class Collector:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    @property
+    def awaiting_resync(self) -> dict[str, tuple[int, int, int | None, int | None]]:
+        """Markets whose book is waiting for a fresh snapshot: ticker -> (since_us, sid, expected, received)."""
+        return self._awaiting
 
     # ================================================================== stream
 
@@ -313,10 +321,10 @@ class Collector:
         )
         if ts_ms is not None:
             lag = recv_ts - ts_ms / 1000.0
-            self._lag_sum += lag
-            self._lag_n += 1
-            if lag > self._lag_max:
-                self._lag_max = lag
+            self.lag_sum_total += lag
+            self.lag_count_total += 1
+            if lag > self.lag_max_period:
+                self.lag_max_period = lag
         if not in_order:
             return
         status = self.books.apply_delta(msg)
@@ -635,10 +643,12 @@ class Collector:
         n = self.counters["messages"]
         rate = (n - n_then) / max(now - then, 1e-9)
         self._last_stats = (now, n)
-        lag = (self._lag_sum / self._lag_n * 1000) if self._lag_n else 0.0
-        lag_max = self._lag_max * 1000
-        self._lag_sum = self._lag_n = 0  # type: ignore[assignment]
-        self._lag_max = 0.0
+        lag_sum, lag_n = self._lag_at_last_stats
+        n_lag = self.lag_count_total - lag_n
+        lag = (self.lag_sum_total - lag_sum) / n_lag * 1000 if n_lag else 0.0
+        lag_max = self.lag_max_period * 1000
+        self._lag_at_last_stats = (self.lag_sum_total, self.lag_count_total)
+        self.lag_max_period = 0.0
         return (
             f"stats: {rate:.0f} msg/s, books {self.books.valid_count()}/{len(self.markets)} valid, "
             f"lag avg {lag:.1f} ms max {lag_max:.1f} ms, rows buffered {self.store.buffered_rows}, "

@@ -189,8 +189,6 @@ class CollectorMetrics(PromCollector):
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
         self.channels = ChannelTally()
-        self._lag_seen = (0.0, 0)
-        self._lag_total = (0.0, 0)
 
     def describe(self) -> list[Metric]:
         return []  # families are only known at scrape time; nothing to pre-register
@@ -248,19 +246,10 @@ class CollectorMetrics(PromCollector):
         yield counter("rest_crosschecks", "books compared with REST", counters["rest_checks"])
         yield counter("rest_crosscheck_mismatches", "books that differed from REST (resynced)", counters["rest_mismatches"])
 
-        # -- lag from exchange time to receive time (deltas only; reset by stats_line, so tallied here)
-        lag_sum, lag_n = float(c._lag_sum), int(c._lag_n)
-        seen_sum, seen_n = self._lag_seen
-        if lag_n >= seen_n:
-            add_sum, add_n = lag_sum - seen_sum, lag_n - seen_n
-        else:  # stats_line reset the accumulators since the last scrape
-            add_sum, add_n = lag_sum, lag_n
-        self._lag_seen = (lag_sum, lag_n)
-        total_sum, total_n = self._lag_total
-        self._lag_total = (total_sum + add_sum, total_n + add_n)
+        # -- lag from exchange time to receive time (deltas only; monotonic totals on the collector)
         yield SummaryMetricFamily(f"{PREFIX}_ws_lag_seconds", "receive time minus exchange time of order-book deltas",
-                                  count_value=self._lag_total[1], sum_value=self._lag_total[0])
-        yield gauge("ws_lag_max_seconds", "largest lag in the current stats period", float(c._lag_max))
+                                  count_value=c.lag_count_total, sum_value=c.lag_sum_total)
+        yield gauge("ws_lag_max_seconds", "largest lag in the current stats period", float(c.lag_max_period))
 
         # -- storage
         yield gauge("rows_buffered", "rows accepted, not yet in a parquet file", st["buffered_rows"])
@@ -372,7 +361,7 @@ class Monitor:
         if st["journal_errors"] != self._journal_errors:
             self._journal_errors = st["journal_errors"]
             self._journal_error_at = now
-        awaiting = getattr(c, "_awaiting", {})
+        awaiting = c.awaiting_resync
         conn = c.conn
         return HealthView(
             now=now,

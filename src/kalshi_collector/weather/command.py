@@ -143,7 +143,7 @@ def execute(
         collect_weather(
             jobs,
             args.sources,
-            data_dir=config.storage.data_dir,
+            data_dir=config.require_local_data_dir("weather"),
             iem_url=config.weather.iem_url,
             awc_url=config.weather.awc_url,
             options=options,

@@ -163,7 +163,7 @@ def execute(
             jobs.append((STATIONS[series.station], day))
     if args.fetch_weather and jobs:
         run = asyncio.run(
-            collect_weather(jobs, ["asos_1min", "metar", "daily_climate"], data_dir=config.storage.data_dir,
+            collect_weather(jobs, ["asos_1min", "metar", "daily_climate"], data_dir=config.require_local_data_dir("settlement --fetch-weather"),
                             iem_url=config.weather.iem_url, awc_url=config.weather.awc_url, options=options, now=now)
         )
         failed |= not run.ok
