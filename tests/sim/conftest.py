@@ -127,10 +127,23 @@ class WsClient:
         return out
 
     async def call(self, cmd: str, **params: Any) -> list[dict[str, Any]]:
-        """Send a command and return what arrives until the line is quiet: the server has then
-        handled it, so a following ``sim.step`` is seen by the new subscription."""
-        await self.send(cmd, **params)
-        return await self.drain(0.15)
+        """Send a command, wait for its replies (one per channel for ``subscribe``), then collect
+        what follows them (snapshots). The server has handled the command when this returns, so a
+        following ``sim.step`` is seen by the new subscription - even on a loaded machine."""
+        cmd_id = await self.send(cmd, **params)
+        expected = len(params.get("channels", [])) if cmd == "subscribe" else 1
+        replies = 0
+        out: list[dict[str, Any]] = []
+        while replies < expected:
+            m = await self.recv(10.0)
+            if m is None:
+                raise AssertionError(f"no reply to {cmd} (id {cmd_id})")
+            out.append(m)
+            if m.get("id") == cmd_id:
+                replies += 1
+                if m["type"] == "error" and cmd == "subscribe":
+                    break
+        return out + await self.drain(0.05)
 
     async def until(self, predicate: Any, timeout: float = 3.0) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
