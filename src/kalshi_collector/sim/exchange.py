@@ -139,7 +139,7 @@ class Truth:
         out = []
         for m in model.markets:
             if event_ticker is None or m.event.ticker == event_ticker:
-                d = market_json(model, m, now)
+                d = market_json(m, now)
                 d["historical"] = model.is_historical(m)
                 out.append(d)
         return out

@@ -10,7 +10,6 @@ exchange's state: a skipped delta was still applied to the true book.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -164,7 +163,7 @@ class ConnFaults:
                 flags |= _FLAG_OF[kind]
                 if kind == "stall" and "seconds" in options:
                     self.stall_seconds = float(options["seconds"])
-        if flags & (GAP | DUPLICATE | REORDER) and flags & GAP:
+        if flags & GAP:
             flags &= ~(DUPLICATE | REORDER)  # a skipped message cannot also be repeated or moved
         return flags
 
@@ -207,5 +206,3 @@ class RestFaults:
             return self.oneshots.take(REST_KINDS)
         return None
 
-
-LogFn = Callable[..., None]

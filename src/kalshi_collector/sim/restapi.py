@@ -294,7 +294,7 @@ class RestApi:
         for e in page:
             markets = None
             if nested:
-                markets = [market_json(self.model, m, now) for m in e.markets if not self.model.is_historical(m)]
+                markets = [market_json(m, now) for m in e.markets if not self.model.is_historical(m)]
             events.append(event_json(e, markets))
         body: dict[str, Any] = {"events": events, "cursor": cursor}
         if milestones:
@@ -307,7 +307,7 @@ class RestApi:
             raise NotFound("event not found")
         nested = q_bool(request, "with_nested_markets")
         now = self.now_ms()
-        markets = [market_json(self.model, m, now) for m in e.markets if not self.model.is_historical(m)]
+        markets = [market_json(m, now) for m in e.markets if not self.model.is_historical(m)]
         return json_response({"event": event_json(e, markets if nested else None), "markets": markets})
 
     # -- markets ----------------------------------------------------------------------------------
@@ -365,7 +365,7 @@ class RestApi:
                 break
         page, cursor = self._page(selected, limit, "m", lambda m: m.idx)
         now = self.now_ms()
-        return json_response({"markets": [market_json(self.model, m, now) for m in page], "cursor": cursor})
+        return json_response({"markets": [market_json(m, now) for m in page], "cursor": cursor})
 
     @staticmethod
     def _time_match(m: Market, group: str, lo: int | None, hi: int | None) -> bool:
@@ -379,7 +379,7 @@ class RestApi:
 
     async def market_one(self, request: web.Request) -> web.Response:
         m = self.live_market(request.match_info["ticker"])
-        return json_response({"market": market_json(self.model, m, self.now_ms())})
+        return json_response({"market": market_json(m, self.now_ms())})
 
     async def orderbook(self, request: web.Request) -> web.Response:
         m = self.live_market(request.match_info["ticker"])
@@ -553,8 +553,8 @@ class RestApi:
                 break
         page, cursor = self._page(selected, limit, "h", lambda m: m.idx)
         now = self.now_ms()
-        return json_response({"markets": [market_json(self.model, m, now) for m in page], "cursor": cursor})
+        return json_response({"markets": [market_json(m, now) for m in page], "cursor": cursor})
 
     async def historical_market_one(self, request: web.Request) -> web.Response:
         m = self.historical_market(request.match_info["ticker"])
-        return json_response({"market": market_json(self.model, m, self.now_ms())})
+        return json_response({"market": market_json(m, self.now_ms())})

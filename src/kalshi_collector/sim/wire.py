@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kalshi_collector.sim.catalog import SeriesSpec
-from kalshi_collector.sim.model import DAY_MS, Event, ExchangeModel, Market
+from kalshi_collector.sim.model import DAY_MS, Event, Market
 from kalshi_collector.sim.wirefmt import dollars, fp, iso_seconds, iso_us
 
 __all__ = ["market_json", "event_json", "series_json", "trade_json", "orderbook_json", "error_body",
@@ -36,7 +36,7 @@ def _settlement_sources(spec: SeriesSpec) -> list[dict[str, str]]:
     return [{"name": "National Weather Service", "url": f"https://www.weather.gov/{spec.wfo}/"}]
 
 
-def market_json(model: ExchangeModel, m: Market, now_ms: int) -> dict[str, Any]:
+def market_json(m: Market, now_ms: int) -> dict[str, Any]:
     yb, ybs, ya, yas = m.quote()
     nb = m.best_no()
     settled = m.status == "finalized"
