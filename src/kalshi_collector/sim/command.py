@@ -16,6 +16,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from kalshi_collector.errors import UsageError
 from kalshi_collector.sim.catalog import DEFAULT_SERIES
 from kalshi_collector.sim.exchange import SimConfig, SimExchange
 from kalshi_collector.sim.faults import FaultPlan
@@ -46,29 +47,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-auth", action="store_true", help="refuse unsigned REST requests too")
 
 
-def _usage_error(message: str) -> Exception:
-    from kalshi_collector.errors import UsageError
-
-    return UsageError(message)
-
-
 def config_from_args(args: argparse.Namespace) -> SimConfig:
     try:
         faults = FaultPlan.parse(args.faults or "")
     except (ValueError, TypeError) as exc:
-        raise _usage_error(f"--faults: {exc}") from None
+        raise UsageError(f"--faults: {exc}") from None
     if (args.api_key_id is None) != (args.public_key is None):
-        raise _usage_error("--api-key-id and --public-key go together")
+        raise UsageError("--api-key-id and --public-key go together")
     if args.public_key is not None and not Path(args.public_key).is_file():
-        raise _usage_error(f"--public-key: no such file: {args.public_key}")
+        raise UsageError(f"--public-key: no such file: {args.public_key}")
     today = None
     if args.today:
         try:
             today = date.fromisoformat(args.today)
         except ValueError:
-            raise _usage_error(f"--today: not a date: {args.today}") from None
+            raise UsageError(f"--today: not a date: {args.today}") from None
     if args.brackets < 2:
-        raise _usage_error("--brackets must be at least 2")
+        raise UsageError("--brackets must be at least 2")
     return SimConfig(
         seed=args.seed, series=tuple(args.series), brackets_per_event=args.brackets,
         history_days=args.history_days, cutoff_days=args.cutoff_days,
@@ -103,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(config, args.host, args.port))
     except OSError as exc:
-        raise _usage_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
