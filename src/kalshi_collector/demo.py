@@ -25,33 +25,16 @@ from kalshi_collector.storage import ParquetStorage
 FAULTS = [(4.0, "gap"), (7.0, "duplicate"), (9.0, "malformed"), (12.0, "drop"), (15.0, "gap")]
 
 
-def _settings(sim: SimExchange, data_dir: Path) -> dict:
-    return {
-        "kalshi": {
-            "api_key_id": sim.api_key_id,
-            "private_key_path": str(sim.private_key_path),
-            "base_url": sim.rest_url,
-            "ws_url": sim.ws_url,
-        },
-        "event_series": ["KXHIGHCHI", "KXHIGHNY"],
-        "collection": {
-            "interval_seconds": 2,
-            "spike_threshold_cents": 3,
-            "spike_cooldown_seconds": 1,
-            "stall_timeout_seconds": 5,
-            "rest_check_interval_seconds": 2,
-        },
-        "storage": {"data_dir": str(data_dir), "flush_interval_seconds": 5},
-        "metrics": {"port": 0},
-    }
-
-
 async def run_demo(data_dir: Path, seconds: float) -> None:
     sim_cfg = SimConfig(seed=7, series=("KXHIGHCHI", "KXHIGHNY"), message_rate=300,
                         state_dir=data_dir / "_sim", faults=FaultPlan())
     async with SimExchange(sim_cfg) as sim:
         print(f"simulated exchange on {sim.rest_url} (WebSocket {sim.ws_url})")
-        config = config_from_dict(_settings(sim, data_dir), env={})
+        settings = sim.collector_settings(
+            data_dir, flush_interval_seconds=5, interval_seconds=2, spike_threshold_cents=3,
+            spike_cooldown_seconds=1, stall_timeout_seconds=5, rest_check_interval_seconds=2,
+        )
+        config = config_from_dict(settings, env={})
         collector = Collector(config, options=CollectorOptions(stats_interval=5))
 
         async def inject() -> None:

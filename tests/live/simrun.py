@@ -17,26 +17,7 @@ from kalshi_collector.storage import ParquetStorage
 
 def collector_settings(sim: SimExchange, data_dir: Path, **collection: Any) -> dict[str, Any]:
     """A config mapping that points a collector at ``sim`` with a fast schedule."""
-    return {
-        "kalshi": {
-            "api_key_id": sim.api_key_id,
-            "private_key_path": str(sim.private_key_path),
-            "base_url": sim.rest_url,
-            "ws_url": sim.ws_url,
-            "requests_per_second": 0,
-        },
-        "event_series": list(sim.config.series),
-        "collection": {
-            "interval_seconds": 1,
-            "spike_threshold_cents": 2,
-            "spike_cooldown_seconds": 0.5,
-            "stall_timeout_seconds": 2,
-            "rest_check_interval_seconds": 1,
-            **collection,
-        },
-        "storage": {"data_dir": str(data_dir), "flush_interval_seconds": 2},
-        "metrics": {"port": 0},
-    }
+    return sim.collector_settings(data_dir, **collection)
 
 
 def collector_config(sim: SimExchange, data_dir: Path, **collection: Any) -> Config:

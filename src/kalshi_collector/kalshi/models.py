@@ -331,55 +331,64 @@ class Candlestick(msgspec.Struct, kw_only=True, frozen=True):
     open_interest: float | None
 
     @classmethod
+    def _build(
+        cls,
+        end_period_ts: int,
+        price: tuple[str | None, ...],
+        bid: tuple[str | None, ...],
+        ask: tuple[str | None, ...],
+        volume: str | None,
+        open_interest: str | None,
+    ) -> Candlestick:
+        """From dollar strings ordered open, high, low, close (+ mean, previous for ``price``)."""
+        c = dollars_to_cents
+        return cls(
+            end_period_ts=end_period_ts,
+            open_price=c(price[0]),
+            high_price=c(price[1]),
+            low_price=c(price[2]),
+            close_price=c(price[3]),
+            mean_price=c(price[4]),
+            previous_price=c(price[5]),
+            yes_bid_open=c(bid[0]),
+            yes_bid_high=c(bid[1]),
+            yes_bid_low=c(bid[2]),
+            yes_bid_close=c(bid[3]),
+            yes_ask_open=c(ask[0]),
+            yes_ask_high=c(ask[1]),
+            yes_ask_low=c(ask[2]),
+            yes_ask_close=c(ask[3]),
+            volume=fp_to_contracts(volume),
+            open_interest=fp_to_contracts(open_interest),
+        )
+
+    @classmethod
     def _from_live(cls, w: _CandleWire) -> Candlestick:
         p = w.price or _PriceDollars()
         b = w.yes_bid or _OHLCDollars()
         a = w.yes_ask or _OHLCDollars()
-        c = dollars_to_cents
-        return cls(
-            end_period_ts=w.end_period_ts,
-            open_price=c(p.open_dollars),
-            high_price=c(p.high_dollars),
-            low_price=c(p.low_dollars),
-            close_price=c(p.close_dollars),
-            mean_price=c(p.mean_dollars),
-            previous_price=c(p.previous_dollars),
-            yes_bid_open=c(b.open_dollars),
-            yes_bid_high=c(b.high_dollars),
-            yes_bid_low=c(b.low_dollars),
-            yes_bid_close=c(b.close_dollars),
-            yes_ask_open=c(a.open_dollars),
-            yes_ask_high=c(a.high_dollars),
-            yes_ask_low=c(a.low_dollars),
-            yes_ask_close=c(a.close_dollars),
-            volume=fp_to_contracts(w.volume_fp),
-            open_interest=fp_to_contracts(w.open_interest_fp),
+        return cls._build(
+            w.end_period_ts,
+            (p.open_dollars, p.high_dollars, p.low_dollars, p.close_dollars, p.mean_dollars, p.previous_dollars),
+            (b.open_dollars, b.high_dollars, b.low_dollars, b.close_dollars),
+            (a.open_dollars, a.high_dollars, a.low_dollars, a.close_dollars),
+            w.volume_fp,
+            w.open_interest_fp,
         )
 
     @classmethod
     def _from_historical(cls, w: _HistCandleWire) -> Candlestick:
+        """Same candle, historical-tier spelling (no ``_dollars`` / ``_fp`` suffixes)."""
         p = w.price or _PricePlain()
         b = w.yes_bid or _OHLCPlain()
         a = w.yes_ask or _OHLCPlain()
-        c = dollars_to_cents
-        return cls(
-            end_period_ts=w.end_period_ts,
-            open_price=c(p.open),
-            high_price=c(p.high),
-            low_price=c(p.low),
-            close_price=c(p.close),
-            mean_price=c(p.mean),
-            previous_price=c(p.previous),
-            yes_bid_open=c(b.open),
-            yes_bid_high=c(b.high),
-            yes_bid_low=c(b.low),
-            yes_bid_close=c(b.close),
-            yes_ask_open=c(a.open),
-            yes_ask_high=c(a.high),
-            yes_ask_low=c(a.low),
-            yes_ask_close=c(a.close),
-            volume=fp_to_contracts(w.volume),
-            open_interest=fp_to_contracts(w.open_interest),
+        return cls._build(
+            w.end_period_ts,
+            (p.open, p.high, p.low, p.close, p.mean, p.previous),
+            (b.open, b.high, b.low, b.close),
+            (a.open, a.high, a.low, a.close),
+            w.volume,
+            w.open_interest,
         )
 
 

@@ -221,6 +221,34 @@ class SimExchange:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}{WS_PATH}"
 
+    def collector_settings(self, data_dir: str | Path, *, flush_interval_seconds: float = 2.0,
+                           **collection: Any) -> dict[str, Any]:
+        """A collector config mapping (the YAML's shape) pointed at this exchange, on a fast schedule.
+
+        Plain data, so the simulator still imports nothing from the client; the demo and the tests
+        validate it with ``kalshi_collector.config.config_from_dict``.
+        """
+        return {
+            "kalshi": {
+                "api_key_id": self.api_key_id,
+                "private_key_path": str(self.private_key_path),
+                "base_url": self.rest_url,
+                "ws_url": self.ws_url,
+                "requests_per_second": 0,
+            },
+            "event_series": list(self.config.series),
+            "collection": {
+                "interval_seconds": 1,
+                "spike_threshold_cents": 2,
+                "spike_cooldown_seconds": 0.5,
+                "stall_timeout_seconds": 2,
+                "rest_check_interval_seconds": 1,
+                **collection,
+            },
+            "storage": {"data_dir": str(data_dir), "flush_interval_seconds": flush_interval_seconds},
+            "metrics": {"port": 0},
+        }
+
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._not_found_middleware], client_max_size=1 << 20)
         app.router.add_get(WS_PATH, self._ws_handler)
