@@ -183,3 +183,31 @@ async def test_signed_requests_verify_with_the_public_key(aiohttp_server_factory
 
         await c.get("/markets", {"limit": 5}, into=ExchangeStatus)
     assert seen == ["/trade-api/v2/markets?limit=5"]
+
+
+async def test_secrets_never_reach_the_log(aiohttp_server_factory, rsa_key, caplog) -> None:
+    """Key, signature and auth headers stay out of every log line, even at DEBUG."""
+    import logging
+
+    from cryptography.hazmat.primitives import serialization
+
+    sent: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        sent.append(request.headers["KALSHI-ACCESS-SIGNATURE"])
+        return web.json_response({"error": "too many requests"}, status=429)
+
+    url = await aiohttp_server_factory(handler)
+    with caplog.at_level(logging.DEBUG):
+        async with KalshiRestClient(url, signer=KalshiSigner("key-1", rsa_key), requests_per_second=0,
+                                    max_retries=1, max_backoff=0.01) as c:
+            from kalshi_collector.kalshi.models import ExchangeStatus
+
+            with pytest.raises(ApiError):
+                await c.get("/exchange/status", None, into=ExchangeStatus)
+        logging.getLogger("kalshi_collector").debug("signer in use: %r", c.signer)
+    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    text = caplog.text
+    assert sent and not any(sig in text for sig in sent)
+    assert pem.splitlines()[1] not in text and "KALSHI-ACCESS-SIGNATURE" not in text
