@@ -103,7 +103,7 @@ async def test_sigterm_flushes_everything_received(tmp_path: Path) -> None:
         await _wait_for_rows(data)
         await asyncio.sleep(4.0)
         sim.pause_flow()  # nothing new after this point: the stored data can be compared exactly
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(2.5)  # at least one snapshot cycle (1 s) after the last delta landed
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0, log.read_text()[-3000:]
         text = log.read_text()
