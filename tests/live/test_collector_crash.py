@@ -97,7 +97,9 @@ async def test_kill_9_mid_run_loses_nothing_received_more_than_a_second_before(t
 async def test_sigterm_flushes_everything_received(tmp_path: Path) -> None:
     async with SimExchange(SimConfig(seed=6, message_rate=300, state_dir=tmp_path / "sim")) as sim:
         data = tmp_path / "data"
-        cfg = write_config_file(tmp_path / "config.yaml", sim, data, rest_check_interval_seconds=0.5)
+        # the flow is paused before the stop: a quiet stream must not read as a stall here
+        cfg = write_config_file(tmp_path / "config.yaml", sim, data, rest_check_interval_seconds=0.5,
+                                stall_timeout_seconds=30)
         log = tmp_path / "collector.log"
         proc = await _start_collector(cfg, log)
         await _wait_for_rows(data)

@@ -191,6 +191,10 @@ class Collector:
             except StreamClosed as exc:
                 self.counters["disconnects"] += 1
                 log.warning("stream lost: %s", exc)
+            except Exception:  # a bug must cost a reconnect, never the stream for the rest of the run
+                self.counters["disconnects"] += 1
+                self.counters["stream_errors"] += 1
+                log.exception("unexpected error in the stream; reconnecting")
             finally:
                 self.connected.clear()
                 if self.conn is not None:
@@ -517,6 +521,8 @@ class Collector:
     async def _snapshot_task(self) -> None:
         while not self.stopping.is_set():
             await asyncio.sleep(self.opts.snapshot_tick)
+            if self.stopping.is_set():
+                return
             now = self.clock()
             when = datetime.fromtimestamp(now, UTC)
             trigger = None
@@ -546,9 +552,16 @@ class Collector:
     # ================================================================== storage tasks
 
     async def _flush_task(self) -> None:
+        """Flush every ``flush_interval_seconds``, or sooner when ``max_buffered_rows`` is reached:
+        at high message rates the time rule alone would hold minutes of rows in memory."""
         interval = self.config.storage.flush_interval_seconds
+        limit = self.config.storage.max_buffered_rows
         while not self.stopping.is_set():
-            await asyncio.sleep(interval)
+            due = self.clock() + interval
+            while self.clock() < due and self.store.buffered_rows < limit and not self.stopping.is_set():
+                await asyncio.sleep(min(1.0, interval))
+            if self.stopping.is_set():
+                return
             started = time.perf_counter()
             written = await asyncio.to_thread(self.store.flush)
             if self.store.stats.get("last_flush_ok", True):
