@@ -553,12 +553,20 @@ class Collector:
 
     async def _flush_task(self) -> None:
         """Flush every ``flush_interval_seconds``, or sooner when ``max_buffered_rows`` is reached:
-        at high message rates the time rule alone would hold minutes of rows in memory."""
+        at high message rates the time rule alone would hold minutes of rows in memory.
+
+        After a failed flush (disk full...) the rows stay buffered and journaled, and the next
+        attempt waits a growing, capped delay instead of hammering a broken disk.
+        """
         interval = self.config.storage.flush_interval_seconds
         limit = self.config.storage.max_buffered_rows
+        retry = Backoff(initial=1.0, cap=min(60.0, interval))
+        earliest = 0.0
         while not self.stopping.is_set():
             due = self.clock() + interval
-            while self.clock() < due and self.store.buffered_rows < limit and not self.stopping.is_set():
+            while not self.stopping.is_set() and (
+                self.clock() < earliest or (self.clock() < due and self.store.buffered_rows < limit)
+            ):
                 await asyncio.sleep(min(1.0, interval))
             if self.stopping.is_set():
                 return
@@ -566,6 +574,10 @@ class Collector:
             written = await asyncio.to_thread(self.store.flush)
             if self.store.stats.get("last_flush_ok", True):
                 self.last_flush_ok = self.clock()
+                retry.reset()
+                earliest = 0.0
+            else:
+                earliest = self.clock() + retry.next_delay()
             log.debug("flushed %s in %.3f s", written, time.perf_counter() - started)
 
     async def _compact_task(self) -> None:
