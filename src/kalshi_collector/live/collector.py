@@ -93,6 +93,7 @@ class Collector:
         # ticker -> (gap_ts_us, sid, expected, received): books waiting for a resync snapshot
         self._awaiting: dict[str, tuple[int, int, int | None, int | None]] = {}
         self._resync_requested_at: dict[str, float] = {}
+        self._bad_book_requested_at: dict[str, float] = {}
         self._rest_check_cursor = 0
         # Exchange-to-receive lag of order-book deltas: monotonic totals (read by metrics at scrape
         # time) and the largest value since the last stats line.
@@ -341,7 +342,13 @@ class Collector:
         now_us = int(recv_ts * _US)
         self._book_event(now_us, ticker, sid, None, None, status.value, "book invalidated")
         self._awaiting.setdefault(ticker, (now_us, sid, None, None))
-        self._request_snapshots(sid, [ticker])
+        # A book the exchange itself reports crossed would otherwise bounce snapshot requests
+        # back and forth: at most one immediate request per market per second; the stuck-resync
+        # retry asks again later.
+        last = self._bad_book_requested_at.get(ticker, 0.0)
+        if recv_ts - last >= 1.0:
+            self._bad_book_requested_at[ticker] = recv_ts
+            self._request_snapshots(sid, [ticker])
 
     def _on_snapshot(self, recv_ts: float, msg: wm.OrderbookSnapshot) -> None:
         self._check_seq(recv_ts, msg.sid, msg.seq)
