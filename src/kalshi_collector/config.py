@@ -193,15 +193,6 @@ class Config(_Section):
                         + ("\"KXHIGHCHI-26FEB11\"" if key == "events" else "\"KXHIGHCHI\"")
                     )
 
-    def require_local_data_dir(self, command: str) -> str:
-        """``storage.data_dir`` for commands that only write to a local folder so far."""
-        if _is_url(self.storage.data_dir):
-            raise ConfigError(
-                f"`storage.data_dir` = {self.storage.data_dir!r}: `{command}` writes to a local folder only; "
-                "run it with a config whose data_dir is a local path, then copy the files up (docs/operations.md)"
-            )
-        return self.storage.data_dir
-
     def require_credentials(self, why: str = "the WebSocket") -> tuple[str, str]:
         """Return (api_key_id, private_key_path) or fail with the fix spelled out."""
         missing = []

@@ -102,7 +102,7 @@ async def _run(config: Config, request: BackfillRequest, concurrency: int | None
     async with KalshiRestClient.from_config(config) as client:
         return await backfill(
             client,
-            config.require_local_data_dir("backfill"),
+            config.storage.data_dir,
             request,
             concurrency=concurrency or default_concurrency(client.rate),
             progress=progress,

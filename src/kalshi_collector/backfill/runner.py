@@ -569,6 +569,7 @@ async def backfill(
     now: Callable[[], float] = time.time,
     concurrency: int | None = None,
     progress: Progress | None = None,
+    work_dir: str | Path | None = None,
 ) -> BackfillSummary:
     """Fetch every candle (``request.period_minutes``) and trade of the requested events in the
     date window into ``<data_dir>/historical/``, skipping what earlier runs already stored.
@@ -576,10 +577,14 @@ async def backfill(
     Raises :class:`UnknownTickers` (before fetching anything) for events/series the exchange does
     not know, and :class:`~kalshi_collector.backfill.store.BackfillLocked` if another backfill
     holds the folder. Request failures do not raise: they are listed in the summary.
+
+    ``data_dir`` may be an object-store URL (``s3://bucket/prefix``): the event files are uploaded
+    there, the working state (checkpoints, staged parts, lock) stays on local disk in ``work_dir``
+    (default: see :class:`~kalshi_collector.backfill.store.BackfillStore`).
     """
     if request.period_minutes not in P.PERIODS:
         raise ValueError(f"period must be one of {P.PERIODS}, got {request.period_minutes}")
-    store = BackfillStore(data_dir)
+    store = BackfillStore(data_dir, work_dir=work_dir)
     progress = progress or NullProgress()
     run = _Run(
         client,

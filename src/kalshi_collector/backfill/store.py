@@ -22,6 +22,15 @@ Crash safety, step by step (every write is temp file + fsync + rename, ``storage
 
 So a checkpoint never claims rows that are not on disk, and no row is ever written twice into an
 event file: a run killed at any point and run again ends with the same files as a clean run.
+
+Object-store data folder (``storage.data_dir: s3://bucket/prefix``): the event files go to the
+store through :mod:`kalshi_collector.storage.fs` (written to a local temp file, then uploaded as one
+object: a PUT is atomic, so readers see the old file or the new one). The working state — lock,
+manifests, checkpoints, parts, i.e. everything ``_backfill/`` holds on disk — needs ``flock``,
+``fsync`` and ``rename``, so it stays on local disk in
+:func:`~kalshi_collector.storage.fs.default_state_dir` ``(data_dir, "backfill")``. The steps above
+are unchanged (the upload takes the place of the rename), so the guarantees are too. Losing that
+local folder loses nothing stored: the next run fetches again and the merge drops the duplicates.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import msgspec
 import pyarrow as pa
@@ -43,6 +52,7 @@ from kalshi_collector.backfill.intervals import Interval, normalize
 from kalshi_collector.backfill.plan import MarketInfo
 from kalshi_collector.kalshi.models import Candlestick, Trade
 from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet
+from kalshi_collector.storage.fs import LocalFS, default_state_dir, is_object_store_url, open_data_dir
 
 __all__ = [
     "TRADES_SCHEMA",
@@ -226,13 +236,29 @@ class BackfillLocked(Exception):
 
 
 class BackfillStore:
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        self.root = Path(data_dir) / "historical"
-        self.work = self.root / "_backfill"
+    """The backfill's files: event files under ``<data_dir>/historical/`` (local or object store),
+    working state in ``work_dir`` (always local; default: ``historical/_backfill`` for a local data
+    folder, :func:`~kalshi_collector.storage.fs.default_state_dir` for an object store)."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, work_dir: str | os.PathLike[str] | None = None) -> None:
+        self.data_dir = os.fspath(data_dir)
+        self.fs, data_root = open_data_dir(data_dir)
+        self.root: PurePath = data_root / "historical"
+        if work_dir is not None:
+            self.work = Path(work_dir)
+        elif is_object_store_url(data_dir):
+            self.work = default_state_dir(data_dir, "backfill")
+        else:
+            self.work = Path(self.root) / "_backfill"
 
     # ---- paths
-    def event_file(self, kind: str, event_ticker: str) -> Path:
+    def event_file(self, kind: str, event_ticker: str) -> PurePath:
+        """Where the event's file is: a ``Path`` on local disk, the store's key for an object store."""
         return self.root / kind / f"{event_ticker}.parquet"
+
+    def event_url(self, kind: str, event_ticker: str) -> str:
+        """The event file as other readers open it (a path, or ``s3://bucket/...``)."""
+        return self.fs.url(self.event_file(kind, event_ticker))
 
     def _event_dir(self, event_ticker: str) -> Path:
         return self.work / event_ticker
@@ -250,7 +276,7 @@ class BackfillStore:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise BackfillLocked(f"another backfill is running on {self.root.parent}") from None
+                raise BackfillLocked(f"another backfill is running on {self.data_dir}") from None
             yield
         finally:
             fh.close()
@@ -319,23 +345,25 @@ class BackfillStore:
             if not parts:
                 continue
             target = self.event_file(kind, event_ticker)
-            tables = [pq.read_table(target)] if target.exists() else []
+            tables = [self.fs.read_table(target)] if self.fs.isfile(target) else []
             tables += [pq.read_table(p) for p in parts]
             merged = merge_tables(tables, schema, key, sort)
-            atomic_write_parquet(target, merged)
+            self.fs.write_parquet(target, merged)  # local: temp + fsync + rename; object store: one PUT
             for p in parts:
                 p.unlink(missing_ok=True)
             rows[kind] = merged.num_rows
         return rows
 
     def _remove_stale_temps(self, event_ticker: str) -> None:
-        """Temp files of a killed run (hidden names, never read as data)."""
-        for folder, pattern in (
-            (self._event_dir(event_ticker), ".*.tmp"),
-            (self._parts_dir(event_ticker), ".*.tmp"),
-            (self.root / "trades", f".{event_ticker}.parquet.*.tmp"),
-            (self.root / "candlesticks", f".{event_ticker}.parquet.*.tmp"),
-        ):
+        """Temp files of a killed run (hidden names, never read as data). An object store has none:
+        its uploads are staged in a local temp folder that is gone with the process."""
+        folders = [(self._event_dir(event_ticker), ".*.tmp"), (self._parts_dir(event_ticker), ".*.tmp")]
+        if isinstance(self.fs, LocalFS):
+            folders += [
+                (Path(self.root) / "trades", f".{event_ticker}.parquet.*.tmp"),
+                (Path(self.root) / "candlesticks", f".{event_ticker}.parquet.*.tmp"),
+            ]
+        for folder, pattern in folders:
             if folder.is_dir():
                 for stale in folder.glob(pattern):
                     stale.unlink(missing_ok=True)

@@ -42,6 +42,7 @@ __all__ = [
     "StorageFS",
     "data_root",
     "default_journal_dir",
+    "default_state_dir",
     "is_object_store_url",
     "is_temp_name",
     "open_data_dir",
@@ -67,6 +68,7 @@ class StorageFS(Protocol):
     def isfile(self, path: PurePath) -> bool: ...
     def write_parquet(self, path: PurePath, table: pa.Table, **options: Any) -> PurePath: ...
     def write_bytes(self, path: PurePath, data: bytes) -> PurePath: ...
+    def read_bytes(self, path: PurePath) -> bytes: ...
     def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table: ...
     def read_metadata(self, path: PurePath) -> dict[bytes, bytes]: ...
     def parquet_metadata(self, path: PurePath) -> pq.FileMetaData: ...
@@ -100,6 +102,10 @@ class LocalFS:
 
     def write_bytes(self, path: Path, data: bytes) -> Path:
         return atomic_write_bytes(path, data)
+
+    def read_bytes(self, path: Path) -> bytes:
+        """The whole file (``FileNotFoundError`` if there is none)."""
+        return Path(path).read_bytes()
 
     def read_table(self, path: Path, **kwargs) -> pa.Table:
         return pq.read_table(path, **kwargs)
@@ -224,6 +230,10 @@ class ObjectStoreFS:
         self.fs.pipe_file(self._key(path), data)
         return path
 
+    def read_bytes(self, path: PurePath) -> bytes:
+        """The whole object (``FileNotFoundError`` if there is none)."""
+        return bytes(self.fs.cat_file(self._key(path)))
+
     def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table:
         with self.fs.open(self._key(path), "rb") as fh:
             return pq.read_table(fh, **kwargs)
@@ -313,3 +323,17 @@ def default_journal_dir(data_dir: str | os.PathLike[str]) -> Path:
         base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "kalshi-collector"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", os.fspath(data_dir)).strip("_")
     return base / "journal" / slug
+
+
+def default_state_dir(data_dir: str | os.PathLike[str], purpose: str) -> Path:
+    """A local folder for working state of ``purpose`` (``"backfill"``...) that belongs to ``data_dir``.
+
+    For an object-store data folder, whatever needs a lock, ``fsync`` or ``rename`` (the backfill's
+    checkpoints, staged parts and folder lock) cannot live in the bucket. It goes where
+    :func:`default_journal_dir` puts the journal, beside it: ``$STATE_DIRECTORY``, else
+    ``$XDG_STATE_HOME`` or ``~/.local/state`` under ``kalshi-collector``, then
+    ``<purpose>/<the URL as a folder name>``. So ``default_state_dir(url, "journal")`` is
+    ``default_journal_dir(url)``.
+    """
+    journal = default_journal_dir(data_dir)  # <base>/journal/<slug>
+    return journal.parent.parent / purpose / journal.name

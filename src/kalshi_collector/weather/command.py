@@ -143,7 +143,7 @@ def execute(
         collect_weather(
             jobs,
             args.sources,
-            data_dir=config.require_local_data_dir("weather"),
+            data_dir=config.storage.data_dir,
             iem_url=config.weather.iem_url,
             awc_url=config.weather.awc_url,
             options=options,
@@ -152,8 +152,8 @@ def execute(
         )
     )
     print(result.summary())
-    for path in result.files:
-        print(f"  wrote {path}")
+    for url in result.urls:
+        print(f"  wrote {url}")
     for failure in result.failures:
         print(f"  FAILED {failure}")
     for problem in problems:

@@ -14,6 +14,11 @@ people wagering on weather to cache. ``refetch=True`` ignores that record.
 
 One station failing (bad answer, timeout, unknown id) is logged as one line and reported in the
 :class:`WeatherRun`; the other stations and sources still complete.
+
+``data_dir`` may be an object-store URL (``s3://bucket/prefix``): the same layout, day files and
+fetch log included, is written through :mod:`kalshi_collector.storage.fs`. Every file here is
+rewritten whole, so each write is one atomic PUT there (temp file + fsync + rename on local disk);
+no working state needs a local folder.
 """
 
 from __future__ import annotations
@@ -25,13 +30,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Protocol
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet
+from kalshi_collector.storage.fs import LocalFS, StorageFS, open_data_dir
 from kalshi_collector.weather import asos_1min, daily_climate, metar
 from kalshi_collector.weather.common import DayResult, WeatherUrls, utc_now
 from kalshi_collector.weather.http import HttpOptions, WeatherHttp
@@ -43,6 +47,7 @@ __all__ = [
     "Failure",
     "Fetched",
     "collect_weather",
+    "day_file",
     "day_path",
     "merge_rows",
     "day_is_finished",
@@ -84,7 +89,13 @@ GIVE_UP_AFTER = timedelta(days=40)
 
 
 def day_path(data_dir: str | Path, source: str, climate_date: date) -> Path:
+    """The day file in a *local* data folder (for any data folder: :func:`day_file`)."""
     return Path(data_dir) / "weather" / source / f"{climate_date.isoformat()}.parquet"
+
+
+def day_file(root: PurePath, source: str, climate_date: date) -> PurePath:
+    """The day file under ``root`` as returned by :func:`~kalshi_collector.storage.fs.open_data_dir`."""
+    return root / "weather" / source / f"{climate_date.isoformat()}.parquet"
 
 
 def day_is_finished(
@@ -178,15 +189,17 @@ def merge_rows(
 class FetchLog:
     """Which (source, station, climate date) were fetched when, and whether they are finished."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: PurePath, fs: StorageFS | None = None) -> None:
         self.path = path
+        self.fs: StorageFS = fs or LocalFS()
         self.entries: dict[str, dict] = {}
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                self.entries = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError) as exc:
-                log.warning("weather: fetch log %s unreadable (%s); finished days will be fetched again", path, exc)
+        try:
+            loaded = json.loads(self.fs.read_bytes(path).decode("utf-8"))
+            self.entries = loaded if isinstance(loaded, dict) else {}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("weather: fetch log %s unreadable (%s); finished days will be fetched again", path, exc)
 
     @staticmethod
     def _key(source: str, station: str, climate_date: date) -> str:
@@ -204,7 +217,7 @@ class FetchLog:
         }
 
     def save(self) -> None:
-        atomic_write_bytes(self.path, json.dumps(self.entries, indent=0, sort_keys=True).encode())
+        self.fs.write_bytes(self.path, json.dumps(self.entries, indent=0, sort_keys=True).encode())
 
 
 # --------------------------------------------------------------------------- the run
@@ -236,7 +249,8 @@ class WeatherRun:
     fetched: list[Fetched] = field(default_factory=list)
     cached: list[tuple[str, str, date]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
+    files: list[PurePath] = field(default_factory=list)  # a Path on local disk, the store's key otherwise
+    urls: list[str] = field(default_factory=list)  # the same files as readers open them (``s3://...``)
 
     @property
     def ok(self) -> bool:
@@ -255,10 +269,10 @@ class WeatherRun:
         )
 
 
-def _read_existing(path: Path) -> pa.Table | None:
-    if not path.exists():
+def _read_existing(fs: StorageFS, path: PurePath) -> pa.Table | None:
+    if not fs.isfile(path):
         return None
-    return pq.read_table(path)
+    return fs.read_table(path)
 
 
 async def _run_source_day(
@@ -268,7 +282,8 @@ async def _run_source_day(
     climate_date: date,
     stations: list[Station],
     *,
-    data_dir: Path,
+    fs: StorageFS,
+    root: PurePath,
     fetch_log: FetchLog,
     now: datetime,
     refetch: bool,
@@ -294,9 +309,9 @@ async def _run_source_day(
         failure = Failure(source, station_id, climate_date, message)
         log.error("weather: %s", failure)
         run.failures.append(failure)
-    path = day_path(data_dir, source, climate_date)
+    path = day_file(root, source, climate_date)
     try:
-        existing = _read_existing(path)
+        existing = _read_existing(fs, path)
     except Exception as exc:  # never overwrite a file we could not read: it may hold data we would lose
         failure = Failure(source, None, climate_date, f"existing day file {path} unreadable, left untouched: {exc}")
         log.error("weather: %s", failure)
@@ -311,10 +326,11 @@ async def _run_source_day(
     )
     if added.num_rows:
         merged = merged.sort_by([(c, "ascending") for c in spec.sort])
-        atomic_write_parquet(path, merged)
+        fs.write_parquet(path, merged)
         run.files.append(path)
+        run.urls.append(fs.url(path))
         log.info("weather: %s %s: +%d rows (%d in the day file) -> %s", source, climate_date, added.num_rows,
-                 merged.num_rows, path)
+                 merged.num_rows, fs.url(path))
     station_col = merged.column("station").to_pylist()
     finals: set[str] = set()
     if source == "daily_climate":
@@ -344,7 +360,9 @@ async def collect_weather(
     now: Callable[[], datetime] = utc_now,
     refetch: bool = False,
 ) -> WeatherRun:
-    """Fetch and store every (station, climate date) in ``jobs`` for every source in ``sources``."""
+    """Fetch and store every (station, climate date) in ``jobs`` for every source in ``sources``.
+
+    ``data_dir``: a local folder or an object-store URL (``s3://bucket/prefix``)."""
     unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         raise ValueError(f"unknown weather source(s) {unknown}; expected some of {list(SOURCES)}")
@@ -352,15 +370,15 @@ async def collect_weather(
     for station, climate_date in jobs:
         if station not in by_date[climate_date]:
             by_date[climate_date].append(station)
-    base = Path(data_dir)
-    fetch_log = FetchLog(base / "weather" / "_fetch_log.json")
+    fs, root = open_data_dir(data_dir)
+    fetch_log = FetchLog(root / "weather" / "_fetch_log.json", fs)
     run = WeatherRun()
     urls = WeatherUrls(iem=iem_url, awc=awc_url)
     started = now()
     async with WeatherHttp(options) as http:
         await asyncio.gather(
             *(
-                _run_source_day(http, urls, source, d, stations, data_dir=base, fetch_log=fetch_log, now=started,
+                _run_source_day(http, urls, source, d, stations, fs=fs, root=root, fetch_log=fetch_log, now=started,
                                 refetch=refetch, run=run)
                 for source in sources
                 for d, stations in sorted(by_date.items())

@@ -23,13 +23,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from kalshi_collector.config import Config, load_config
+from kalshi_collector.storage.fs import open_data_dir
 from kalshi_collector.weather import asos_1min, daily_climate, metar
 from kalshi_collector.weather.common import utc_now
 from kalshi_collector.weather.http import HttpOptions
-from kalshi_collector.weather.observations import collect_weather, day_path
+from kalshi_collector.weather.observations import collect_weather, day_file
 from kalshi_collector.weather.settlement import EventSettlement, settle_events
 from kalshi_collector.weather.stations import STATIONS, event_climate_date, series_for_ticker
 
@@ -69,12 +69,15 @@ async def fetch_event_markets(config: Config, event_tickers: list[str]) -> dict[
 
 
 def read_weather_days(data_dir: str | Path, source: str, dates: Iterable[date]) -> pd.DataFrame:
-    """Rows of ``source`` for the given climate dates (missing day files are simply absent)."""
+    """Rows of ``source`` for the given climate dates (missing day files are simply absent).
+
+    ``data_dir``: a local folder or an object-store URL."""
+    fs, root = open_data_dir(data_dir)
     tables = []
     for d in sorted(set(dates)):
-        path = day_path(data_dir, source, d)
-        if path.exists():
-            tables.append(pq.read_table(path))
+        path = day_file(root, source, d)
+        if fs.isfile(path):
+            tables.append(fs.read_table(path))
     if not tables:
         return _SCHEMAS[source].empty_table().to_pandas()
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
@@ -163,7 +166,7 @@ def execute(
             jobs.append((STATIONS[series.station], day))
     if args.fetch_weather and jobs:
         run = asyncio.run(
-            collect_weather(jobs, ["asos_1min", "metar", "daily_climate"], data_dir=config.require_local_data_dir("settlement --fetch-weather"),
+            collect_weather(jobs, ["asos_1min", "metar", "daily_climate"], data_dir=config.storage.data_dir,
                             iem_url=config.weather.iem_url, awc_url=config.weather.awc_url, options=options, now=now)
         )
         failed |= not run.ok
