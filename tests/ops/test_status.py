@@ -77,8 +77,11 @@ def test_gaps_come_from_book_events_with_their_durations(collected: Collected) -
 def test_the_outage_is_a_hole_with_the_exact_backfill_command(collected: Collected) -> None:
     now = last_snapshot(collected) + dt.timedelta(minutes=1)
     report = report_at(collected, now)
-    [hole] = report.holes
     stopped, started = collected.outage
+    # the clock runs 120x: a loaded machine can stretch a pause into an extra short hole; the
+    # outage's hole is the one that covers it
+    [hole] = [h for h in report.holes
+              if pd.Timestamp(h.start).timestamp() <= stopped + 1 and pd.Timestamp(h.end).timestamp() >= started - 1]
     start, end = pd.Timestamp(hole.start).timestamp(), pd.Timestamp(hole.end).timestamp()
     assert start <= stopped + 1 and end >= started - 1 and 200 < hole.seconds < 600
     assert hole.events == ["KXHIGHCHI-26FEB11", "KXHIGHCHI-26FEB12"] and not hole.ongoing
