@@ -228,11 +228,15 @@ async def _collect(tmp: Path) -> Collected:
         # interval 60 s of accelerated time = 0.5 s of wall time
         config = collector_config(sim, data_dir, interval_seconds=60, stall_timeout_seconds=10,
                                   rest_check_interval_seconds=0, spike_cooldown_seconds=60)
+        # Stop and restart at fixed accelerated times (23:59:00, then 00:03:00), whatever the start-up
+        # took on a loaded machine: at 120x, one second of delay is two minutes of exchange time.
+        stop_at = dt.datetime(2026, 2, 11, 23, 59, tzinfo=dt.UTC).timestamp()
+        restart_at = dt.datetime(2026, 2, 12, 0, 3, tzinfo=dt.UTC).timestamp()
         first = Collector(config, options=options, clock=clock)
-        await first.run(3.0)
+        await first.run(max(0.5, (stop_at - clock()) / SPEED))
         counters.append(dict(first.counters))
         stopped = clock()
-        await asyncio.sleep(2.0)  # 4 minutes of accelerated time with nobody listening
+        await asyncio.sleep(max(0.0, (restart_at - clock()) / SPEED))  # ~4 minutes with nobody listening
         started = clock()
         second = Collector(config, options=options, clock=clock)
         await second.run(3.0)
