@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,14 @@ def key_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
     )
     p.chmod(0o600)
     return p
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Tests that call ``cli.main()`` in-process re-point the root logger at pytest's captured
+    (then closed) stderr; put the handlers back after every test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +15,6 @@ from bf_helpers import RecordingClient, assert_same_files, client, complete_mark
 from kalshi_collector import cli
 from kalshi_collector.backfill import backfill
 from kalshi_collector.sim import SimExchange
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """cli.main() points the root logger at the (captured, then closed) stderr: put it back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _config(tmp_path: Path, base_url: str = "http://127.0.0.1:9/trade-api/v2", *, rate: float = 0,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -55,16 +54,6 @@ from kalshi_collector.weather.stations import STATIONS  # noqa: E402
 
 DAY = date(2026, 2, 11)
 MDW = STATIONS["KMDW"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """cli.main() points the root logger at the (captured, then closed) stderr: put it back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture()
