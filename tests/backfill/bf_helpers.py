@@ -4,6 +4,10 @@ file), the date window, a spying client, and readers of the result."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -139,3 +143,25 @@ def cents(text: str | None) -> float | None:
 
 def read(data_dir: Path, kind: str) -> pa.Table:
     return ParquetStorage(data_dir).read_arrow(kind)
+
+
+async def start_backfill_cli(config: Path, *args: str) -> asyncio.subprocess.Process:
+    """The real ``kalshi-collector backfill`` in a child process (no KALSHI_* from our environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kalshi_collector.cli", "backfill", "--config", str(config), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+
+
+async def kill_after_checkpoints(proc: asyncio.subprocess.Process, work: Path, count: int = 4,
+                                 timeout: float = 30.0) -> None:
+    """SIGKILL the backfill once ``count`` market checkpoints exist under its work folder."""
+    deadline = time.monotonic() + timeout
+    while len([p for p in work.glob("*/*.json") if p.name != "manifest.json"]) < count:
+        assert proc.returncode is None, (await proc.communicate())[1].decode()[-2000:]
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    await proc.communicate()
+    assert proc.returncode == -signal.SIGKILL

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from bf_helpers import RecordingClient, assert_same_files, client, complete_markets, leftovers, window_request
+from bf_helpers import (
+    RecordingClient,
+    assert_same_files,
+    client,
+    complete_markets,
+    kill_after_checkpoints,
+    leftovers,
+    start_backfill_cli,
+    window_request,
+)
 
 from kalshi_collector import cli
 from kalshi_collector.backfill import backfill
@@ -55,21 +60,13 @@ def test_nothing_to_backfill_without_events(tmp_path: Path, capsys: pytest.Captu
     assert "nothing to backfill: pass --events or --series" in capsys.readouterr().err
 
 
-async def _cli(config: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kalshi_collector.cli", "backfill", "--config", str(config), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-    )
-
-
 def _dates(request) -> list[str]:  # type: ignore[no-untyped-def]
     return ["--start", request.start.isoformat(), "--end", request.end.isoformat()]
 
 
 async def test_unknown_event_is_a_usage_error(sim: SimExchange, tmp_path: Path) -> None:
     request = window_request(sim)
-    proc = await _cli(_config(tmp_path, sim.rest_url), *_dates(request), "--events", "KXHIGHCHI-26FEB31", *request.events)
+    proc = await start_backfill_cli(_config(tmp_path, sim.rest_url), *_dates(request), "--events", "KXHIGHCHI-26FEB31", *request.events)
     out, err = await proc.communicate()
     assert proc.returncode == 2, err
     assert err.decode().strip().splitlines()[-1] == (
@@ -86,16 +83,9 @@ async def test_kill_9_then_rerun_equals_a_clean_run(sim: SimExchange, tmp_path: 
     # the real CLI, rate-limited so that it is still working when it is killed
     config = _config(tmp_path, sim.rest_url, rate=15)
     args = [*_dates(request), "--series", *request.series, "--events", *request.events, "--period", "60"]
-    proc = await _cli(config, *args)
+    proc = await start_backfill_cli(config, *args)
     work = tmp_path / "data" / "historical" / "_backfill"
-    deadline = time.monotonic() + 30
-    while len([p for p in work.glob("*/*.json") if p.name != "manifest.json"]) < 4:
-        assert proc.returncode is None, (await proc.communicate())[1].decode()[-2000:]
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    await proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    await kill_after_checkpoints(proc, work)
 
     done = complete_markets(tmp_path / "data", request, time.time())
     assert done
@@ -108,7 +98,7 @@ async def test_kill_9_then_rerun_equals_a_clean_run(sim: SimExchange, tmp_path: 
     assert leftovers(tmp_path / "data") == []
 
     # and the CLI again: nothing left to fetch, a summary line, exit 0
-    proc = await _cli(config, *args)
+    proc = await start_backfill_cli(config, *args)
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     line = out.decode().strip().splitlines()[-1]

@@ -8,10 +8,7 @@ real CLI that resumes to the same files as a clean run. The backfill runs agains
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -32,7 +29,9 @@ from bf_helpers import (  # noqa: E402
     client,
     complete_markets,
     event_files,
+    kill_after_checkpoints,
     sim_config,
+    start_backfill_cli,
     window_request,
 )
 from weather_replay import FAST, FIXTURE_NOW, ReplayServer, Reply, serve_reference_fixtures  # noqa: E402
@@ -117,14 +116,6 @@ async def test_backfill_into_a_bucket_equals_a_local_run_and_a_rerun_fetches_not
         assert sorted(after) == sorted(before) and all(after[k].equals(before[k]) for k in before)
 
 
-async def _cli(config: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kalshi_collector.cli", "backfill", "--config", str(config), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-    )
-
-
 async def test_kill_9_of_a_backfill_into_a_bucket_resumes_to_a_clean_runs_files(
     s3: S3, tmp_path: Path, state_home: Path
 ) -> None:
@@ -143,15 +134,8 @@ async def test_kill_9_of_a_backfill_into_a_bucket_resumes_to_a_clean_runs_files(
         )
         args = ["--start", request.start.isoformat(), "--end", request.end.isoformat(),
                 "--series", *request.series, "--events", *request.events, "--period", "60"]
-        proc = await _cli(config, *args)
-        deadline = time.monotonic() + 30
-        while len([p for p in work.glob("*/*.json") if p.name != "manifest.json"]) < 4:
-            assert proc.returncode is None, (await proc.communicate())[1].decode()[-2000:]
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        await proc.communicate()
-        assert proc.returncode == -signal.SIGKILL
+        proc = await start_backfill_cli(config, *args)
+        await kill_after_checkpoints(proc, work)
 
         # the checkpoints were local (the lock too): the bucket holds event files only
         assert all(k.startswith(("historical/trades/", "historical/candlesticks/")) for k in bucket_files(url))
@@ -164,7 +148,7 @@ async def test_kill_9_of_a_backfill_into_a_bucket_resumes_to_a_clean_runs_files(
         assert_bucket_equals_folder(url, tmp_path / "clean")
         assert not [p for p in work.rglob("*") if p.is_file() and (p.parent.name == "parts" or p.suffix == ".tmp")]
 
-        proc = await _cli(config, *args)  # and the CLI again: nothing left to fetch
+        proc = await start_backfill_cli(config, *args)  # and the CLI again: nothing left to fetch
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
         line = out.decode().strip().splitlines()[-1]
