@@ -126,7 +126,6 @@ class MeasuredCollector(Collector):
 
 
 async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str, object]:
-    sys.setswitchinterval(0.001)  # as `kalshi-collector collect` does
     cfg = config_from_dict(
         {
             "kalshi": {"api_key_id": info["API key id"], "private_key_path": info["private key"],

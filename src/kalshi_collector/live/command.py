@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 
 from kalshi_collector.config import load_config
 
@@ -38,9 +37,6 @@ def _stop(collector, sig: signal.Signals) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    # The read loop shares the GIL with the journal and flush threads; a shorter switch interval
-    # (default 5 ms) keeps it from waiting behind them and bounds receive-to-applied latency.
-    sys.setswitchinterval(0.001)
     config.require_credentials("the live collector (WebSocket)")
     if not config.events and not config.event_series:
         log.warning("no `events` or `event_series` configured: there is nothing to collect")
