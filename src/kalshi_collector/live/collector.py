@@ -93,7 +93,6 @@ class Collector:
         # ticker -> (gap_ts_us, sid, expected, received): books waiting for a resync snapshot
         self._awaiting: dict[str, tuple[int, int, int | None, int | None]] = {}
         self._resync_requested_at: dict[str, float] = {}
-        self._bad_book_requested_at: dict[str, float] = {}
         self._rest_check_cursor = 0
         # Exchange-to-receive lag of order-book deltas: monotonic totals (read by metrics at scrape
         # time) and the largest value since the last stats line.
@@ -230,10 +229,10 @@ class Collector:
         conn = self.conn
         assert conn is not None
         cid = conn.next_id()
-        self.subs.expect(cid, PendingCommand("subscribe", MARKET_CHANNELS, tuple(tickers), sent_at=self.clock()))
+        self.subs.expect(cid, PendingCommand("subscribe", MARKET_CHANNELS, tuple(tickers)))
         await conn.send(wm.subscribe(cid, list(MARKET_CHANNELS), tickers, use_yes_price=False))
         cid = conn.next_id()
-        self.subs.expect(cid, PendingCommand("subscribe", ("market_lifecycle_v2",), sent_at=self.clock()))
+        self.subs.expect(cid, PendingCommand("subscribe", ("market_lifecycle_v2",)))
         await conn.send(wm.subscribe(cid, ["market_lifecycle_v2"]))
 
     async def _send(self, payload: bytes) -> None:
@@ -303,7 +302,7 @@ class Collector:
             return
         now = self.clock()
         cid = self.conn.next_id()
-        self.subs.expect(cid, PendingCommand("update_subscription", (), tuple(tickers), sid, "get_snapshot", now))
+        self.subs.expect(cid, PendingCommand("update_subscription", (), tuple(tickers), sid, "get_snapshot"))
         for t in tickers:
             self._resync_requested_at[t] = now
         self.counters["resync_requests"] += 1
@@ -350,9 +349,7 @@ class Collector:
         # A book the exchange itself reports crossed would otherwise bounce snapshot requests
         # back and forth: at most one immediate request per market per second; the stuck-resync
         # retry asks again later.
-        last = self._bad_book_requested_at.get(ticker, 0.0)
-        if recv_ts - last >= 1.0:
-            self._bad_book_requested_at[ticker] = recv_ts
+        if self.clock() - self._resync_requested_at.get(ticker, 0.0) >= 1.0:
             self._request_snapshots(sid, [ticker])
 
     def _on_snapshot(self, recv_ts: float, msg: wm.OrderbookSnapshot) -> None:
@@ -369,10 +366,10 @@ class Collector:
             rows.append((recv_us, None, msg.sid, msg.seq, body.market_ticker, "snapshot", None, None, None, conn))
         self.store.extend("orderbook_deltas", rows)
         status = self.books.apply_snapshot(msg)
-        self._resync_requested_at.pop(body.market_ticker, None)
         if status is not BookStatus.APPLIED:
             self._on_bad_book(recv_ts, msg.sid, body.market_ticker, status)
             return
+        self._resync_requested_at.pop(body.market_ticker, None)
         waiting = self._awaiting.pop(body.market_ticker, None)
         if waiting is not None:
             gap_us, gap_sid, expected, received = waiting
@@ -492,7 +489,7 @@ class Collector:
             for action, tickers in (("add_markets", added), ("delete_markets", removed)):
                 if tickers:
                     cid = self.conn.next_id()
-                    self.subs.expect(cid, PendingCommand("update_subscription", (), tuple(tickers), sid, action, self.clock()))
+                    self.subs.expect(cid, PendingCommand("update_subscription", (), tuple(tickers), sid, action))
                     await self._send(wm.update_subscription(cid, action, tickers, sid=sid))  # type: ignore[arg-type]
         for t in removed:
             self.books.remove(t)

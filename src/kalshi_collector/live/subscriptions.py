@@ -24,7 +24,6 @@ class PendingCommand:
     tickers: tuple[str, ...] = ()
     sid: int | None = None
     action: str | None = None
-    sent_at: float = 0.0
 
 
 @dataclass
