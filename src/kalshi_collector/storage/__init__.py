@@ -1,4 +1,4 @@
-"""Parquet storage: the crash-safe live store, the table schemas and the one read API.
+"""Parquet storage: the catalog of datasets, the crash-safe live store and the one read API.
 
 ``storage`` knows parquet and nothing about Kalshi's wire format: the collector hands it plain
 rows (tuples in schema column order, times as int epoch microseconds).
@@ -6,9 +6,18 @@ rows (tuples in schema column order, times as int epoch microseconds).
 
 from __future__ import annotations
 
+from kalshi_collector.storage.catalog import DATASETS, READ_KINDS, TABLES, Dataset, TableSpec
 from kalshi_collector.storage.journal import JournalLockedError
 from kalshi_collector.storage.live import LiveStore
-from kalshi_collector.storage.reader import READ_KINDS, ParquetStorage
-from kalshi_collector.storage.schemas import TABLES, TableSpec
+from kalshi_collector.storage.reader import ParquetStorage
 
-__all__ = ["LiveStore", "ParquetStorage", "TABLES", "TableSpec", "READ_KINDS", "JournalLockedError"]
+__all__ = [
+    "LiveStore",
+    "ParquetStorage",
+    "Dataset",
+    "DATASETS",
+    "TABLES",
+    "TableSpec",
+    "READ_KINDS",
+    "JournalLockedError",
+]

@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
+from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
-from kalshi_collector.storage.layout import MERGED_PARTS_KEY, day_file, parse_part_name, parts_dir
-from kalshi_collector.storage.schemas import TableSpec, conform
+from kalshi_collector.storage.layout import MERGED_PARTS_KEY, merged_part_names, parse_part_name
+from kalshi_collector.storage.schemas import conform
 
 __all__ = ["COMPACT_OPTIONS", "CompactionError", "compact_day", "merged_part_names"]
 
@@ -41,24 +42,16 @@ class CompactionError(RuntimeError):
     """The day file did not read back as written; the parts were kept."""
 
 
-def merged_part_names(fs: StorageFS, path: PurePath) -> set[str]:
-    """Names of the parts already merged into the day file at ``path`` (empty if there is none)."""
-    if not fs.isfile(path):
-        return set()
-    raw = fs.read_metadata(path).get(MERGED_PARTS_KEY)
-    return set(json.loads(raw)) if raw else set()
-
-
 def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) -> PurePath | None:
     """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
 
     Idempotent: parts already listed in the day file are only deleted, never merged twice.
     """
-    folder = parts_dir(root, spec.name, day)
+    folder = spec.layout.parts_dir(root, day)
     fs.remove_stale_temp_files(folder)
     fs.remove_stale_temp_files(folder.parent.parent)
     names = [name for name in fs.listdir(folder) if parse_part_name(name)]
-    target = day_file(root, spec.name, day)
+    target = spec.layout.day_file(root, day)
     already = merged_part_names(fs, target)
     fresh = [name for name in names if name not in already]
     written: PurePath | None = None

@@ -1,22 +1,35 @@
 """Where every file of the data folder lives, and how its name says what it holds.
 
 ```
-TABLE/YYYY-MM-DD.parquet                                     compacted finished UTC day
-TABLE/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet    not yet compacted
+TABLE/YYYY-MM-DD.parquet                                     live: compacted finished UTC day
+TABLE/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet    live: not yet compacted
+historical/KIND/EVENT_TICKER.parquet                         backfill: one file per event
+weather/SOURCE/YYYY-MM-DD.parquet                            weather: one file per climate date
 _journal/CID-NNNNNNNNNNNNNNNNNNNN.wal                        write-ahead journal segments
 _rejected/TABLE/CID-N.msgpack                                rows that could not be stored
 ```
 ``FIRSTUS``/``LASTUS`` are the smallest and largest time value in the part (epoch microseconds), so
 a reader can tell a part's time range from its name, Nautilus-catalog style. ``N`` is the journal
 segment number the part was cut at: it is what makes recovery exactly-once (see ``journal.py``).
+
+A :class:`Layout` is one of those naming schemes bound to a dataset's folder: it is the only place
+that builds a file name of the data folder, and the only place that lists which files a date range
+needs (by name, before anything is opened). :mod:`kalshi_collector.storage.catalog` gives every
+dataset its layout.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
+from typing import ClassVar, NamedTuple
+
+from kalshi_collector.storage.fs import StorageFS, is_temp_name
 
 __all__ = [
     "DAY_US",
@@ -24,13 +37,17 @@ __all__ = [
     "PARTS",
     "MERGED_PARTS_KEY",
     "PartName",
+    "FileGroup",
+    "Layout",
+    "LiveDaily",
+    "PerEvent",
+    "PerDay",
     "day_from_index",
-    "day_index",
     "parse_day",
-    "table_dir",
     "day_file",
     "parts_dir",
     "parse_part_name",
+    "merged_part_names",
 ]
 
 DAY_US = 86_400_000_000
@@ -43,20 +60,17 @@ MERGED_PARTS_KEY = b"kalshi_collector.merged_parts"
 _EPOCH = dt.date(1970, 1, 1)
 _DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _PART_RE = re.compile(r"^part-([A-Za-z0-9_]+)-(\d+)-(\d+)-(\d+)\.parquet$")
-
-
-def day_index(day: dt.date) -> int:
-    """Days since 1970-01-01 (what ``epoch_us // DAY_US`` gives for a time on that UTC day)."""
-    return (day - _EPOCH).days
+_SUFFIX = ".parquet"
 
 
 def day_from_index(index: int) -> dt.date:
+    """The UTC date of day ``index`` (what ``epoch_us // DAY_US`` gives for a time on that day)."""
     return _EPOCH + dt.timedelta(days=index)
 
 
 def parse_day(name: str) -> dt.date | None:
     """``"2026-02-11"`` (or ``"2026-02-11.parquet"``) -> date; anything else -> None."""
-    stem = name[: -len(".parquet")] if name.endswith(".parquet") else name
+    stem = name.removesuffix(_SUFFIX)
     m = _DAY_RE.match(stem)
     if not m:
         return None
@@ -64,18 +78,6 @@ def parse_day(name: str) -> dt.date | None:
         return dt.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
         return None
-
-
-def table_dir(root: Path, table: str) -> Path:
-    return root / table
-
-
-def day_file(root: Path, table: str, day: dt.date) -> Path:
-    return root / table / f"{day.isoformat()}.parquet"
-
-
-def parts_dir(root: Path, table: str, day: dt.date) -> Path:
-    return root / table / PARTS / day.isoformat()
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,172 @@ def parse_part_name(name: str) -> PartName | None:
     if not m:
         return None
     return PartName(m[1], int(m[2]), int(m[3]), int(m[4]))
+
+
+def merged_part_names(fs: StorageFS, path: PurePath) -> set[str]:
+    """Names of the parts already merged into the day file at ``path`` (empty if there is none)."""
+    if not fs.isfile(path):
+        return set()
+    raw = fs.read_metadata(path).get(MERGED_PARTS_KEY)
+    return set(json.loads(raw)) if raw else set()
+
+
+def _in_range(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _dated_files(fs: StorageFS, folder: PurePath, start: dt.date | None, end: dt.date | None):
+    """``(date, name)`` of the ``YYYY-MM-DD.parquet`` files in ``folder`` within the range, by date."""
+    found = []
+    for name in fs.listdir(folder):
+        day = parse_day(name) if name.endswith(_SUFFIX) else None
+        if day and _in_range(day, start, end):
+            found.append((day, name))
+    return sorted(found)
+
+
+class FileGroup(NamedTuple):
+    """Files read together as one sorted unit: a live day (day file + its parts), or one file."""
+
+    key: dt.date | str  # the UTC/climate date, or the event ticker
+    paths: list[PurePath]
+
+
+@dataclass(frozen=True)
+class Layout(ABC):
+    """One naming scheme, bound to a dataset's folder (relative to the data folder)."""
+
+    folder: str
+    pattern: ClassVar[str]
+    """The file names, as docs/schemas.md shows them (``FOLDER`` is :attr:`folder`)."""
+    prunes_by_name: ClassVar[bool] = True
+    """Whether a date range is decided by file names alone (else the rows' time column is filtered)."""
+
+    def path(self, root: PurePath) -> PurePath:
+        """The dataset's folder under the data folder ``root``."""
+        return root / self.folder
+
+    @abstractmethod
+    def groups(
+        self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[FileGroup]:
+        """The files a date range needs, in order, listed lazily (a group is listed just before it is read)."""
+
+    def regroup(self, fs: StorageFS, root: PurePath, group: FileGroup) -> FileGroup:
+        """``group`` listed again (its files changed under a reader): only a live day ever does."""
+        return group
+
+    def files(
+        self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None
+    ) -> list[PurePath]:
+        return [path for group in self.groups(fs, root, start, end) for path in group.paths]
+
+
+@dataclass(frozen=True)
+class LiveDaily(Layout):
+    """``FOLDER/YYYY-MM-DD.parquet`` per finished UTC day, ``FOLDER/_parts/YYYY-MM-DD/part-…`` before.
+
+    A part listed in its day file's footer (:data:`MERGED_PARTS_KEY`) is already in the day file
+    (a compaction was interrupted before deleting it) and is never listed.
+    """
+
+    pattern: ClassVar[str] = "FOLDER/YYYY-MM-DD.parquet + FOLDER/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet"
+
+    def day_file(self, root: PurePath, day: dt.date) -> PurePath:
+        return self.path(root) / f"{day.isoformat()}{_SUFFIX}"
+
+    def parts_dir(self, root: PurePath, day: dt.date) -> PurePath:
+        return self.path(root) / PARTS / day.isoformat()
+
+    def part_file(self, root: PurePath, day: dt.date, part: PartName) -> PurePath:
+        return self.parts_dir(root, day) / str(part)
+
+    @staticmethod
+    def is_part(path: PurePath) -> bool:
+        """Whether a listed file is a part (else it is a day file)."""
+        return path.parent.parent.name == PARTS
+
+    def days(self, fs: StorageFS, root: PurePath, start: dt.date | None = None,
+             end: dt.date | None = None) -> list[dt.date]:
+        """UTC days in the range with a day file or a parts folder."""
+        folder = self.path(root)
+        days = {day for day, _ in _dated_files(fs, folder, start, end)}
+        for name in fs.listdir(folder / PARTS):
+            day = parse_day(name)
+            if day and _in_range(day, start, end):
+                days.add(day)
+        return sorted(days)
+
+    def day_paths(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
+        """The day file (if any), then the parts not yet merged into it."""
+        day_path = self.day_file(root, day)
+        paths: list[PurePath] = []
+        merged: set[str] = set()
+        if fs.isfile(day_path):
+            paths.append(day_path)
+            merged = merged_part_names(fs, day_path)
+        part_folder = self.parts_dir(root, day)
+        for name in fs.listdir(part_folder):
+            if parse_part_name(name) and name not in merged:
+                paths.append(part_folder / name)
+        return paths
+
+    def groups(
+        self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[FileGroup]:
+        for day in self.days(fs, root, start, end):
+            yield FileGroup(day, self.day_paths(fs, root, day))
+
+    def regroup(self, fs: StorageFS, root: PurePath, group: FileGroup) -> FileGroup:
+        assert isinstance(group.key, dt.date)
+        return FileGroup(group.key, self.day_paths(fs, root, group.key))
+
+
+@dataclass(frozen=True)
+class PerEvent(Layout):
+    """``FOLDER/EVENT_TICKER.parquet``: one file per event, rewritten whole.
+
+    An event spans days, so a date range cannot be decided from the name: every file is listed and
+    the rows are filtered on the dataset's time column.
+    """
+
+    pattern: ClassVar[str] = "FOLDER/EVENT_TICKER.parquet"
+    prunes_by_name: ClassVar[bool] = False
+
+    def event_file(self, root: PurePath, event_ticker: str) -> PurePath:
+        return self.path(root) / f"{event_ticker}{_SUFFIX}"
+
+    def groups(
+        self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[FileGroup]:
+        folder = self.path(root)
+        for name in fs.listdir(folder):
+            if name.endswith(_SUFFIX) and not is_temp_name(name):
+                yield FileGroup(name.removesuffix(_SUFFIX), [folder / name])
+
+
+@dataclass(frozen=True)
+class PerDay(Layout):
+    """``FOLDER/YYYY-MM-DD.parquet``: one file per date (weather: the station's *climate* date)."""
+
+    pattern: ClassVar[str] = "FOLDER/YYYY-MM-DD.parquet"
+
+    def day_file(self, root: PurePath, day: dt.date) -> PurePath:
+        return self.path(root) / f"{day.isoformat()}{_SUFFIX}"
+
+    def groups(
+        self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None
+    ) -> Iterator[FileGroup]:
+        folder = self.path(root)
+        for day, name in _dated_files(fs, folder, start, end):
+            yield FileGroup(day, [folder / name])
+
+
+def day_file(root: PurePath, table: str, day: dt.date) -> PurePath:
+    """The day file of live table ``table`` (a live table's folder is its name)."""
+    return LiveDaily(table).day_file(root, day)
+
+
+def parts_dir(root: PurePath, table: str, day: dt.date) -> PurePath:
+    """The parts folder of live table ``table`` for ``day``."""
+    return LiveDaily(table).parts_dir(root, day)

@@ -39,6 +39,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kalshi_collector.storage.catalog import TABLES, TableSpec
 from kalshi_collector.storage.compact import compact_day, merged_part_names
 from kalshi_collector.storage.fs import (
     StorageFS,
@@ -58,7 +59,6 @@ from kalshi_collector.storage.layout import (
     parts_dir,
 )
 from kalshi_collector.storage.rows import Rejected, row_day, rows_to_table, split_by_day
-from kalshi_collector.storage.schemas import TABLES, TableSpec
 
 __all__ = ["LiveStore"]
 

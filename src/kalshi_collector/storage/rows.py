@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.layout import DAY_US, MAX_US
-from kalshi_collector.storage.schemas import TableSpec
 
 __all__ = ["Rejected", "split_by_day", "row_day", "rows_to_table"]
 

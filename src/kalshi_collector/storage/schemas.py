@@ -1,10 +1,13 @@
-"""Arrow schemas of the live tables, and what the store needs to know about each of them.
+"""Arrow schemas of every dataset the project writes (live, backfill, weather), and :func:`conform`.
 
-One place defines every live table: its columns (in the order the collector hands rows over), the
-time column that decides which UTC day a row belongs to, and the sort order used when a finished
-day is compacted. Prices are cents and quantities contracts, both float64, because Kalshi prices
-can be sub-penny and counts fractional: the exact conversion happens once, at the edge
-(``kalshi.numbers``), and the store only ever sees the finished numbers.
+The columns of each table are declared here once; :mod:`kalshi_collector.storage.catalog` says
+where each table's files are, its keys and sort order. Live tables list their columns in the order
+the collector hands rows over, time column first. Prices are cents and quantities contracts, both
+float64, because Kalshi prices can be sub-penny and counts fractional: the exact conversion happens
+once, at the edge (``kalshi.numbers``), and the store only ever sees the finished numbers.
+
+The weather schemas live here too, not beside their fetchers: storage must be able to read (and
+``query``/``status`` to describe) every table without importing the code that fetches it.
 
 Strings are plain ``pa.string()`` in memory; the parquet writer dictionary-encodes them in the files
 (``use_dictionary``), which is what keeps tickers and sides nearly free on disk while every reader
@@ -13,19 +16,20 @@ Strings are plain ``pa.string()`` in memory; the parquet writer dictionary-encod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyarrow as pa
 
 __all__ = [
     "TS",
-    "TableSpec",
-    "TABLES",
     "MARKET_SNAPSHOTS",
     "ORDERBOOK_SNAPSHOTS",
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "HISTORICAL_CANDLESTICKS",
+    "HISTORICAL_TRADES",
+    "ASOS_1MIN",
+    "METAR",
+    "DAILY_CLIMATE",
     "conform",
 ]
 
@@ -36,6 +40,8 @@ TS = pa.timestamp("us", tz="UTC")
 def _f(name: str, type_: pa.DataType, nullable: bool = True) -> pa.Field:
     return pa.field(name, type_, nullable=nullable)
 
+
+# ---------------------------------------------------------------- live: TABLE/YYYY-MM-DD.parquet (+ _parts)
 
 MARKET_SNAPSHOTS = pa.schema(
     [
@@ -112,47 +118,122 @@ BOOK_EVENTS = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """What the store needs to know about one live table.
+# ---------------------------------------------------------------- backfill: historical/*/EVENT.parquet
 
-    ``time_column`` is always the first column, so the writer can find a row's UTC day as
-    ``row[0] // DAY_US`` without looking the column up.
-    """
+HISTORICAL_TRADES = pa.schema(
+    [
+        ("timestamp", TS),
+        ("event_ticker", pa.string()),
+        ("market_ticker", pa.string()),
+        ("trade_id", pa.string()),
+        ("price", pa.float64()),
+        ("count", pa.float64()),
+        ("taker_side", pa.string()),
+        ("no_price", pa.float64()),
+        ("taker_book_side", pa.string()),
+        ("is_block_trade", pa.bool_()),
+    ]
+)
 
-    name: str
-    schema: pa.Schema
-    sort_keys: tuple[str, ...]
+HISTORICAL_CANDLESTICKS = pa.schema(
+    [
+        ("timestamp", TS),
+        ("event_ticker", pa.string()),
+        ("market_ticker", pa.string()),
+        ("open_price", pa.float64()),
+        ("close_price", pa.float64()),
+        ("high_price", pa.float64()),
+        ("low_price", pa.float64()),
+        ("volume", pa.float64()),
+        ("period_minutes", pa.int32()),
+        ("yes_bid_open", pa.float64()),
+        ("yes_bid_high", pa.float64()),
+        ("yes_bid_low", pa.float64()),
+        ("yes_bid_close", pa.float64()),
+        ("yes_ask_open", pa.float64()),
+        ("yes_ask_high", pa.float64()),
+        ("yes_ask_low", pa.float64()),
+        ("yes_ask_close", pa.float64()),
+        ("open_interest", pa.float64()),
+    ]
+)
 
-    @property
-    def time_column(self) -> str:
-        return self.schema.names[0]
+# ---------------------------------------------------------------- weather: weather/SOURCE/CLIMATE-DATE.parquet
 
-    @property
-    def width(self) -> int:
-        return len(self.schema)
+ASOS_1MIN = pa.schema(
+    [
+        _f("station", pa.string(), nullable=False),
+        _f("observed_at", TS, nullable=False),
+        _f("climate_date", pa.date32(), nullable=False),
+        # IEM's variables (tmpf, dwpf, sknt, drct, gust_sknt, gust_drct, pres1, precip), renamed by
+        # ``weather.asos_1min.VAR_COLUMNS``
+        _f("temp_f", pa.float64()),
+        _f("dewpoint_f", pa.float64()),
+        _f("wind_speed_kt", pa.float64()),
+        _f("wind_dir_deg", pa.float64()),
+        _f("gust_speed_kt", pa.float64()),
+        _f("gust_dir_deg", pa.float64()),
+        _f("pressure_inhg", pa.float64()),
+        _f("precip_in", pa.float64()),
+        _f("fetched_at", TS, nullable=False),
+        _f("source", pa.string(), nullable=False),
+    ]
+)
 
-    @property
-    def time_columns(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.schema if pa.types.is_timestamp(f.type))
+METAR = pa.schema(
+    [
+        _f("station", pa.string(), nullable=False),
+        _f("observed_at", TS, nullable=False),
+        _f("climate_date", pa.date32(), nullable=False),
+        _f("report_type", pa.string()),  # METAR or SPECI
+        _f("temp_c", pa.float64()),  # tenths from the T-group where present, else whole °C
+        _f("dewpoint_c", pa.float64()),
+        _f("temp_tenths", pa.bool_()),  # temp_c came from the T-group
+        _f("temp_f", pa.float64()),  # temp_c in °F, to 0.1
+        _f("dewpoint_f", pa.float64()),
+        _f("temp_f_whole", pa.float64()),  # the ASOS's whole-°F reading, from the T-group only
+        _f("max_6h_c", pa.float64()),
+        _f("min_6h_c", pa.float64()),
+        _f("max_24h_c", pa.float64()),
+        _f("min_24h_c", pa.float64()),
+        _f("max_6h_f", pa.float64()),  # whole °F recovered from the groups above
+        _f("min_6h_f", pa.float64()),
+        _f("max_24h_f", pa.float64()),
+        _f("min_24h_f", pa.float64()),
+        _f("wind_dir_deg", pa.float64()),  # null when variable (VRB)
+        _f("wind_speed_kt", pa.float64()),
+        _f("wind_gust_kt", pa.float64()),
+        _f("visibility_sm", pa.string()),  # as reported: "10+", "1 1/2"
+        _f("weather", pa.string()),  # present weather, e.g. "-RA"
+        _f("altimeter_hpa", pa.float64()),
+        _f("sea_level_pressure_hpa", pa.float64()),
+        _f("raw_text", pa.string(), nullable=False),
+        _f("received_at", TS),  # when AWC received it (AWC only)
+        _f("fetched_at", TS, nullable=False),
+        _f("source", pa.string(), nullable=False),
+    ]
+)
 
-
-TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        TableSpec("market_snapshots", MARKET_SNAPSHOTS, ("snapshot_ts", "market_ticker")),
-        TableSpec(
-            "orderbook_snapshots", ORDERBOOK_SNAPSHOTS, ("snapshot_ts", "market_ticker", "side", "price_cents")
-        ),
-        # The tape keeps arrival order: receive time first, then the stream's own sequence. The sort
-        # is stable, so the levels of one snapshot message stay in the order they were received.
-        TableSpec("orderbook_deltas", ORDERBOOK_DELTAS, ("recv_ts", "conn", "sid", "seq")),
-        TableSpec("trades_live", TRADES_LIVE, ("recv_ts", "sid", "seq")),
-        TableSpec("book_events", BOOK_EVENTS, ("ts",)),
-    )
-}
-"""Live tables by name, in a stable order."""
-
+DAILY_CLIMATE = pa.schema(
+    [
+        _f("station", pa.string(), nullable=False),
+        _f("climate_date", pa.date32(), nullable=False),
+        _f("high_f", pa.int16()),  # whole °F, the settlement value of KXHIGH* series
+        _f("high_time", pa.string()),  # as printed: "2:41 PM" or "241 PM"
+        _f("high_at", TS),  # high_time read as local standard time (approximate)
+        _f("low_f", pa.int16()),  # settles KXLOW* series
+        _f("low_time", pa.string()),
+        _f("low_at", TS),
+        _f("preliminary", pa.bool_(), nullable=False),
+        _f("correction", pa.bool_(), nullable=False),
+        _f("product_id", pa.string(), nullable=False),
+        _f("issued_at", TS, nullable=False),
+        _f("report_name", pa.string()),  # headline name, e.g. CHICAGO-MIDWAY
+        _f("raw_text", pa.string()),  # the product text (null when only IEM's parse was had)
+        _f("fetched_at", TS, nullable=False),
+        _f("source", pa.string(), nullable=False),
+    ]
+)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
