@@ -1,6 +1,6 @@
 """Backfill files on disk: the two per-event tables, per-market checkpoints, staged parts.
 
-Layout under ``<data_dir>/historical/``::
+Layout under ``<data_dir>/historical/`` (the two tables are declared in :mod:`kalshi_collector.storage.catalog`)::
 
     candlesticks/EVENT.parquet          the result (read by ParquetStorage.read_parquets("candlesticks"))
     trades/EVENT.parquet                the result (read_parquets("trades"))
@@ -52,13 +52,14 @@ from kalshi_collector.backfill.intervals import Interval, normalize
 from kalshi_collector.backfill.plan import MarketInfo
 from kalshi_collector.kalshi.models import Candlestick, Trade
 from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet
+from kalshi_collector.storage.catalog import BACKFILL, CANDLESTICKS, TRADES, Dataset
 from kalshi_collector.storage.fs import LocalFS, default_state_dir, is_object_store_url, open_data_dir
+from kalshi_collector.storage.layout import PerEvent
+from kalshi_collector.storage.schemas import TS
 
 __all__ = [
     "TRADES_SCHEMA",
     "CANDLES_SCHEMA",
-    "TRADE_KEY",
-    "CANDLE_KEY",
     "MarketCheckpoint",
     "EventManifest",
     "BackfillStore",
@@ -70,53 +71,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_TS = pa.timestamp("us", tz="UTC")
+STATE_FOLDER = "historical/_backfill"
+"""The working state's default folder in a local data folder (relative to it)."""
 
-TRADES_SCHEMA = pa.schema(
-    [
-        ("timestamp", _TS),
-        ("event_ticker", pa.string()),
-        ("market_ticker", pa.string()),
-        ("trade_id", pa.string()),
-        ("price", pa.float64()),
-        ("count", pa.float64()),
-        ("taker_side", pa.string()),
-        ("no_price", pa.float64()),
-        ("taker_book_side", pa.string()),
-        ("is_block_trade", pa.bool_()),
-    ]
-)
-
-CANDLES_SCHEMA = pa.schema(
-    [
-        ("timestamp", _TS),
-        ("event_ticker", pa.string()),
-        ("market_ticker", pa.string()),
-        ("open_price", pa.float64()),
-        ("close_price", pa.float64()),
-        ("high_price", pa.float64()),
-        ("low_price", pa.float64()),
-        ("volume", pa.float64()),
-        ("period_minutes", pa.int32()),
-        ("yes_bid_open", pa.float64()),
-        ("yes_bid_high", pa.float64()),
-        ("yes_bid_low", pa.float64()),
-        ("yes_bid_close", pa.float64()),
-        ("yes_ask_open", pa.float64()),
-        ("yes_ask_high", pa.float64()),
-        ("yes_ask_low", pa.float64()),
-        ("yes_ask_close", pa.float64()),
-        ("open_interest", pa.float64()),
-    ]
-)
-
-# Identity of a row (dedupe) and the sort order of the files (deterministic, market by market).
-TRADE_KEY = ("trade_id",)
-TRADE_SORT = ("market_ticker", "timestamp", "trade_id")
-CANDLE_KEY = ("market_ticker", "period_minutes", "timestamp")
-CANDLE_SORT = ("market_ticker", "period_minutes", "timestamp")
-
-KINDS = {"trades": (TRADES_SCHEMA, TRADE_KEY, TRADE_SORT), "candlesticks": (CANDLES_SCHEMA, CANDLE_KEY, CANDLE_SORT)}
+# The two tables are declared in the storage catalog (folder, schema, key, sort order).
+TRADES_SCHEMA = TRADES.schema
+CANDLES_SCHEMA = CANDLESTICKS.schema
+_TABLES: tuple[Dataset[PerEvent], ...] = (TRADES, CANDLESTICKS)
 
 
 # ----------------------------------------------------------------------------------- row building
@@ -127,7 +88,7 @@ def trades_table(event_ticker: str, trades: Sequence[Trade]) -> pa.Table:
     n = len(trades)
     return pa.table(
         [
-            pa.array([t.created_time for t in trades], _TS),
+            pa.array([t.created_time for t in trades], TS),
             pa.array([event_ticker] * n, pa.string()),
             pa.array([t.ticker for t in trades], pa.string()),
             pa.array([t.trade_id for t in trades], pa.string()),
@@ -151,7 +112,7 @@ def candles_table(event_ticker: str, market_ticker: str, period_minutes: int, ca
 
     return pa.table(
         [
-            pa.array([c.end_period_ts * 1_000_000 for c in candles], pa.int64()).cast(_TS),
+            pa.array([c.end_period_ts * 1_000_000 for c in candles], pa.int64()).cast(TS),
             pa.array([event_ticker] * n, pa.string()),
             pa.array([market_ticker] * n, pa.string()),
             col("open_price"),
@@ -242,23 +203,19 @@ class BackfillStore:
 
     def __init__(self, data_dir: str | os.PathLike[str], *, work_dir: str | os.PathLike[str] | None = None) -> None:
         self.data_dir = os.fspath(data_dir)
-        self.fs, data_root = open_data_dir(data_dir)
-        self.root: PurePath = data_root / "historical"
+        self.fs, self.data_root = open_data_dir(data_dir)
         if work_dir is not None:
             self.work = Path(work_dir)
         elif is_object_store_url(data_dir):
             self.work = default_state_dir(data_dir, "backfill")
         else:
-            self.work = Path(self.root) / "_backfill"
+            self.work = Path(self.data_root) / STATE_FOLDER
 
     # ---- paths
     def event_file(self, kind: str, event_ticker: str) -> PurePath:
-        """Where the event's file is: a ``Path`` on local disk, the store's key for an object store."""
-        return self.root / kind / f"{event_ticker}.parquet"
-
-    def event_url(self, kind: str, event_ticker: str) -> str:
-        """The event file as other readers open it (a path, or ``s3://bucket/...``)."""
-        return self.fs.url(self.event_file(kind, event_ticker))
+        """Where the event's file of ``kind`` (``trades``, ``candlesticks``) is: a ``Path`` on local
+        disk, the store's key for an object store."""
+        return BACKFILL[kind].layout.event_file(self.data_root, event_ticker)
 
     def _event_dir(self, event_ticker: str) -> Path:
         return self.work / event_ticker
@@ -319,8 +276,8 @@ class BackfillStore:
         stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         by_event: dict[str, dict[str, list[pa.Table]]] = {}
         for cp, trades, candles in items:
-            kinds = by_event.setdefault(cp.event_ticker, {"trades": [], "candlesticks": []})
-            for kind, table in (("trades", trades), ("candlesticks", candles)):
+            kinds = by_event.setdefault(cp.event_ticker, {TRADES.name: [], CANDLESTICKS.name: []})
+            for kind, table in ((TRADES.name, trades), (CANDLESTICKS.name, candles)):
                 if table is not None and table.num_rows:
                     kinds[kind].append(table)
         for event, kinds in by_event.items():
@@ -340,18 +297,18 @@ class BackfillStore:
         self._remove_stale_temps(event_ticker)
         rows: dict[str, int] = {}
         parts_dir = self._parts_dir(event_ticker)
-        for kind, (schema, key, sort) in KINDS.items():
-            parts = sorted(parts_dir.glob(f"{kind}-*.parquet")) if parts_dir.is_dir() else []
+        for table in _TABLES:
+            parts = sorted(parts_dir.glob(f"{table.name}-*.parquet")) if parts_dir.is_dir() else []
             if not parts:
                 continue
-            target = self.event_file(kind, event_ticker)
+            target = table.layout.event_file(self.data_root, event_ticker)
             tables = [self.fs.read_table(target)] if self.fs.isfile(target) else []
             tables += [pq.read_table(p) for p in parts]
-            merged = merge_tables(tables, schema, key, sort)
+            merged = merge_tables(tables, table.schema, table.key, table.sort_keys)
             self.fs.write_parquet(target, merged)  # local: temp + fsync + rename; object store: one PUT
             for p in parts:
                 p.unlink(missing_ok=True)
-            rows[kind] = merged.num_rows
+            rows[table.name] = merged.num_rows
         return rows
 
     def _remove_stale_temps(self, event_ticker: str) -> None:
@@ -359,10 +316,8 @@ class BackfillStore:
         its uploads are staged in a local temp folder that is gone with the process."""
         folders = [(self._event_dir(event_ticker), ".*.tmp"), (self._parts_dir(event_ticker), ".*.tmp")]
         if isinstance(self.fs, LocalFS):
-            folders += [
-                (Path(self.root) / "trades", f".{event_ticker}.parquet.*.tmp"),
-                (Path(self.root) / "candlesticks", f".{event_ticker}.parquet.*.tmp"),
-            ]
+            folders += [(Path(table.layout.path(self.data_root)), f".{event_ticker}.parquet.*.tmp")
+                        for table in _TABLES]
         for folder, pattern in folders:
             if folder.is_dir():
                 for stale in folder.glob(pattern):

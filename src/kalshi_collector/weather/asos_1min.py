@@ -16,11 +16,9 @@ import logging
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pyarrow as pa
-
+from kalshi_collector.storage.catalog import ASOS_1MIN
 from kalshi_collector.weather.common import (
     TRACE,
-    UTC_US,
     DayResult,
     WeatherUrls,
     iso_z,
@@ -52,17 +50,9 @@ VAR_COLUMNS: dict[str, str] = {
 }
 REQUEST_VARS = tuple(VAR_COLUMNS)
 
-SCHEMA = pa.schema(
-    [
-        pa.field("station", pa.string(), nullable=False),
-        pa.field("observed_at", UTC_US, nullable=False),
-        pa.field("climate_date", pa.date32(), nullable=False),
-        *(pa.field(col, pa.float64()) for col in VAR_COLUMNS.values()),
-        pa.field("fetched_at", UTC_US, nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-    ]
-)
-KEY = ("station", "observed_at")
+# The day files' columns and key are declared in the storage catalog (``weather/asos_1min/``).
+SCHEMA = ASOS_1MIN.schema
+KEY = ASOS_1MIN.key
 
 
 def _parse_valid(text: str, zone: ZoneInfo | None) -> datetime:

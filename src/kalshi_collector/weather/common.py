@@ -18,7 +18,6 @@ from kalshi_collector.weather.stations import Station
 __all__ = [
     "MISSING",
     "TRACE",
-    "UTC_US",
     "WeatherUrls",
     "DayResult",
     "parse_decimal",
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 MISSING = frozenset({"", "M", "MM", "NONE", "NULL", "NAN"})
 # A trace of precipitation: IEM's own convention (pyiem.reference.TRACE_VALUE).
 TRACE = 0.0001
-UTC_US = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True, slots=True)

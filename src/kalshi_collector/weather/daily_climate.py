@@ -27,9 +27,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import pyarrow as pa
-
-from kalshi_collector.weather.common import UTC_US, DayResult, WeatherUrls, iso_z, table_from_rows
+from kalshi_collector.storage.catalog import DAILY_CLIMATE
+from kalshi_collector.weather.common import DayResult, WeatherUrls, iso_z, table_from_rows
 from kalshi_collector.weather.http import IEM, BadPayload, FetchError, WeatherHttp, reject_html
 from kalshi_collector.weather.stations import Station, climate_day_window
 
@@ -63,27 +62,9 @@ LISTING_PATH = "/geojson/cli.py"
 # How long after a climate day ends a correction is still looked for in the text archive.
 CORRECTION_HORIZON = timedelta(hours=72)
 
-SCHEMA = pa.schema(
-    [
-        pa.field("station", pa.string(), nullable=False),
-        pa.field("climate_date", pa.date32(), nullable=False),
-        pa.field("high_f", pa.int16()),  # whole °F, the settlement value of KXHIGH* series
-        pa.field("high_time", pa.string()),  # as printed: "2:41 PM" or "241 PM"
-        pa.field("high_at", UTC_US),  # high_time read as local standard time (approximate)
-        pa.field("low_f", pa.int16()),  # settles KXLOW* series
-        pa.field("low_time", pa.string()),
-        pa.field("low_at", UTC_US),
-        pa.field("preliminary", pa.bool_(), nullable=False),
-        pa.field("correction", pa.bool_(), nullable=False),
-        pa.field("product_id", pa.string(), nullable=False),
-        pa.field("issued_at", UTC_US, nullable=False),
-        pa.field("report_name", pa.string()),  # headline name, e.g. CHICAGO-MIDWAY
-        pa.field("raw_text", pa.string()),  # the product text (null when only IEM's parse was had)
-        pa.field("fetched_at", UTC_US, nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-    ]
-)
-KEY = ("station", "climate_date", "product_id")
+# The day files' columns and key are declared in the storage catalog (``weather/daily_climate/``).
+SCHEMA = DAILY_CLIMATE.schema
+KEY = DAILY_CLIMATE.key
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WMO = re.compile(r"^([A-Z]{4}\d{2})\s+([A-Z]{4})\s+(\d{2})(\d{2})(\d{2})(?:\s+([A-Z]{3}))?\s*$")

@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-import pyarrow as pa
-
+from kalshi_collector.storage.catalog import METAR
 from kalshi_collector.weather.common import (
-    UTC_US,
     DayResult,
     WeatherUrls,
     iso_z,
@@ -68,42 +66,11 @@ IEM_PATH = "/cgi-bin/request/asos.py"
 AWC_RETENTION = timedelta(days=14)
 _HPA_PER_INHG = Decimal("33.8639")
 
-SCHEMA = pa.schema(
-    [
-        pa.field("station", pa.string(), nullable=False),
-        pa.field("observed_at", UTC_US, nullable=False),
-        pa.field("climate_date", pa.date32(), nullable=False),
-        pa.field("report_type", pa.string()),  # METAR or SPECI
-        pa.field("temp_c", pa.float64()),  # tenths from the T-group where present, else whole °C
-        pa.field("dewpoint_c", pa.float64()),
-        pa.field("temp_tenths", pa.bool_()),  # temp_c came from the T-group
-        pa.field("temp_f", pa.float64()),  # temp_c in °F, to 0.1
-        pa.field("dewpoint_f", pa.float64()),
-        pa.field("temp_f_whole", pa.float64()),  # the ASOS's whole-°F reading, from the T-group only
-        pa.field("max_6h_c", pa.float64()),
-        pa.field("min_6h_c", pa.float64()),
-        pa.field("max_24h_c", pa.float64()),
-        pa.field("min_24h_c", pa.float64()),
-        pa.field("max_6h_f", pa.float64()),  # whole °F recovered from the groups above
-        pa.field("min_6h_f", pa.float64()),
-        pa.field("max_24h_f", pa.float64()),
-        pa.field("min_24h_f", pa.float64()),
-        pa.field("wind_dir_deg", pa.float64()),  # null when variable (VRB)
-        pa.field("wind_speed_kt", pa.float64()),
-        pa.field("wind_gust_kt", pa.float64()),
-        pa.field("visibility_sm", pa.string()),  # as reported: "10+", "1 1/2"
-        pa.field("weather", pa.string()),  # present weather, e.g. "-RA"
-        pa.field("altimeter_hpa", pa.float64()),
-        pa.field("sea_level_pressure_hpa", pa.float64()),
-        pa.field("raw_text", pa.string(), nullable=False),
-        pa.field("received_at", UTC_US),  # when AWC received it (AWC only)
-        pa.field("fetched_at", UTC_US, nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-    ]
-)
-# A corrected report (COR) has the same time but other text, and is kept beside the original;
-# the same report from AWC and from IEM (which drops the "METAR " prefix) is one row.
-KEY = ("station", "observed_at", "raw_text")
+# The day files' columns and key are declared in the storage catalog (``weather/metar/``). The
+# same report from AWC and from IEM (which drops the "METAR " prefix) is one row: the key compares
+# ``raw_text`` in its :func:`raw_key` form.
+SCHEMA = METAR.schema
+KEY = METAR.key
 
 
 def raw_key(raw: str) -> str:
