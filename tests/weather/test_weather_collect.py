@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from weather_replay import FIXTURE_NOW, ReplayServer, Reply, serve_quiet_station
 
+from kalshi_collector.storage.catalog import WEATHER
 from kalshi_collector.weather import daily_climate, metar
 from kalshi_collector.weather.common import table_from_rows
 from kalshi_collector.weather.http import AWC, IEM, USER_AGENT, HostPolicy, HttpOptions
@@ -20,7 +21,6 @@ from kalshi_collector.weather.observations import (
     SOURCES,
     collect_weather,
     day_is_finished,
-    day_path,
     merge_rows,
 )
 from kalshi_collector.weather.stations import STATIONS
@@ -36,7 +36,7 @@ def read_back(data_dir: Path, source: str, day: date = DAY) -> pd.DataFrame:
     reader = getattr(storage, "ParquetStorage", None)
     if reader is not None:
         return reader(data_dir).read_parquets(source, day, day)
-    return pd.read_parquet(day_path(data_dir, source, day))
+    return pd.read_parquet(WEATHER[source].layout.day_file(data_dir, day))
 
 
 async def _collect(replay: ReplayServer, data_dir: Path, fast: HttpOptions, *, now: datetime = FIXTURE_NOW,
@@ -82,9 +82,10 @@ async def test_one_station_day_every_source(replay: ReplayServer, tmp_path: Path
     assert {r.headers["User-Agent"] for r in replay.requests} == {USER_AGENT}
     assert USER_AGENT.startswith("kalshi-collector/") and "+https://github.com/kalshi-collector" in USER_AGENT
 
-    meta = pq.ParquetFile(day_path(tmp_path, "metar", DAY)).metadata
+    meta = pq.ParquetFile(WEATHER["metar"].layout.day_file(tmp_path, DAY)).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
-    assert pq.read_schema(day_path(tmp_path, "asos_1min", DAY)).field("observed_at").type == pa.timestamp("us", "UTC")
+    one_min_file = WEATHER["asos_1min"].layout.day_file(tmp_path, DAY)
+    assert pq.read_schema(one_min_file).field("observed_at").type == pa.timestamp("us", "UTC")
 
 
 async def test_rerun_is_idempotent_and_keeps_what_it_has(replay: ReplayServer, tmp_path: Path,
@@ -232,7 +233,7 @@ async def test_a_station_iem_does_not_know(replay: ReplayServer, tmp_path: Path,
 
 
 async def test_an_unreadable_day_file_is_left_alone(replay: ReplayServer, tmp_path: Path, fast: HttpOptions) -> None:
-    path = day_path(tmp_path, "metar", DAY)
+    path = WEATHER["metar"].layout.day_file(tmp_path, DAY)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not parquet")
     run = await _collect(replay, tmp_path, fast, sources=["metar", "asos_1min"])

@@ -12,9 +12,9 @@ import pytest
 from weather_replay import FIXTURE_NOW, ReplayServer, Reply, serve_quiet_station
 
 from kalshi_collector import cli
+from kalshi_collector.storage.catalog import WEATHER
 from kalshi_collector.weather import command, settlement_command
 from kalshi_collector.weather.http import HttpOptions
-from kalshi_collector.weather.observations import day_path
 
 DAY = date(2026, 2, 11)
 
@@ -34,7 +34,7 @@ def test_default_is_yesterdays_climate_day_for_the_configured_series(
     code = command.execute(parse("weather", "--config", str(config_file)), options=fast, now=lambda: FIXTURE_NOW)
     assert code == 0
     for source in ("asos_1min", "metar", "daily_climate"):
-        assert day_path(data_dir(config_file), source, DAY).exists()
+        assert WEATHER[source].layout.day_file(data_dir(config_file), DAY).exists()
     out = capsys.readouterr().out
     assert out.startswith("weather: fetched 3 (source, station, day) with 40 new rows;") and "; 0 failed;" in out
 
@@ -75,10 +75,10 @@ def test_bad_answers_are_logged_and_the_rest_still_completes(
 
     # Midway, every source, is complete; the quiet parts of the others are fine.
     d = data_dir(config_file)
-    one_min = pd.read_parquet(day_path(d, "asos_1min", DAY))
+    one_min = pd.read_parquet(WEATHER["asos_1min"].layout.day_file(d, DAY))
     assert set(one_min["station"]) == {"KMDW"} and len(one_min) == 30
-    assert set(pd.read_parquet(day_path(d, "metar", DAY))["station"]) == {"KMDW"}
-    assert len(pd.read_parquet(day_path(d, "daily_climate", DAY))) == 2
+    assert set(pd.read_parquet(WEATHER["metar"].layout.day_file(d, DAY))["station"]) == {"KMDW"}
+    assert len(pd.read_parquet(WEATHER["daily_climate"].layout.day_file(d, DAY))) == 2
     out = capsys.readouterr().out
     assert "FAILED metar KLAX 2026-02-11: no answer within 0.4s" in out
 
@@ -121,8 +121,8 @@ def test_a_range_with_the_default_limits(replay: ReplayServer, config_file: Path
     hits = replay.hits("/api/data/metar", ids="KMDW")
     assert [h.query["date"] for h in hits] == ["2026-02-11T06:00Z", "2026-02-12T06:00Z"]
     # The replay has reports for the 11th only; the 10th's window keeps none of them.
-    assert day_path(data_dir(config_file), "metar", DAY).exists()
-    assert not day_path(data_dir(config_file), "metar", date(2026, 2, 10)).exists()
+    assert WEATHER["metar"].layout.day_file(data_dir(config_file), DAY).exists()
+    assert not WEATHER["metar"].layout.day_file(data_dir(config_file), date(2026, 2, 10)).exists()
 
 
 # --------------------------------------------------------------------------- settlement

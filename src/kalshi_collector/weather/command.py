@@ -21,7 +21,8 @@ from kalshi_collector.config import Config, load_config
 from kalshi_collector.errors import UsageError
 from kalshi_collector.weather.common import utc_now
 from kalshi_collector.weather.http import HttpOptions
-from kalshi_collector.weather.observations import SOURCES, WeatherRun, collect_weather
+from kalshi_collector.weather.observations import WeatherRun, collect_weather
+from kalshi_collector.weather.sources import SOURCES
 from kalshi_collector.weather.stations import (
     Station,
     UnknownStation,
@@ -158,7 +159,7 @@ def execute(
         print(f"  FAILED {failure}")
     for problem in problems:
         print(f"  FAILED {problem}")
-    return 1 if problems or result.failures else 0
+    return 1 if problems else result.exit_code
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,10 @@
 """The weather orchestrator: stations x climate dates x sources -> one parquet file per source and date.
 
-Layout: ``<data_dir>/weather/<source>/YYYY-MM-DD.parquet``, where the date is the *climate*
-date (local standard time, STATIONS.md) and one file holds every station of that day.
+Layout: ``<data_dir>/weather/<source>/YYYY-MM-DD.parquet`` (each source's dataset in
+:mod:`kalshi_collector.storage.catalog`), where the date is the *climate* date (local standard
+time, STATIONS.md) and one file holds every station of that day. What differs between sources
+(fetcher, dedupe form of a key, upgrade column, when a day is finished) is on each source's
+:class:`~kalshi_collector.weather.sources.WeatherSource` record.
 
 Re-runs are idempotent: the day file is read, the new rows are added to it, rows already held
 are kept as they are (first fetch wins; the one exception is a CLI version first known only
@@ -26,19 +29,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePath
-from typing import Protocol
 
 import pyarrow as pa
 
 from kalshi_collector.storage.fs import LocalFS, StorageFS, open_data_dir
-from kalshi_collector.weather import asos_1min, daily_climate, metar
+from kalshi_collector.storage.schemas import conform
 from kalshi_collector.weather.common import DayResult, WeatherUrls, utc_now
 from kalshi_collector.weather.http import HttpOptions, WeatherHttp
+from kalshi_collector.weather.sources import SOURCES, WeatherSource
 from kalshi_collector.weather.stations import Station, climate_day_window
 
 __all__ = [
@@ -47,78 +50,40 @@ __all__ = [
     "Failure",
     "Fetched",
     "collect_weather",
-    "day_file",
-    "day_path",
     "merge_rows",
     "day_is_finished",
     "FetchLog",
+    "FETCH_LOG",
 ]
 
 log = logging.getLogger(__name__)
 
-
-class _DayFetcher(Protocol):
-    async def __call__(
-        self, http: WeatherHttp, urls: WeatherUrls, stations: list[Station], climate_date: date, *, now: datetime
-    ) -> DayResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    fetch_day: _DayFetcher
-    schema: pa.Schema
-    key: tuple[str, ...]
-    sort: tuple[str, ...]
-    # After this long past the end of the climate day, what the source has is all it will have.
-    settles_after: timedelta
-
-
-SOURCES: dict[str, _Source] = {
-    # NCEI -> IEM ingest runs 18-36 h or more behind (SOURCES.md 1.5).
-    "asos_1min": _Source(asos_1min.fetch_day, asos_1min.SCHEMA, asos_1min.KEY, ("station", "observed_at"),
-                         timedelta(hours=72)),
-    # AWC receives reports within minutes; allow for late corrections.
-    "metar": _Source(metar.fetch_day, metar.SCHEMA, metar.KEY, ("station", "observed_at", "raw_text"),
-                     timedelta(hours=6)),
-    # The final CLI comes ~1-2 h after the day; corrections can follow for a day or two.
-    "daily_climate": _Source(daily_climate.fetch_day, daily_climate.SCHEMA, daily_climate.KEY,
-                             ("station", "climate_date", "issued_at", "product_id"), timedelta(hours=72)),
-}
 # Past this, an empty day stays empty (e.g. a station IEM has no 1-minute data for).
 GIVE_UP_AFTER = timedelta(days=40)
-
-
-def day_path(data_dir: str | Path, source: str, climate_date: date) -> Path:
-    """The day file in a *local* data folder (for any data folder: :func:`day_file`)."""
-    return Path(data_dir) / "weather" / source / f"{climate_date.isoformat()}.parquet"
-
-
-def day_file(root: PurePath, source: str, climate_date: date) -> PurePath:
-    """The day file under ``root`` as returned by :func:`~kalshi_collector.storage.fs.open_data_dir`."""
-    return root / "weather" / source / f"{climate_date.isoformat()}.parquet"
+FETCH_LOG = "weather/_fetch_log.json"
+"""The record of finished days, relative to the data folder (state, not a dataset)."""
 
 
 def day_is_finished(
     source: str, window_end: datetime, fetched_at: datetime, rows: int, has_final_cli: bool = False
 ) -> bool:
-    """Whether a (station, day) fetched at ``fetched_at`` holds all it ever will (pure)."""
+    """Whether a (station, day) fetched at ``fetched_at`` holds all it ever will (pure).
+
+    ``has_final_cli``: the station's day holds a final version (asked only of sources that publish
+    preliminary ones: :attr:`WeatherSource.final_stations`).
+    """
+    spec = SOURCES[source]
     age = fetched_at - window_end
     if age >= GIVE_UP_AFTER:
         return True
-    if age < SOURCES[source].settles_after:
+    if age < spec.settles_after:
         return False
-    if source == "daily_climate":
+    if spec.final_stations is not None:
         return has_final_cli
     return rows > 0
 
 
 # --------------------------------------------------------------------------- merging
-
-
-def _normalizers(source: str) -> Mapping[str, Callable[[object], object]]:
-    if source == "metar":
-        return {"raw_text": lambda raw: metar.raw_key(str(raw))}
-    return {}
 
 
 def _keys(table: pa.Table, key: Sequence[str], normalize: Mapping[str, Callable[[object], object]]) -> list[tuple]:
@@ -128,17 +93,6 @@ def _keys(table: pa.Table, key: Sequence[str], normalize: Mapping[str, Callable[
         fn = normalize.get(name)
         columns.append([fn(v) for v in values] if fn else values)
     return list(zip(*columns, strict=True)) if columns else []
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """An older day file as the current schema: columns in order, new columns null."""
-    arrays = []
-    for f in schema:
-        if f.name in table.column_names:
-            arrays.append(table.column(f.name).cast(f.type))
-        else:
-            arrays.append(pa.nulls(table.num_rows, type=f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def merge_rows(
@@ -159,7 +113,7 @@ def merge_rows(
         base = new.slice(0, 0)
         existing_keys: list[tuple] = []
     else:
-        base = _conform(existing, new.schema)
+        base = conform(existing, new.schema)
         existing_keys = _keys(base, key, normalize)
     index = {k: i for i, k in enumerate(existing_keys)}
     keep_existing = [True] * len(existing_keys)
@@ -275,78 +229,105 @@ def _read_existing(fs: StorageFS, path: PurePath) -> pa.Table | None:
     return fs.read_table(path)
 
 
-async def _run_source_day(
-    http: WeatherHttp,
-    urls: WeatherUrls,
-    source: str,
-    climate_date: date,
-    stations: list[Station],
-    *,
-    fs: StorageFS,
-    root: PurePath,
-    fetch_log: FetchLog,
-    now: datetime,
-    refetch: bool,
-    run: WeatherRun,
-) -> None:
-    spec = SOURCES[source]
-    todo = []
-    for station in stations:
-        if not refetch and fetch_log.is_finished(source, station.icao, climate_date):
-            run.cached.append((source, station.icao, climate_date))
-        else:
-            todo.append(station)
+@dataclass(frozen=True, slots=True)
+class _RunContext:
+    """What every (source, climate date) of one run shares; ``run`` collects the outcome."""
+
+    http: WeatherHttp
+    urls: WeatherUrls
+    fs: StorageFS
+    root: PurePath
+    fetch_log: FetchLog
+    now: datetime
+    refetch: bool
+    run: WeatherRun
+
+    def fail(self, failure: Failure) -> None:
+        log.error("weather: %s", failure)
+        self.run.failures.append(failure)
+
+
+async def _run_source_day(ctx: _RunContext, source: WeatherSource, climate_date: date,
+                          stations: list[Station]) -> None:
+    """One source for one climate date: fetch what is not finished yet, merge it into the day
+    file, record each station's day in the fetch log."""
+    todo = _stations_to_fetch(ctx, source, climate_date, stations)
     if not todo:
         return
-    try:
-        result = await spec.fetch_day(http, urls, todo, climate_date, now=now)
-    except Exception as exc:  # a bug in one source must not stop the others
-        log.error("weather %s %s: unexpected error", source, climate_date, exc_info=exc)
-        for station in todo:
-            run.failures.append(Failure(source, station.icao, climate_date, f"internal error: {exc}"))
+    result = await _fetch(ctx, source, climate_date, todo)
+    if result is None:
         return
     for station_id, message in result.errors.items():
-        failure = Failure(source, station_id, climate_date, message)
-        log.error("weather: %s", failure)
-        run.failures.append(failure)
-    path = day_file(root, source, climate_date)
-    try:
-        existing = _read_existing(fs, path)
-    except Exception as exc:  # never overwrite a file we could not read: it may hold data we would lose
-        failure = Failure(source, None, climate_date, f"existing day file {path} unreadable, left untouched: {exc}")
-        log.error("weather: %s", failure)
-        run.failures.append(failure)
+        ctx.fail(Failure(source.name, station_id, climate_date, message))
+    stored = _store_day(ctx, source, climate_date, result.table)
+    if stored is None:
         return
-    merged, added = merge_rows(
-        existing,
-        result.table,
-        spec.key,
-        normalize=_normalizers(source),
-        upgrade_column="raw_text" if source == "daily_climate" else None,
-    )
+    merged, added = stored
+    _record_stations(ctx, source, climate_date, [s for s in todo if s.icao not in result.errors], merged, added)
+    ctx.fetch_log.save()
+
+
+def _stations_to_fetch(ctx: _RunContext, source: WeatherSource, climate_date: date,
+                       stations: list[Station]) -> list[Station]:
+    """The stations whose day is not recorded as finished (all of them with ``refetch``)."""
+    todo = []
+    for station in stations:
+        if not ctx.refetch and ctx.fetch_log.is_finished(source.name, station.icao, climate_date):
+            ctx.run.cached.append((source.name, station.icao, climate_date))
+        else:
+            todo.append(station)
+    return todo
+
+
+async def _fetch(ctx: _RunContext, source: WeatherSource, climate_date: date,
+                 stations: list[Station]) -> DayResult | None:
+    """The source's answer; None (every station failed) when its fetcher raised."""
+    try:
+        return await source.fetch_day(ctx.http, ctx.urls, stations, climate_date, now=ctx.now)
+    except Exception as exc:  # a bug in one source must not stop the others
+        log.error("weather %s %s: unexpected error", source.name, climate_date, exc_info=exc)
+        for station in stations:
+            ctx.run.failures.append(Failure(source.name, station.icao, climate_date, f"internal error: {exc}"))
+        return None
+
+
+def _store_day(ctx: _RunContext, source: WeatherSource, climate_date: date,
+               fetched: pa.Table) -> tuple[pa.Table, pa.Table] | None:
+    """(day file with ``fetched`` merged in, rows added); the file is rewritten only if rows were
+    added. None when the existing day file cannot be read: it is left untouched, since it may hold
+    data that rewriting it would lose."""
+    path = source.dataset.layout.day_file(ctx.root, climate_date)
+    try:
+        existing = _read_existing(ctx.fs, path)
+    except Exception as exc:
+        ctx.fail(Failure(source.name, None, climate_date, f"existing day file {path} unreadable, left untouched: {exc}"))
+        return None
+    merged, added = merge_rows(existing, fetched, source.dataset.key, normalize=source.key_forms,
+                               upgrade_column=source.upgrade_column)
     if added.num_rows:
-        merged = merged.sort_by([(c, "ascending") for c in spec.sort])
-        fs.write_parquet(path, merged)
-        run.files.append(path)
-        run.urls.append(fs.url(path))
-        log.info("weather: %s %s: +%d rows (%d in the day file) -> %s", source, climate_date, added.num_rows,
-                 merged.num_rows, fs.url(path))
-    station_col = merged.column("station").to_pylist()
-    finals: set[str] = set()
-    if source == "daily_climate":
-        finals = {s for s, p in zip(station_col, merged.column("preliminary").to_pylist(), strict=True) if p is False}
-    added_counts: dict[str, int] = defaultdict(int)
-    for s in added.column("station").to_pylist():
-        added_counts[s] += 1
-    for station in todo:
-        if station.icao in result.errors:
-            continue
-        total = station_col.count(station.icao)
+        merged = merged.sort_by([(c, "ascending") for c in source.dataset.sort_keys])
+        ctx.fs.write_parquet(path, merged)
+        ctx.run.files.append(path)
+        ctx.run.urls.append(ctx.fs.url(path))
+        log.info("weather: %s %s: +%d rows (%d in the day file) -> %s", source.name, climate_date, added.num_rows,
+                 merged.num_rows, ctx.fs.url(path))
+    return merged, added
+
+
+def _record_stations(ctx: _RunContext, source: WeatherSource, climate_date: date, answered: list[Station],
+                     merged: pa.Table, added: pa.Table) -> None:
+    """Each station that answered: its rows now held, and whether its day is finished."""
+    totals = Counter(merged.column("station").to_pylist())
+    added_counts = Counter(added.column("station").to_pylist())
+    finals = source.final_stations(merged) if source.final_stations is not None else set()
+    for station in answered:
+        total = totals[station.icao]
         _, window_end = climate_day_window(station, climate_date)
-        finished = day_is_finished(source, window_end, now, total, station.icao in finals)
-        fetch_log.record(source, station.icao, climate_date, fetched_at=now, rows=total, finished=finished)
-        run.fetched.append(Fetched(source, station.icao, climate_date, added_counts[station.icao], total, finished))
-    fetch_log.save()
+        finished = day_is_finished(source.name, window_end, ctx.now, total, station.icao in finals)
+        ctx.fetch_log.record(source.name, station.icao, climate_date, fetched_at=ctx.now, rows=total,
+                             finished=finished)
+        ctx.run.fetched.append(Fetched(source.name, station.icao, climate_date, added_counts[station.icao], total,
+                                       finished))
 
 
 async def collect_weather(
@@ -371,15 +352,13 @@ async def collect_weather(
         if station not in by_date[climate_date]:
             by_date[climate_date].append(station)
     fs, root = open_data_dir(data_dir)
-    fetch_log = FetchLog(root / "weather" / "_fetch_log.json", fs)
     run = WeatherRun()
-    urls = WeatherUrls(iem=iem_url, awc=awc_url)
-    started = now()
     async with WeatherHttp(options) as http:
+        ctx = _RunContext(http, WeatherUrls(iem=iem_url, awc=awc_url), fs, root, FetchLog(root / FETCH_LOG, fs),
+                          now(), refetch, run)
         await asyncio.gather(
             *(
-                _run_source_day(http, urls, source, d, stations, fs=fs, root=root, fetch_log=fetch_log, now=started,
-                                refetch=refetch, run=run)
+                _run_source_day(ctx, SOURCES[source], d, stations)
                 for source in sources
                 for d, stations in sorted(by_date.items())
             )

@@ -25,20 +25,18 @@ import pandas as pd
 import pyarrow as pa
 
 from kalshi_collector.config import Config, load_config
+from kalshi_collector.storage.catalog import WEATHER
 from kalshi_collector.storage.fs import open_data_dir
-from kalshi_collector.weather import asos_1min, daily_climate, metar
+from kalshi_collector.storage.schemas import conform
 from kalshi_collector.weather.common import utc_now
 from kalshi_collector.weather.http import HttpOptions
-from kalshi_collector.weather.observations import collect_weather, day_file
+from kalshi_collector.weather.observations import collect_weather
 from kalshi_collector.weather.settlement import EventSettlement, settle_events
 from kalshi_collector.weather.stations import STATIONS, event_climate_date, series_for_ticker
 
 __all__ = ["add_arguments", "run", "execute", "fetch_event_markets", "read_weather_days", "format_settlement"]
 
 log = logging.getLogger("kalshi_collector.weather")
-
-_SCHEMAS = {"asos_1min": asos_1min.SCHEMA, "metar": metar.SCHEMA, "daily_climate": daily_climate.SCHEMA}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("events", nargs="+", metavar="EVENT_TICKER", help="e.g. KXHIGHCHI-26FEB11")
@@ -73,14 +71,13 @@ def read_weather_days(data_dir: str | Path, source: str, dates: Iterable[date]) 
 
     ``data_dir``: a local folder or an object-store URL."""
     fs, root = open_data_dir(data_dir)
+    dataset = WEATHER[source]
     tables = []
     for d in sorted(set(dates)):
-        path = day_file(root, source, d)
+        path = dataset.layout.day_file(root, d)
         if fs.isfile(path):
-            tables.append(fs.read_table(path))
-    if not tables:
-        return _SCHEMAS[source].empty_table().to_pandas()
-    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+            tables.append(conform(fs.read_table(path), dataset.schema))
+    return (pa.concat_tables(tables) if tables else dataset.schema.empty_table()).to_pandas()
 
 
 def _deg(value: float | None) -> str:
