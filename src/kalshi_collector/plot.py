@@ -23,11 +23,20 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from kalshi_collector.status import add_data_dir_argument, open_data
+from kalshi_collector.datafolder import add_data_dir_argument, open_data
 from kalshi_collector.storage import ParquetStorage
+from kalshi_collector.storage.catalog import CANDLESTICKS, TRADES, Dataset
+from kalshi_collector.storage.layout import PerEvent
+
+if TYPE_CHECKING:  # matplotlib is an optional extra, imported only when drawing
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["add_arguments", "run", "EventData", "Bracket", "load", "render", "bracket_range"]
 
@@ -140,22 +149,39 @@ def _event_date(event: str) -> dt.date | None:
         return None
 
 
-def _frame(table) -> pd.DataFrame:
+def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas() if table.num_rows else pd.DataFrame(columns=table.column_names)
+
+
+@dataclass
+class _MarketData:
+    """Quotes (time, market_ticker, yes_bid, yes_ask, last_price, subtitle) and trades (time,
+    market_ticker, count) of one event, and the tables they came from."""
+
+    quotes: pd.DataFrame
+    trades: pd.DataFrame
+    sources: list[str]
 
 
 def load(storage: ParquetStorage, event: str, start: dt.date | None = None, end: dt.date | None = None) -> EventData:
     """Read everything the picture of ``event`` needs; dates bound the live tables (UTC days)."""
-    import pyarrow.compute as pc
-
     day = _event_date(event)
     if start is None and day is not None:
         start = day - dt.timedelta(days=3)
     if end is None and day is not None:
         end = day + dt.timedelta(days=2)
-    sources: list[str] = []
-    prefix = event + "-"
+    market = _live_market_data(storage, event, start, end)
+    _fill_from_backfill(storage, event, market)
+    brackets = _brackets(market.quotes, market.trades)
+    data = EventData(event_ticker=event, brackets=brackets, sources=market.sources,
+                     outages=find_outages(market.quotes["time"]) if len(market.quotes) else [])
+    _add_weather(storage, data, day)
+    return data
 
+
+def _live_market_data(storage: ParquetStorage, event: str, start: dt.date | None, end: dt.date | None) -> _MarketData:
+    """The event's rows of ``market_snapshots`` and ``trades_live`` in the UTC days given."""
+    sources: list[str] = []
     snaps = storage.read_arrow("market_snapshots", start, end)
     snaps = snaps.filter(pc.equal(snaps.column("event_ticker"), event)) if snaps.num_rows else snaps
     quotes = _frame(snaps)
@@ -164,35 +190,48 @@ def load(storage: ParquetStorage, event: str, start: dt.date | None = None, end:
         quotes = quotes.rename(columns={"snapshot_ts": "time"})
     trades_live = storage.read_arrow("trades_live", start, end)
     if trades_live.num_rows:
-        trades_live = trades_live.filter(pc.starts_with(trades_live.column("market_ticker"), prefix))
+        trades_live = trades_live.filter(pc.starts_with(trades_live.column("market_ticker"), event + "-"))
     trades = _frame(trades_live).rename(columns={"recv_ts": "time"})
     if len(trades):
         sources.append("trades_live")
+    return _MarketData(quotes, trades, sources)
 
-    per_event = {Path(str(p)).stem: p for p in storage.files("candlesticks")}
-    if not len(quotes) and event in per_event:
-        candles = storage.fs.read_table(per_event[event]).to_pandas()
-        if len(candles):
-            period = candles["period_minutes"].min()
-            candles = candles[candles["period_minutes"] == period]
-            # a candle is stamped with its period's end; drawn from its start, it covers its own period
-            start_times = candles["timestamp"] - pd.to_timedelta(candles["period_minutes"], unit="min")
-            quotes = pd.DataFrame({"time": start_times, "market_ticker": candles["market_ticker"],
-                                   "yes_bid": candles["yes_bid_close"], "yes_ask": candles["yes_ask_close"],
-                                   "last_price": candles["close_price"], "subtitle": None})
-            sources.append(f"candlesticks ({period} min)")
-    hist_trades = {Path(str(p)).stem: p for p in storage.files("trades")}
-    if not len(trades) and event in hist_trades:
-        hist = storage.fs.read_table(hist_trades[event]).to_pandas()
-        trades = hist.rename(columns={"timestamp": "time"})
-        if len(trades):
-            sources.append("trades (backfill)")
 
-    tickers = sorted(set(quotes.get("market_ticker", pd.Series(dtype=str))) | set(trades.get("market_ticker", pd.Series(dtype=str))))
+def _event_frame(storage: ParquetStorage, table: Dataset[PerEvent], event: str) -> pd.DataFrame | None:
+    """The event's backfill file of ``table``, or None if it has none."""
+    path = table.layout.event_file(storage.root, event)
+    if not storage.fs.isfile(path):
+        return None
+    return storage.fs.read_table(path).to_pandas()
+
+
+def _fill_from_backfill(storage: ParquetStorage, event: str, market: _MarketData) -> None:
+    """Without live quotes, the finest backfilled candles stand in; without live trades, the backfilled trades."""
+    candles = _event_frame(storage, CANDLESTICKS, event) if not len(market.quotes) else None
+    if candles is not None and len(candles):
+        period = candles["period_minutes"].min()
+        candles = candles[candles["period_minutes"] == period]
+        # a candle is stamped with its period's end; drawn from its start, it covers its own period
+        start_times = candles["timestamp"] - pd.to_timedelta(candles["period_minutes"], unit="min")
+        market.quotes = pd.DataFrame({"time": start_times, "market_ticker": candles["market_ticker"],
+                                      "yes_bid": candles["yes_bid_close"], "yes_ask": candles["yes_ask_close"],
+                                      "last_price": candles["close_price"], "subtitle": None})
+        market.sources.append(f"candlesticks ({period} min)")
+    hist = _event_frame(storage, TRADES, event) if not len(market.trades) else None
+    if hist is not None:
+        market.trades = hist.rename(columns={"timestamp": "time"})
+        if len(market.trades):
+            market.sources.append("trades (backfill)")
+
+
+def _brackets(quotes: pd.DataFrame, trades: pd.DataFrame) -> list[Bracket]:
+    """One bracket per market seen in the quotes or trades, lowest settlement range first."""
+    empty = pd.Series(dtype=str)
+    tickers = sorted(set(quotes.get("market_ticker", empty)) | set(trades.get("market_ticker", empty)))
     brackets = []
     for ticker in tickers:
         q = quotes[quotes["market_ticker"] == ticker].sort_values("time") if len(quotes) else quotes
-        subtitle = next((s for s in q.get("subtitle", pd.Series(dtype=str)).dropna()), None) if len(q) else None
+        subtitle = next((s for s in q.get("subtitle", empty).dropna()), None) if len(q) else None
         low, high = bracket_range(ticker, subtitle)
         label = subtitle or ticker.rsplit("-", 1)[-1]
         t = trades[trades["market_ticker"] == ticker] if len(trades) else trades
@@ -203,10 +242,7 @@ def load(storage: ParquetStorage, event: str, start: dt.date | None = None, end:
         ))
     brackets.sort(key=lambda b: (b.low if b.low != -math.inf else b.high - 1e6, b.high))
     _name_open_ended(brackets)
-    data = EventData(event_ticker=event, brackets=brackets, sources=sources,
-                     outages=find_outages(quotes["time"]) if len(quotes) else [])
-    _add_weather(storage, data, day)
-    return data
+    return brackets
 
 
 def _add_weather(storage: ParquetStorage, data: EventData, day: dt.date | None) -> None:
@@ -252,12 +288,22 @@ def _bin_width(span: pd.Timedelta) -> pd.Timedelta:
     return pd.Timedelta(days=1)
 
 
+@dataclass
+class _Frame:
+    """The time span every panel shows, and the legend entries gathered while drawing."""
+
+    t0: pd.Timestamp
+    t1: pd.Timestamp
+    pad: pd.Timedelta
+    colours: list[Any]  # hex strings or RGBA tuples
+    handles: list[Any] = field(default_factory=list)  # matplotlib artists
+
+
 def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
     """Draw ``data`` into a PNG at ``path`` and return the path."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     times = [b.quotes["time"] for b in data.brackets if len(b.quotes)] + \
@@ -268,19 +314,32 @@ def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
     t0, t1 = all_times.min(), all_times.max()
     if t1 <= t0:
         t1 = t0 + pd.Timedelta(minutes=1)
-    pad = (t1 - t0) * 0.01
+    colours = _COLOURS if len(data.brackets) <= len(_COLOURS) else [plt.cm.tab20(i) for i in range(20)]
+    frame = _Frame(t0, t1, (t1 - t0) * 0.01, colours)
 
     fig, (ax, axv) = plt.subplots(
         2, 1, figsize=(13, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.06},
         layout="constrained",
     )
+    _draw_prices(ax, axv, data, frame)
+    if data.observed is not None or data.settled_value is not None:
+        _draw_temperature(ax.twinx(), data, frame)
+    _draw_volume(axv, data, frame)
+    _titles(fig, ax, data, frame)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
+def _draw_prices(ax: Axes, axv: Axes, data: EventData, frame: _Frame) -> None:
+    """Per bracket its bid-ask band and last-trade line; outages shaded on both panels."""
     winner = None
     if data.settled_value is not None:
         winner = next((b for b in data.brackets if b.low <= data.settled_value <= b.high), None)
-    colours = _COLOURS if len(data.brackets) <= len(_COLOURS) else [plt.cm.tab20(i) for i in range(20)]
-    handles = []
     for i, b in enumerate(data.brackets):
-        colour = colours[i % len(colours)]
+        colour = frame.colours[i % len(frame.colours)]
         label = b.label + ("   \u2190 settles YES" if b is winner else "")
         (line,) = ax.plot([], [], color=colour, linewidth=2.4 if b is winner else 1.8, label=label)
         for q in _segments(b.quotes, data.outages) if len(b.quotes) else []:
@@ -291,40 +350,47 @@ def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
                             alpha=0.16, linewidth=0)
             ax.step(q["time"], q["last_price"].astype(float), where="post", color=colour,
                     linewidth=line.get_linewidth())
-        handles.append(line)
+        frame.handles.append(line)
     for n, (start, end) in enumerate(data.outages):
         for axis in (ax, axv):
             axis.axvspan(start, end, color="#bbbbbb", alpha=0.35, hatch="//", linewidth=0,
                          label="no data (collector not running)" if n == 0 and axis is ax else None)
     if data.outages:
-        handles.append(ax.get_legend_handles_labels()[0][-1])
+        frame.handles.append(ax.get_legend_handles_labels()[0][-1])
     ax.set_ylim(0, 100)
     ax.set_ylabel("YES price (¢)  —  line: last trade, band: bid–ask")
     ax.grid(True, axis="both", color="#dddddd", linewidth=0.6)
-    ax.set_xlim(t0 - pad, t1 + pad)
+    ax.set_xlim(frame.t0 - frame.pad, frame.t1 + frame.pad)
 
-    if data.observed is not None or data.settled_value is not None:
-        axt = ax.twinx()
-        temps = []
-        if data.observed is not None:
-            obs = data.observed[(data.observed["time"] >= t0 - pad) & (data.observed["time"] <= t1 + pad)]
-            if len(obs):
-                (tl,) = axt.plot(obs["time"], obs["temp_f"], color="#444444", linewidth=1.4, linestyle="-",
-                                 alpha=0.9, label=f"{data.station} observed °F ({data.observed_source})")
-                handles.append(tl)
-                temps += list(obs["temp_f"])
-        if data.settled_value is not None:
-            what = "high" if data.kind == "high" else "low"
-            hl = axt.axhline(data.settled_value, color="#B2182B", linestyle="--", linewidth=1.6,
-                             label=f"final CLI {what}: {data.settled_value:.0f}°F")
-            handles.append(hl)
-            temps.append(data.settled_value)
-        if temps:
-            lo, hi = min(temps), max(temps)
-            axt.set_ylim(lo - max(3, (hi - lo) * 0.15), hi + max(3, (hi - lo) * 0.15))
-        axt.set_ylabel(f"temperature at {data.station} (°F)")
 
-    width = _bin_width(t1 - t0)
+def _draw_temperature(axt: Axes, data: EventData, frame: _Frame) -> None:
+    """On a second axis: the station's observed temperature and the final CLI value."""
+    temps = []
+    if data.observed is not None:
+        shown = (data.observed["time"] >= frame.t0 - frame.pad) & (data.observed["time"] <= frame.t1 + frame.pad)
+        obs = data.observed[shown]
+        if len(obs):
+            (tl,) = axt.plot(obs["time"], obs["temp_f"], color="#444444", linewidth=1.4, linestyle="-",
+                             alpha=0.9, label=f"{data.station} observed °F ({data.observed_source})")
+            frame.handles.append(tl)
+            temps += list(obs["temp_f"])
+    if data.settled_value is not None:
+        what = "high" if data.kind == "high" else "low"
+        hl = axt.axhline(data.settled_value, color="#B2182B", linestyle="--", linewidth=1.6,
+                         label=f"final CLI {what}: {data.settled_value:.0f}°F")
+        frame.handles.append(hl)
+        temps.append(data.settled_value)
+    if temps:
+        lo, hi = min(temps), max(temps)
+        axt.set_ylim(lo - max(3, (hi - lo) * 0.15), hi + max(3, (hi - lo) * 0.15))
+    axt.set_ylabel(f"temperature at {data.station} (°F)")
+
+
+def _draw_volume(axv: Axes, data: EventData, frame: _Frame) -> None:
+    """Contracts traded per time bin, stacked by bracket; the shared time axis in UTC."""
+    import matplotlib.dates as mdates
+
+    width = _bin_width(frame.t1 - frame.t0)
     bottoms = None
     for i, b in enumerate(data.brackets):
         if not len(b.volume):
@@ -334,7 +400,7 @@ def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
             bottoms = binned * 0.0
         bottoms, binned = bottoms.align(binned, fill_value=0.0)
         axv.bar(binned.index, binned.values, width=width * 0.9, bottom=bottoms.values, align="edge",
-                color=colours[i % len(colours)], linewidth=0)
+                color=frame.colours[i % len(frame.colours)], linewidth=0)
         bottoms = bottoms + binned
     axv.set_ylabel(f"contracts traded\nper {_describe(width)}")
     axv.grid(True, axis="y", color="#dddddd", linewidth=0.6)
@@ -343,19 +409,16 @@ def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
     axv.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
     axv.set_xlabel("time (UTC)")
 
+
+def _titles(fig: Figure, ax: Axes, data: EventData, frame: _Frame) -> None:
     title = f"{data.event_ticker}: YES price per bracket"
     if data.station and (data.observed is not None or data.settled_value is not None):
         title += f", with {data.station} temperature"
     fig.suptitle(title, fontsize=14, fontweight="bold")
-    ax.set_title(f"{t0:%Y-%m-%d %H:%M} – {t1:%Y-%m-%d %H:%M} UTC · data: {', '.join(data.sources)}",
+    ax.set_title(f"{frame.t0:%Y-%m-%d %H:%M} – {frame.t1:%Y-%m-%d %H:%M} UTC · data: {', '.join(data.sources)}",
                  fontsize=9, color="#555555")
-    fig.legend(handles=handles, loc="outside right upper", fontsize=9, frameon=False,
+    fig.legend(handles=frame.handles, loc="outside right upper", fontsize=9, frameon=False,
                title="bracket (settlement value)", title_fontsize=9)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
 
 
 def _describe(width: pd.Timedelta) -> str:
@@ -394,7 +457,7 @@ def run(args: argparse.Namespace) -> int:
             dates.append(dt.date.fromisoformat(text) if text else None)
         except ValueError:
             raise UsageError(f"{flag} {text!r} is not a date; expected YYYY-MM-DD") from None
-    storage, _, _ = open_data(args)
+    storage = open_data(args).storage
     data = load(storage, event, *dates)
     if not data.brackets:
         raise UsageError(f"no data for {event} in {storage.fs.url(storage.root)} (market_snapshots, trades_live, "

@@ -1,8 +1,9 @@
 """``kalshi-collector query "SQL"``: SQL over every table of the data folder, through DuckDB.
 
-Each table is a view named as in docs/schemas.md (``market_snapshots``, ``orderbook_snapshots``,
-``orderbook_deltas``, ``trades_live``, ``book_events``, ``candlesticks``, ``trades``, ``asos_1min``,
-``metar``, ``daily_climate``) over exactly the files :meth:`ParquetStorage.files` lists: day files
+Each dataset of the catalog (:mod:`kalshi_collector.storage.catalog`: ``market_snapshots``,
+``orderbook_snapshots``, ``orderbook_deltas``, ``trades_live``, ``book_events``, ``candlesticks``,
+``trades``, ``asos_1min``, ``metar``, ``daily_climate``) is a view of the same name, as in
+docs/schemas.md, over exactly the files :meth:`ParquetStorage.files` lists: day files
 and today's parts, never a part already merged into a day file, so no row is counted twice. A table
 with no files yet is an empty view with the right columns, so a query can name it anyway.
 
@@ -25,38 +26,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from kalshi_collector.status import add_data_dir_argument, open_data
-from kalshi_collector.storage import TABLES, ParquetStorage
+from kalshi_collector.datafolder import add_data_dir_argument, open_data
+from kalshi_collector.storage import DATASETS, ParquetStorage
 from kalshi_collector.storage.atomic import atomic_write_parquet
 from kalshi_collector.storage.fs import ObjectStoreFS
 
 __all__ = ["add_arguments", "run", "VIEWS", "connect", "run_sql"]
 
-VIEWS: dict[str, str] = {
-    **{name: name for name in TABLES},
-    "candlesticks": "candlesticks",
-    "trades": "trades",
-    "asos_1min": "asos_1min",
-    "metar": "metar",
-    "daily_climate": "daily_climate",
-}
-"""View name -> ``ParquetStorage`` kind."""
-
-
-def _known_schema(view: str) -> pa.Schema | None:
-    """The columns of a table with no files yet (None when its schema is not known here)."""
-    if view in TABLES:
-        return TABLES[view].schema
-    try:
-        if view in ("candlesticks", "trades"):
-            from kalshi_collector.backfill.store import CANDLES_SCHEMA, TRADES_SCHEMA
-
-            return CANDLES_SCHEMA if view == "candlesticks" else TRADES_SCHEMA
-        from kalshi_collector.weather import asos_1min, daily_climate, metar
-
-        return {"asos_1min": asos_1min.SCHEMA, "metar": metar.SCHEMA, "daily_climate": daily_climate.SCHEMA}[view]
-    except (ImportError, KeyError, AttributeError):
-        return None
+VIEWS: dict[str, str] = {name: name for name in DATASETS}
+"""View name -> ``ParquetStorage`` kind: one view per dataset of the catalog, named as it."""
 
 
 def _sql_string(text: str) -> str:
@@ -84,10 +62,8 @@ def connect(storage: ParquetStorage) -> Any:
             listed = ", ".join(_sql_string(str(p)) for p in paths)
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
         else:
-            schema = _known_schema(view)
-            if schema is not None:
-                con.register(f"_empty_{view}", schema.empty_table())
-                con.execute(f"CREATE VIEW {view} AS SELECT * FROM _empty_{view}")
+            con.register(f"_empty_{view}", DATASETS[kind].schema.empty_table())
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM _empty_{view}")
     return con
 
 
@@ -172,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         import duckdb  # noqa: F401
     except ImportError:
         raise UsageError("query needs DuckDB: pip install 'kalshi-collector[duckdb]'") from None
-    storage, _, _ = open_data(args)
+    storage = open_data(args).storage
     if not args.sql:
         print(describe(storage), end="")
         return 0
