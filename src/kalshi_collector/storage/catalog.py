@@ -66,7 +66,7 @@ class Dataset(Generic[L]):
 
     def __post_init__(self) -> None:
         names = self.schema.names
-        missing = [c for c in (self.time_column, *self.sort_keys, *self.key) if c not in names]
+        missing = [c for c in dict.fromkeys((self.time_column, *self.sort_keys, *self.key)) if c not in names]
         if missing:
             raise ValueError(f"dataset {self.name}: columns {missing} are not in its schema")
         if isinstance(self.layout, LiveDaily) and names[0] != self.time_column:
