@@ -11,6 +11,7 @@ the callables it is handed:
   backpressure, so nothing can be dropped between the socket and the book);
 * ``on_disconnected(why)`` — the connection is gone (``"lost"`` or ``"stopping"``).
 
+The three ``on_*`` callables are public attributes: a recorder may wrap them before :meth:`Stream.run`.
 A connection that stayed up for ``healthy_after`` seconds resets the backoff. A bug in a callable
 costs a reconnect, never the stream for the rest of the run.
 """
@@ -53,9 +54,9 @@ class Stream:
         self._signer = signer
         self._counters = counters
         self._ready = ready
-        self._on_connected = on_connected
-        self._on_frame = on_frame
-        self._on_disconnected = on_disconnected
+        self.on_connected = on_connected
+        self.on_frame = on_frame
+        self.on_disconnected = on_disconnected
         self._stall_timeout = stall_timeout
         self._healthy_after = healthy_after
         self.backoff = backoff or Backoff()
@@ -91,7 +92,7 @@ class Stream:
             )
             self._counters.connects += 1
             log.info("connected to %s (connection %d)", self.url, self.conn.number)
-            await self._on_connected(self.conn)
+            await self.on_connected(self.conn)
             self._live = True
             await self._read(self.conn)
         except HandshakeRefused as exc:
@@ -109,10 +110,10 @@ class Stream:
             if self.conn is not None:
                 await self.conn.close()
                 self.conn = None
-                self._on_disconnected("stopping" if self.stopping.is_set() else "lost")
+                self.on_disconnected("stopping" if self.stopping.is_set() else "lost")
 
     async def _read(self, conn: WsConnection) -> None:
-        on_frame = self._on_frame
+        on_frame = self.on_frame
         healthy_after = self._clock() + self._healthy_after
         async for recv_ts, frame in conn.frames():
             on_frame(recv_ts, frame)
