@@ -22,7 +22,7 @@ from kalshi_collector.backfill.resolve import Resolver
 from kalshi_collector.backfill.store import BackfillStore
 from kalshi_collector.backfill.writer import Writer
 from kalshi_collector.kalshi.rest import KalshiRestClient
-from kalshi_collector.sim import SimExchange, restapi
+from kalshi_collector.sim import SimExchange, restdata
 
 
 def _events(sim: SimExchange, *, historical: bool) -> list[str]:
@@ -110,7 +110,7 @@ async def test_a_refused_request_is_asked_again_in_halves(
 ) -> None:
     # An archive with a smaller per-market cap than we plan for: each market's life in 1-minute
     # candles is refused and has to be cut in time, twice.
-    monkeypatch.setattr(restapi, "MAX_CANDLES_PER_MARKET", 1000)
+    monkeypatch.setattr(restdata, "MAX_CANDLES_PER_MARKET", 1000)
     window = P.Window.from_dates(sim.model.today - timedelta(days=7), sim.model.today - timedelta(days=1))
     event = _events(sim, historical=True)[-1]
     async with client(sim) as c:
