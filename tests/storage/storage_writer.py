@@ -12,8 +12,13 @@ Usage: ``python storage_writer.py MODE DATA_DIR [ARGS...]``
 - ``efbig``: a real EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored) on the part write; prints the stats after
   the failed flush and after the retried one as JSON.
 - ``efbig-die``: the failed flush, then ``os._exit`` without closing.
-- ``efbig-journal``: a sync that hits EFBIG half-way through its frame, then a sync that works,
-  then ``os._exit``; prints the stats after each sync as JSON.
+- ``full-disk KIND``: journal on a disk that fills up (``injected``: the journal's file layer and
+  the part files fail as a full disk does; ``real``: DATA_DIR is a small tmpfs, filled with a
+  file) until the journal's reserve is used up; prints what was promised as JSON, then
+  ``os._exit`` (as a kill -9, nothing flushed or closed).
+- ``efbig-journal``: a sync whose frame is bigger than a (small) journal segment and hits EFBIG
+  half-way through, then a sync that works, then ``os._exit``; prints the stats after each sync as
+  JSON.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from storage_helpers import ROW_FACTORIES, T0  # noqa: E402
 
 from kalshi_collector.storage import LiveStore  # noqa: E402
 from kalshi_collector.storage.fs import LocalFS  # noqa: E402
-from kalshi_collector.storage.journal import JournalWriter  # noqa: E402
+from kalshi_collector.storage.journal import JournalOptions, JournalWriter  # noqa: E402
 
 
 def _die() -> None:
@@ -140,14 +145,14 @@ def efbig_die(data_dir: str) -> None:
 
 
 def efbig_journal(data_dir: str) -> None:
-    store = LiveStore(data_dir, journal_sync_interval=None)
+    segment = 256 * 1024  # the 2000-row frame is bigger: it gets a segment of its own, which grows
+    store = LiveStore(data_dir, journal_sync_interval=None, journal_options=JournalOptions(segment_bytes=segment))
     _fill(store, 100)
     store.sync()
-    size = sum(p.stat().st_size for p in Path(data_dir, "_journal").glob("*.wal"))
     _fill(store, 2000)  # ids 0..1999 again in the second batch: the test counts rows, not ids
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 4096, hard))  # room for part of the frame only
+    resource.setrlimit(resource.RLIMIT_FSIZE, (segment + 4096, hard))  # room for part of the frame only
     try:
         store.sync()
         failed = store.stats
@@ -158,7 +163,23 @@ def efbig_journal(data_dir: str) -> None:
     os._exit(0)
 
 
+def full_disk(data_dir: str, kind: str) -> None:
+    from journal_faults import FullDisk, fill, journal_until_full
+
+    segment = 64 * 1024
+    if kind == "injected":
+        disk = FullDisk()
+        store = LiveStore(data_dir, journal_sync_interval=None, fs=disk.parts(),
+                          journal_options=JournalOptions(segment_bytes=segment, ops=disk))
+        run = journal_until_full(store, lambda: setattr(disk, "full", True))
+    else:
+        store = LiveStore(data_dir, journal_sync_interval=None, journal_options=JournalOptions(segment_bytes=segment))
+        run = journal_until_full(store, lambda: fill(Path(data_dir) / "filler"))
+    print(json.dumps({**run._asdict(), "write_errors": store.stats["write_errors"]}), flush=True)
+    os._exit(0)
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     {"stream": stream, "crash-flush": crash_flush, "crash-recover": crash_recover,
-     "efbig": efbig, "efbig-die": efbig_die, "efbig-journal": efbig_journal}[mode](*args)
+     "efbig": efbig, "efbig-die": efbig_die, "efbig-journal": efbig_journal, "full-disk": full_disk}[mode](*args)

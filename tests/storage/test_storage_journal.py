@@ -1,130 +1,133 @@
-"""The journal's frames: torn tails, corruption and odd segments are survived, never fatal."""
+"""Recovery through ``LiveStore.recover()``: every intact frame is stored, damaged segments are kept."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from storage_helpers import ID_COLUMN, ROW_FACTORIES, T0
+from journal_faults import os_error
+from journal_helpers import frames_of, preallocated, rows, segment_v1, write_journal
+from storage_helpers import ID_COLUMN, ROW_FACTORIES
 
 from kalshi_collector.storage import LiveStore, ParquetStorage
-from kalshi_collector.storage.journal import MAGIC, JournalWriter, encode_frame, list_segments, read_segment
+from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.journal import damaged_path, encode_frame, list_segments, read_segment
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 
 
-def _rows(table: str, start: int, n: int) -> list[tuple]:
-    return [ROW_FACTORIES[table](T0 + i, i) for i in range(start, start + n)]
+def stored_ids(data_dir: Path, table: str = "book_events") -> list:
+    return sorted(ParquetStorage(data_dir).read_parquets(table)[ID_COLUMN[table]])
 
 
-def write_journal(journal_dir: Path, frames: list[list[tuple[str, list]]]) -> Path:
-    """Journal ``frames`` with a real writer, then drop it like a crash would (no flush)."""
-    writer = JournalWriter(journal_dir, "c0")
-    for frame in frames:
-        writer.append(encode_frame(frame))
-    writer.close()
-    [(_, path)] = list_segments(journal_dir, "c0")
-    return path
+def frame_starts(path: Path) -> list[int]:
+    """Offsets where each frame of a segment written by ``write_journal`` starts."""
+    data, starts, pos = path.read_bytes(), [], 8
+    for frame in read_segment(path).frames:
+        starts.append(pos)
+        pos += len(encode_frame([(t, [tuple(r) for r in b]) for t, b in frame]))
+    assert pos == len(data.rstrip(b"\0"))
+    return starts
 
 
-def test_frames_read_back_as_written(tmp_path: Path) -> None:
-    frames = [[("book_events", _rows("book_events", 0, 3)), ("trades_live", _rows("trades_live", 0, 2))],
-              [("book_events", _rows("book_events", 3, 1))]]
-    scan = read_segment(write_journal(tmp_path, frames))
-    assert scan.torn_bytes == 0 and not scan.bad_magic
-    assert [[(t, [tuple(r) for r in rows]) for t, rows in frame] for frame in scan.frames] == frames
-
-
-def test_a_tail_torn_at_any_byte_is_ignored(tmp_path: Path) -> None:
-    frames = [[("book_events", _rows("book_events", i * 10, 10))] for i in range(3)]
-    path = write_journal(tmp_path / "j", frames)
-    data = path.read_bytes()
-    last = len(encode_frame(frames[-1]))
-    whole = len(data) - last
-    for cut in range(whole, len(data)):
-        torn = tmp_path / "torn.wal"
-        torn.write_bytes(data[:cut])
-        scan = read_segment(torn)
-        assert len(scan.frames) == 2, cut
-        assert scan.torn_bytes == cut - whole
-
-
-def test_corrupt_or_garbage_tail_is_ignored(tmp_path: Path) -> None:
-    frames = [[("book_events", _rows("book_events", i * 10, 10))] for i in range(2)]
-    path = write_journal(tmp_path / "j", frames)
+def damage(path: Path, at: int, length: int) -> bytes:
     data = bytearray(path.read_bytes())
-    flipped = tmp_path / "flipped.wal"
-    data[-3] ^= 0xFF
-    flipped.write_bytes(bytes(data))
-    assert len(read_segment(flipped).frames) == 1
-    garbage = tmp_path / "garbage.wal"
-    garbage.write_bytes(path.read_bytes() + b"\xff\xff\xff\x7f" + b"x" * 100)
-    scan = read_segment(garbage)
-    assert len(scan.frames) == 2 and scan.torn_bytes == 104
+    data[at : at + length] = bytes(b ^ 0x5A for b in data[at : at + length])
+    path.write_bytes(bytes(data))
+    return bytes(data)
 
 
-def test_segment_torn_while_being_created_is_empty(tmp_path: Path) -> None:
-    for content in (b"", MAGIC[:3]):
-        path = tmp_path / "new.wal"
-        path.write_bytes(content)
-        scan = read_segment(path)
-        assert scan.frames == [] and not scan.bad_magic
-
-
-def test_recovery_takes_the_whole_frames_and_ignores_the_torn_one(data_dir: Path, caplog) -> None:
-    frames = [[("book_events", _rows("book_events", 0, 10))], [("book_events", _rows("book_events", 10, 10))]]
-    path = write_journal(data_dir / "_journal", frames)
-    half = encode_frame([("book_events", _rows("book_events", 20, 10))])
-    with path.open("ab") as fh:
-        fh.write(half[: len(half) // 2])
+def test_recovery_takes_the_whole_frames_and_drops_the_torn_one(data_dir: Path, caplog) -> None:
+    path = write_journal(data_dir / "_journal", frames_of(2))
+    half = encode_frame([("book_events", rows("book_events", 20, 10))])
+    path.write_bytes(preallocated(path.read_bytes() + half[: len(half) // 2], 1 << 20))  # as kill -9 leaves it
     with caplog.at_level(logging.WARNING), LiveStore(data_dir, journal_sync_interval=None) as store:
         assert store.recover()["book_events"] == 20
-        assert store.stats["torn_journal_bytes"] == len(half) // 2
-    assert "torn tail" in caplog.text
-    ids = ParquetStorage(data_dir).read_parquets("book_events")[ID_COLUMN["book_events"]]
-    assert sorted(ids) == list(range(20))
+        assert store.stats["torn_journal_bytes"] == len(half[: len(half) // 2].rstrip(b"\0"))
+        assert store.stats["damaged_journal_bytes"] == 0
+    assert "incomplete last frame" in caplog.text and "never synced" in caplog.text
+    assert "damaged" not in caplog.text
+    assert stored_ids(data_dir) == list(range(20))
+    assert not path.exists() and not damaged_path(path).exists()  # nothing unrecovered: deleted
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0
-    assert len(ParquetStorage(data_dir).read_parquets("book_events")) == 20
+    assert stored_ids(data_dir) == list(range(20))
 
 
-def test_a_foreign_file_in_the_journal_is_set_aside_not_deleted(data_dir: Path, caplog) -> None:
+def test_damage_in_the_middle_loses_only_its_frame_and_the_segment_is_kept(data_dir: Path, caplog) -> None:
+    path = write_journal(data_dir / "_journal", frames_of(120))  # 1,200 rows, ids 0..1199
+    starts = frame_starts(path)
+    damaged = damage(path, starts[11] + 30, 16)  # frame 11: ids 110..119
+    with caplog.at_level(logging.WARNING), LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["book_events"] == 1190
+        assert store.stats["damaged_journal_bytes"] == starts[12] - starts[11]
+    assert stored_ids(data_dir) == [i for i in range(1200) if not 110 <= i < 120]  # the 1,080 after it too
+    kept = damaged_path(path)
+    assert not path.exists() and kept.read_bytes() == damaged
+    [line] = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert str(path) in line and f"{starts[12] - starts[11]} bytes unreadable" in line
+    assert "damaged bytes between intact frames" in line and kept.name in line and "delete it once" in line
+    assert "never synced" not in caplog.text
+    with LiveStore(data_dir, journal_sync_interval=None) as store:  # a kept file is never read again
+        assert sum(store.recover().values()) == 0
+    assert kept.exists()
+
+
+def test_a_damaged_header_hides_none_of_the_frames(data_dir: Path, caplog) -> None:
+    path = write_journal(data_dir / "_journal", frames_of(30))
+    damage(path, 0, 8)
+    with caplog.at_level(logging.ERROR), LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["book_events"] == 300
+    assert stored_ids(data_dir) == list(range(300))
+    assert "damaged header: 8 bytes at offset 0" in caplog.text
+    assert damaged_path(path).exists() and not path.exists()
+
+
+def test_a_foreign_file_in_the_journal_is_kept_not_deleted(data_dir: Path, caplog) -> None:
     journal = data_dir / "_journal"
     journal.mkdir(parents=True)
     foreign = journal / "c0-00000000000000000001.wal"
     foreign.write_bytes(b"PK\x03\x04 definitely not a journal")
     with caplog.at_level(logging.ERROR), LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0
-    assert "bad header" in caplog.text
-    assert (journal / (foreign.name + ".corrupt")).read_bytes().startswith(b"PK")
+    assert "damaged header" in caplog.text
+    assert damaged_path(foreign).read_bytes().startswith(b"PK")
 
 
-def test_segment_numbers_grow_across_restarts_even_if_the_clock_goes_back(tmp_path: Path) -> None:
-    first = JournalWriter(tmp_path, "c0", clock_us=lambda: 1_000_000)
-    n1 = first.current
-    n2 = first.rotate()
-    assert n2 == n1 and first.current > n1
-    first.close()
-    second = JournalWriter(tmp_path, "c0", clock_us=lambda: 5)
-    assert second.current > first.current
-    assert [n for n, _ in second.inherited] == [n1, first.current]
-    second.close()
+def test_an_old_format_segment_is_recovered(data_dir: Path) -> None:
+    journal = data_dir / "_journal"
+    journal.mkdir(parents=True)
+    old = journal / "c0-00000000000000000007.wal"
+    old.write_bytes(segment_v1(frames_of(5) + [[("trades_live", rows("trades_live", 0, 3))]]))
+    with LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover() == {**dict.fromkeys(ROW_FACTORIES, 0), "book_events": 50, "trades_live": 3}
+    assert stored_ids(data_dir) == list(range(50)) and stored_ids(data_dir, "trades_live") == ["trade-0", "trade-1", "trade-2"]
+    assert not old.exists()
 
 
-def test_segments_of_other_collectors_are_not_ours(tmp_path: Path) -> None:
-    a = JournalWriter(tmp_path, "a")
-    b = JournalWriter(tmp_path, "b")
-    assert [n for n, _ in list_segments(tmp_path, "a")] == [a.current]
-    assert [n for n, _ in list_segments(tmp_path, "b")] == [b.current]
-    a.close()
-    b.close()
+class FailingParts(LocalFS):
+    def write_parquet(self, path, table, **options):
+        raise os_error(errno.ENOSPC)
 
 
-def test_a_failed_journal_write_is_truncated_away_and_retried(data_dir: Path) -> None:
+def test_a_damaged_segment_stays_in_the_journal_until_its_rows_are_stored(data_dir: Path) -> None:
+    path = write_journal(data_dir / "_journal", frames_of(10))
+    damage(path, frame_starts(path)[4] + 20, 4)
+    with LiveStore(data_dir, journal_sync_interval=None, fs=FailingParts()) as store:
+        assert store.recover()["book_events"] == 90
+        assert store.stats["write_errors"] > 0
+    assert path.exists() and not damaged_path(path).exists()  # its rows are nowhere else yet
+    with LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["book_events"] == 90
+    assert stored_ids(data_dir) == [i for i in range(100) if not 40 <= i < 50]
+    assert damaged_path(path).exists() and not path.exists()
+
+
+def test_a_failed_journal_write_is_undone_and_retried(data_dir: Path) -> None:
     proc = subprocess.run([sys.executable, str(WRITER), "efbig-journal", str(data_dir)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -132,7 +135,7 @@ def test_a_failed_journal_write_is_truncated_away_and_retried(data_dir: Path) ->
     assert report["failed"]["journal_errors"] == 1 and report["failed"]["unsynced_rows"] == 5 * 2000
     assert report["retried"]["unsynced_rows"] == 0
     assert "journal write failed" in proc.stderr and "File too large" in proc.stderr
-    segment = shutil.copy(next((data_dir / "_journal").glob("*.wal")), data_dir / "copy.bin")
-    assert read_segment(Path(segment)).torn_bytes == 0  # the half frame was cut off, not left in the middle
+    for _, segment in list_segments(data_dir / "_journal", "c0"):
+        assert read_segment(segment).skipped == []  # the half frame was cut off, not left in the middle
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert store.recover() == dict.fromkeys(ROW_FACTORIES, 2100)

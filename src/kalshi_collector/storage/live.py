@@ -48,7 +48,15 @@ from kalshi_collector.storage.fs import (
     is_object_store_url,
     open_data_dir,
 )
-from kalshi_collector.storage.journal import JournalWriter, encode_frame, encode_rejects, read_segment
+from kalshi_collector.storage.journal import (
+    JournalOptions,
+    JournalWriter,
+    SegmentScan,
+    damaged_path,
+    encode_frame,
+    encode_rejects,
+    read_segment,
+)
 from kalshi_collector.storage.layout import (
     PARTS,
     PartName,
@@ -81,6 +89,8 @@ class LiveStore:
     object-store ``data_dir`` (``s3://bucket/prefix``) it defaults to a local state folder
     (:func:`~kalshi_collector.storage.fs.default_journal_dir`).
     ``compact_takeover_seconds``: see :meth:`compact` (collectors sharing one bucket).
+    ``journal_options``: segment size (the disk space reserved for the journal) and the file layer
+    (tests inject faults through it); see ``journal``.
     """
 
     def __init__(
@@ -92,6 +102,7 @@ class LiveStore:
         journal_dir: str | os.PathLike[str] | None = None,
         fs: StorageFS | None = None,
         compact_takeover_seconds: float = 6 * 3600.0,
+        journal_options: JournalOptions | None = None,
     ) -> None:
         if not _COLLECTOR_ID_RE.match(collector_id):
             raise ValueError(f"collector_id {collector_id!r}: expected letters, digits or underscores only")
@@ -108,7 +119,7 @@ class LiveStore:
             journal_path = default_journal_dir(data_dir)
         else:
             journal_path = Path(self.root) / "_journal"
-        self._journal = JournalWriter(journal_path, collector_id)
+        self._journal = JournalWriter(journal_path, collector_id, options=journal_options)
         self._pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
         self._sinks: dict[str, tuple[int, list]] = {
             name: (spec.width, self._pending[name]) for name, spec in TABLES.items()
@@ -131,6 +142,7 @@ class LiveStore:
             "syncs": 0,
             "journal_bytes": 0,
             "torn_journal_bytes": 0,
+            "damaged_journal_bytes": 0,
             "parts_written": 0,
             "days_compacted": 0,
         }
@@ -397,7 +409,8 @@ class LiveStore:
 
     def _adopt_inherited(self) -> dict[str, int]:
         counts = dict.fromkeys(TABLES, 0)
-        segments = self._journal.adopt_inherited()
+        with self._io_lock:
+            segments = self._journal.adopt_inherited()
         if not segments:
             return counts
         coverage: dict[tuple[str, int], int] = {}
@@ -405,20 +418,7 @@ class LiveStore:
         strays: list[Rejected] = []
         skipped = 0
         for number, path in segments:
-            try:
-                scan = read_segment(path)
-            except OSError as exc:
-                self._journal.disown(number)
-                log.error("cannot read journal segment %s (%s): left in place, not recovered", path, exc)
-                continue
-            if scan.bad_magic:
-                self._journal.disown(number)
-                self._set_aside(path)
-                continue
-            if scan.torn_bytes:
-                self._counters["torn_journal_bytes"] += scan.torn_bytes
-                log.warning("journal segment %s: ignoring a torn tail of %d bytes (never synced)",
-                            path.name, scan.torn_bytes)
+            scan = self._read_inherited(number, path)
             for table, rows in scan.batches():
                 if table not in TABLES:
                     strays += [((table, row), f"unknown table {table!r} in the journal") for row in rows]
@@ -446,6 +446,33 @@ class LiveStore:
                  len(segments), sum(counts.values()), skipped)
         return counts
 
+    def _read_inherited(self, number: int, path: Path) -> SegmentScan:
+        """Every intact frame of an inherited segment; a damaged one is kept, never deleted."""
+        try:
+            scan = read_segment(path)
+        except OSError as exc:
+            with self._io_lock:
+                self._journal.disown(number)
+            log.error("cannot read journal segment %s (%s): left in place, not recovered; it is read "
+                      "again at the next start", path, exc)
+            return SegmentScan()
+        if scan.torn_bytes:
+            self._counters["torn_journal_bytes"] += scan.torn_bytes
+            log.warning("journal segment %s: dropping an incomplete last frame of %d bytes (a write cut "
+                        "short by the stop; it was never synced, so no acknowledged row is lost)",
+                        path.name, scan.torn_bytes)
+        if scan.damaged:
+            self._counters["damaged_journal_bytes"] += scan.damaged_bytes
+            with self._io_lock:
+                self._journal.quarantine(number)
+            log.error("journal segment %s is damaged: %d intact frames (%d rows) recovered, %d bytes "
+                      "unreadable (%s); rows in those bytes are missing. It is never deleted: once the "
+                      "recovered rows are stored it is renamed %s; keep it to inspect or salvage by hand "
+                      "(python -m kalshi_collector.storage.journal FILE), delete it once you accept the loss",
+                      path, len(scan.frames), scan.rows, scan.damaged_bytes, scan.describe(),
+                      damaged_path(path).name)
+        return scan
+
     def _covered_upto(self, table: str, day: int) -> int:
         """Largest N of this collector's parts of (table, day), merged ones included; 0 if none."""
         date = day_from_index(day)
@@ -461,14 +488,6 @@ class LiveStore:
             if part and part.collector_id == self.collector_id:
                 best = max(best, part.n)
         return best
-
-    def _set_aside(self, path: Path) -> None:
-        aside = path.with_name(path.name + ".corrupt")
-        log.error("journal segment %s is not a journal segment (bad header); moved to %s", path, aside)
-        try:
-            os.replace(path, aside)
-        except OSError as exc:
-            log.error("cannot move %s aside: %s", path, exc)
 
     # -- compaction -----------------------------------------------------------------------------
 
@@ -549,6 +568,7 @@ class LiveStore:
             "buffered_rows": self.buffered_rows,
             "unsynced_rows": self.unsynced_rows,
             "journal_segments": len(self._journal.owned),
+            "journal_reserve_bytes": self._journal.reserve.total,
         }
 
     def close(self) -> None:
