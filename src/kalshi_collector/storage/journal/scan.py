@@ -15,7 +15,9 @@ all recovered. What could not be read is reported as :class:`Skipped` ranges of 
   whole-length frame whose checksum fails: damage, like ``MIDDLE``.
 
 In a version-2 segment the zeros after the last non-zero byte are preallocated free space, the end
-of the data, not damage (a whole frame always ends in a non-zero byte).
+of the data, not damage (a whole frame always ends in a non-zero byte). So damage that zeroes the
+very end of the last frame looks exactly like a write cut short and is reported as ``TORN_TAIL``:
+from the bytes alone the two cannot be told apart.
 """
 
 from __future__ import annotations
