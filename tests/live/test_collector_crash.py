@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kalshi_collector.sim import SimConfig, SimExchange
+from kalshi_collector.storage.journal import read_segment
 from tests.live.simrun import read_tables, write_config_file
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,8 @@ async def _wait_for_rows(data_dir: Path, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         journal = data_dir / "_journal"
-        if journal.exists() and sum(p.stat().st_size for p in journal.glob("*.wal")) > 20_000:
+        # segments are preallocated: their size says nothing, the end of their data does
+        if journal.exists() and sum(read_segment(p).data_end for p in journal.glob("*.wal")) > 20_000:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("collector produced no journal data in time")

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from journal_faults import os_error
@@ -107,6 +108,21 @@ def test_an_old_format_segment_is_recovered(data_dir: Path) -> None:
         assert store.recover() == {**dict.fromkeys(ROW_FACTORIES, 0), "book_events": 50, "trades_live": 3}
     assert stored_ids(data_dir) == list(range(50)) and stored_ids(data_dir, "trades_live") == ["trade-0", "trade-1", "trade-2"]
     assert not old.exists()
+
+
+def test_a_segment_an_old_release_set_aside_is_recovered_under_a_newer_number(data_dir: Path) -> None:
+    """The procedure docs/operations.md gives for ``*.wal.corrupt`` files."""
+    with LiveStore(data_dir, journal_sync_interval=None) as store:
+        store.extend("book_events", rows("book_events", 1000, 5))
+        store.flush()  # parts with a number newer than the old segment
+    corrupt = b"\0" * 8 + segment_v1(frames_of(3))[8:]  # set aside for its header, never recovered
+    journal = data_dir / "_journal"
+    (journal / "c0-00000000000000000003.wal.corrupt").write_bytes(corrupt)
+    renamed = journal / f"c0-{time.time_ns() // 1000:020d}.wal"
+    (journal / "c0-00000000000000000003.wal.corrupt").rename(renamed)
+    with LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["book_events"] == 30
+    assert stored_ids(data_dir) == [*range(30), *range(1000, 1005)]
 
 
 class FailingParts(LocalFS):

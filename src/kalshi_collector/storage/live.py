@@ -9,7 +9,7 @@ Life of a row::
     compact() -> one sorted file per finished day, parts deleted after a verified read-back
 
 Every accepted row is at all times in memory, in the journal, or in a parquet file, and the
-journal's coverage invariant (``journal.py``) makes recovery exactly-once. Errors never escape the
+journal's coverage invariant (``journal/__init__.py``) makes recovery exactly-once. Errors never escape the
 background paths: a failed sync or flush is logged at ERROR, counted in :attr:`LiveStore.stats`,
 and retried by the next call with nothing dropped. Rows that cannot be stored at all (wrong width,
 wrong types) are quarantined under ``_rejected/`` with the reason, never silently lost and never
@@ -399,7 +399,7 @@ class LiveStore:
         """Replay journal segments left by an earlier process into part files.
 
         Returns rows recovered per table (rows of the journal that no part held yet). Idempotent
-        and crash-safe: see ``journal.py``. If writing fails, the rows stay buffered and journaled
+        and crash-safe: see ``journal/__init__.py``. If writing fails, the rows stay buffered and journaled
         and the next flush retries them.
         """
         with self._flush_lock:
