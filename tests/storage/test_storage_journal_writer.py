@@ -218,9 +218,15 @@ def test_a_leftover_spare_is_reused_and_a_non_empty_one_is_kept(tmp_path: Path, 
     second = writer(tmp_path)
     assert segment_path(tmp_path, "c0", second.current).stat().st_ino == inode
     second.close()
+    for interrupted in (b"", MAGIC[:5], bytes(SEGMENT)):  # a creation cut short: silently made anew
+        spare.write_bytes(interrupted)
+        with caplog.at_level(logging.ERROR):
+            writer(tmp_path).close()
+        assert not caplog.records and not damaged_path(spare).exists()
     spare.write_bytes(MAGIC + b"not empty")
     with caplog.at_level(logging.ERROR):
         writer(tmp_path).close()
+    assert "not an empty spare" in caplog.text
     assert damaged_path(spare).read_bytes() == MAGIC + b"not empty"
 
 

@@ -134,6 +134,9 @@ class SpareSegment:
         except FileNotFoundError:
             return
         head = os.pread(fd, HEADER_SIZE + _SPARE_PROBE, 0)
+        if head[:HEADER_SIZE] != MAGIC and MAGIC.startswith(head.rstrip(b"\0")):
+            self._drop(fd)  # its creation was interrupted: nothing in it, make a new one
+            return
         if head[:HEADER_SIZE] != MAGIC or head[HEADER_SIZE:].strip(b"\0"):
             self.ops.close(fd)
             kept = damaged_path(self.path)
