@@ -125,6 +125,17 @@ def test_a_segment_an_old_release_set_aside_is_recovered_under_a_newer_number(da
     assert stored_ids(data_dir) == [*range(30), *range(1000, 1005)]
 
 
+def test_an_unreadable_segment_is_moved_out_of_the_journal_and_the_rest_recovered(data_dir: Path, caplog) -> None:
+    path = write_journal(data_dir / "_journal", frames_of(3))
+    unreadable = path.with_name("c0-00000000000000000001.wal")
+    unreadable.mkdir()  # read_bytes() fails with an OSError, as a bad sector would
+    with caplog.at_level(logging.ERROR), LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["book_events"] == 30
+    assert "cannot read journal segment" in caplog.text and "newer number" in caplog.text
+    assert unreadable.with_name(unreadable.name + ".unreadable").is_dir() and not unreadable.exists()
+    assert stored_ids(data_dir) == list(range(30))
+
+
 class FailingParts(LocalFS):
     def write_parquet(self, path, table, **options):
         raise os_error(errno.ENOSPC)

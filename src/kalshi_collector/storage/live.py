@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 _COLLECTOR_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _UNKNOWN_TABLE = "_unknown_table"
+_UNREADABLE = ".unreadable"  # suffix of a journal segment that could not be read at all
 
 
 def _empty() -> dict[str, list]:
@@ -453,8 +454,7 @@ class LiveStore:
         except OSError as exc:
             with self._io_lock:
                 self._journal.disown(number)
-            log.error("cannot read journal segment %s (%s): left in place, not recovered; it is read "
-                      "again at the next start", path, exc)
+            self._set_aside(path, exc)
             return SegmentScan()
         if scan.torn_bytes:
             self._counters["torn_journal_bytes"] += scan.torn_bytes
@@ -472,6 +472,19 @@ class LiveStore:
                       path, len(scan.frames), scan.rows, scan.damaged_bytes, scan.describe(),
                       damaged_path(path).name)
         return scan
+
+    def _set_aside(self, path: Path, exc: OSError) -> None:
+        """Move an unreadable segment out of the journal: read later under its old number, its rows
+        would be taken for stored (newer parts cover that number), so it must not stay a ``.wal``."""
+        aside = path.with_name(path.name + _UNREADABLE)
+        try:
+            os.replace(path, aside)
+            where = f"moved to {aside.name}"
+        except OSError as move_exc:
+            where = f"left in place (cannot move it aside: {move_exc})"
+        log.error("cannot read journal segment %s (%s): %s, not recovered; once it can be read, recover "
+                  "it under a newer number as docs/operations.md says (Damaged journal segments)",
+                  path, exc, where)
 
     def _covered_upto(self, table: str, day: int) -> int:
         """Largest N of this collector's parts of (table, day), merged ones included; 0 if none."""

@@ -105,7 +105,10 @@ it is one of F1-F4 again, with a larger N; running it twice, or crashing in it a
 gives the same stored rows. A segment with damaged bytes (anything skipped but a torn tail) gives
 up its intact frames like any other, and is never deleted: when its segment would be deleted
 (its rows are stored, F4) it is renamed ``*.wal.damaged`` instead and left for the operator; a
-crash before that rename reads it again at the next start, exactly once as above.
+crash before that rename reads it again at the next start, exactly once as above. A segment that
+cannot be read at all is moved aside (``*.wal.unreadable``, by the store): left a ``.wal`` and read
+at a later start under its old number, its rows would be taken for stored, since the parts written
+meanwhile cover that number.
 Compaction (in ``compact.py``):
   C1. While writing the day file: only a temp file; the parts are untouched.
   C2. After the day file is renamed into place, before the parts are deleted: the day file's footer

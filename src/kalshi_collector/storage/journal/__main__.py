@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kalshi_collector.storage.journal", description=__doc__)
     parser.add_argument("files", nargs="+", type=Path, help="journal segment files (*.wal, *.wal.damaged)")
     parser.add_argument("--rows", action="store_true", help="print every recovered row as a JSON line")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     status = 0
     for path in args.files:
         try:

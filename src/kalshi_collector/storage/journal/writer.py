@@ -224,7 +224,7 @@ class JournalWriter:
         try:
             if number in self._keep:
                 self._ops.rename(path, damaged_path(path))
-                log.warning("damaged journal segment %s: its intact rows are stored; kept as %s",
+                log.info("damaged journal segment %s: its intact rows are stored; kept as %s",
                             path.name, damaged_path(path).name)
             else:
                 self._ops.unlink(path)
