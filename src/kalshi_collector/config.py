@@ -145,7 +145,7 @@ class CollectionConfig(_Section):
 
 class StorageConfig(_Section):
     data_dir: str = "data"
-    flush_interval_seconds: Positive = 300.0
+    flush_interval_seconds: Positive = 60.0
     # Flush sooner once this many rows wait in memory (bounds memory at high message rates).
     max_buffered_rows: Annotated[int, msgspec.Meta(ge=1000)] = 100_000
     # Identifies this collector in part-file names, so several VMs can share one bucket.
