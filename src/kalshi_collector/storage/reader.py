@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from kalshi_collector.storage.catalog import READ_KINDS, Dataset, dataset
 from kalshi_collector.storage.fs import StorageFS, data_root, open_data_dir
 from kalshi_collector.storage.layout import FileGroup
+from kalshi_collector.storage.reconstruct import reconstruct_orderbooks
 from kalshi_collector.storage.schemas import conform
 
 __all__ = ["ParquetStorage", "READ_KINDS"]
@@ -101,6 +102,18 @@ class ParquetStorage:
         if not ds.layout.prunes_by_name and (start or end):
             table = _filter_dates(table, ds.time_column, start, end)
         return table
+
+    def reconstruct_orderbooks(
+        self,
+        start_date: dt.date | str | None = None,
+        end_date: dt.date | str | None = None,
+    ):
+        """Full books at every snapshot of ``orderbook_snapshots`` in the date range, as the original
+        collector's method of this name gave them: its baseline + delta rows replayed
+        (:func:`~kalshi_collector.storage.reconstruct.reconstruct_orderbooks`); this collector's rows
+        are full books already. Deltas before the range's first baseline apply to empty books: start
+        a day earlier for a complete first hour of original data."""
+        return reconstruct_orderbooks(self.read_parquets("orderbook_snapshots", start_date, end_date))
 
     def files(
         self,
