@@ -19,7 +19,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ["kalshi-collector.service", "kalshi-collector-daily.service", "kalshi-collector-daily.timer"]
-SCRIPTS = ["install.sh", "kalshi-collector-daily", "oci/launch.sh"]
+SCRIPTS = ["install.sh", "kalshi-collector-daily", "oci/launch.sh", "docker/entrypoint.sh"]
 
 
 def need(tool: str) -> str:
