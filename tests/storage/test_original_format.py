@@ -173,3 +173,32 @@ def test_compacting_a_day_that_holds_an_original_file_keeps_its_columns(tmp_path
     assert {m: rebuilt[m] for m in EXPECTED} == EXPECTED
     # our full book of A replaces A's; B, not in our snapshot, keeps its last book (as after a baseline)
     assert rebuilt[5] == {(A, "yes"): {32.0: 3.0}, (A, "no"): {60.0: 9.0}, (B, "no"): {85: 2}}
+
+
+ORIGINAL_CANDLES = pa.schema([
+    ("timestamp", pa.timestamp("us", tz="UTC")), ("event_ticker", pa.string()), ("market_ticker", pa.string()),
+    ("open_price", pa.float64()), ("close_price", pa.float64()), ("high_price", pa.float64()),
+    ("low_price", pa.float64()), ("volume", pa.int64()),
+])
+ORIGINAL_TRADES = pa.schema([
+    ("timestamp", pa.timestamp("us", tz="UTC")), ("event_ticker", pa.string()), ("market_ticker", pa.string()),
+    ("trade_id", pa.string()), ("price", pa.int32()), ("count", pa.int64()), ("taker_side", pa.string()),
+])
+
+
+def test_original_backfill_files_read_as_ours(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    event = "KXHIGHCHI-26FEB12"
+    write_original(data / "historical" / "candlesticks" / f"{event}.parquet", [
+        {"timestamp": at(0), "event_ticker": event, "market_ticker": A, "open_price": 30.0, "close_price": 32.0,
+         "high_price": 33.0, "low_price": 29.0, "volume": 120}], ORIGINAL_CANDLES)
+    write_original(data / "historical" / "trades" / f"{event}.parquet", [
+        {"timestamp": at(1), "event_ticker": event, "market_ticker": A, "trade_id": "t-1", "price": 31,
+         "count": 5, "taker_side": "yes"}], ORIGINAL_TRADES)
+    storage = ParquetStorage(data)
+    candles = storage.read_parquets("candlesticks", DAY, DAY)
+    assert (candles["close_price"].tolist(), candles["volume"].tolist()) == ([32.0], [120.0])
+    assert candles["period_minutes"].isna().all()  # the original did not store it
+    trades = storage.read_parquets("trades")
+    assert trades[["price", "count", "taker_side"]].values.tolist() == [[31.0, 5.0, "yes"]]
+    assert trades["no_price"].isna().all()
