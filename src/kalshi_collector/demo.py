@@ -50,7 +50,7 @@ async def run_demo(data_dir: Path, seconds: float) -> None:
         injector = asyncio.create_task(inject())
         await collector.run(duration=seconds)
         injector.cancel()
-        print(f"\ncollector: {collector.counters['messages']:,} messages, {collector.valid_at_stop}/"
+        print(f"\ncollector: {collector.counters.messages:,} messages, {collector.valid_at_stop}/"
               f"{len(collector.markets)} books valid when it stopped")
 
 

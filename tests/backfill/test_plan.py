@@ -105,3 +105,55 @@ def test_market_overlap_with_window() -> None:
     assert _market(w.start - 2 * DAY, w.start + 10).overlaps(w)
     assert not _market(w.start - 2 * DAY, w.start - DAY).overlaps(w)
     assert _market(None, None).overlaps(w)
+
+
+def test_market_work_is_what_the_checkpoint_lacks() -> None:
+    w = P.Window.from_dates(date(2026, 2, 10), date(2026, 2, 11))
+    m = _market(w.start + 3600, w.start + DAY - 2 * 3600)  # candles can exist up to one period after close
+    whole = (w.start, w.end)
+    fresh = P.market_work(m, trades_covered=[], candles_covered=[], trade_win=whole, candle_win=whole, period_minutes=60)
+    assert normalize(u.cover for u in fresh.trades) == [whole]
+    assert normalize(p.cover for p in fresh.candles) == [whole]
+    assert fresh.units == len(fresh.trades) + len(fresh.candles) and fresh.asks
+    half = P.market_work(m, trades_covered=[whole], candles_covered=[(w.start, w.start + DAY)], trade_win=whole,
+                         candle_win=whole, period_minutes=60)
+    assert half.trades == () and [p.cover for p in half.candles] == [(w.start + DAY, w.end)]
+    # the market's life ended before the missing day: the day is credited without a request
+    assert not half.asks
+    done = P.market_work(m, trades_covered=[whole], candles_covered=[whole], trade_win=whole, candle_win=whole,
+                         period_minutes=60)
+    assert done.units == 0
+
+
+def _piece(ticker: str, cover: tuple[int, int], limit: tuple[int, int] | None = None) -> P.CandlePiece:
+    return P.CandlePiece(ticker, cover, limit)
+
+
+def test_candle_requests_batch_the_live_tier_and_ask_the_archive_per_market() -> None:
+    pieces = [_piece("A", (0, DAY)), _piece("B", (0, DAY)), _piece("H", (0, DAY)),
+              _piece("GONE", (0, DAY), limit=(5 * DAY, 6 * DAY))]
+    tiers: dict[str, P.Tier] = {"A": "live", "B": "live", "H": "historical", "GONE": "live"}
+    requests = P.candle_requests(pieces, tiers, 60)
+    assert [(r.tier, r.tickers) for r in requests] == [("live", ["A", "B"]), ("historical", ["H"])]
+    assert requests[0].hull == (0, DAY)
+
+
+def test_a_refused_request_halves_by_markets_then_by_time() -> None:
+    batch = P.CandleRequest("live", (_piece("A", (0, DAY)), _piece("B", (0, DAY)), _piece("C", (0, DAY))))
+    by_markets = P.halve_candle_request(batch, 60)
+    assert by_markets is not None
+    assert [r.tickers for r in by_markets.requests] == [["A"], ["B", "C"]]
+    assert by_markets.pieces == batch.pieces and by_markets.empty == ()
+
+    one = P.CandleRequest("historical", (_piece("A", (0, 10 * 3600), limit=(0, 3 * 3600)),))
+    by_time = P.halve_candle_request(one, 60)
+    assert by_time is not None
+    assert [p.cover for p in by_time.pieces] == [(0, 5 * 3600), (5 * 3600, 10 * 3600)]
+    # the second half lies outside the market's life: credited, not asked
+    assert [(r.tier, r.hull) for r in by_time.requests] == [("historical", (0, 3 * 3600))]
+    assert [p.cover for p in by_time.empty] == [(5 * 3600, 10 * 3600)]
+
+    # cuts stay on period boundaries, and one period cannot be cut
+    odd = P.halve_candle_request(P.CandleRequest("live", (_piece("A", (0, 3 * 3600)),)), 60)
+    assert odd is not None and [p.cover for p in odd.pieces] == [(0, 3600), (3600, 3 * 3600)]
+    assert P.halve_candle_request(P.CandleRequest("live", (_piece("A", (0, 3600)),)), 60) is None

@@ -1,9 +1,8 @@
 """The files of a backfill: dedupe on merge, every crash point between a part, a checkpoint and
-the event file, damaged checkpoints, the folder lock, progress reporting."""
+the event file, damaged checkpoints, the folder lock."""
 
 from __future__ import annotations
 
-import io
 import logging
 import shutil
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ import pytest
 from bf_helpers import assert_same_files, client, event_files, leftovers, window_request
 
 from kalshi_collector.backfill import backfill
-from kalshi_collector.backfill.progress import LogProgress, RunStats, TqdmProgress, make_progress
 from kalshi_collector.backfill.store import (
     TRADES_SCHEMA,
     BackfillLocked,
@@ -109,39 +107,6 @@ async def test_lost_checkpoints_and_event_files_rebuild_identically(sim: SimExch
     assert summary.markets_fetched == len(lost)
     assert_same_files(tmp_path / "clean", tmp_path / "crashed")
     assert sorted(event_files(tmp_path / "crashed")) == sorted(event_files(tmp_path / "clean"))
-
-
-# ------------------------------------------------------------------------------------- progress
-
-
-def _stats() -> RunStats:
-    return RunStats(events_total=2, events_done=1, markets_total=10, markets_done=4, pages=7, trades=1234,
-                    candles=99, requests=20, retries=1, http_429=0)
-
-
-def test_plain_log_lines_when_not_on_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
-    assert isinstance(make_progress(io.StringIO()), LogProgress)
-    progress = LogProgress(interval=0)
-    with caplog.at_level(logging.INFO, logger="kalshi_collector.backfill"):
-        progress.start(_stats())
-        progress.update(_stats())
-    assert "markets 4/10, events 1/2, pages 7, trades 1234" in caplog.text
-    assert "requests 20, retries 1, 429s 0" in caplog.text and "ETA" in caplog.text
-
-
-def test_a_bar_on_a_terminal() -> None:
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    stream = Tty()
-    progress = make_progress(stream)
-    assert isinstance(progress, TqdmProgress)
-    progress.start(_stats())
-    progress.update(_stats())
-    progress.close(_stats())
-    text = stream.getvalue()
-    assert "4/10" in text and "events 1/2" in text and "pages 7" in text and "trades 1234" in text
 
 
 def test_trades_table_types() -> None:

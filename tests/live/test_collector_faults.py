@@ -13,6 +13,7 @@ import pytest
 
 from kalshi_collector.live.collector import Collector, CollectorOptions
 from kalshi_collector.live.replay import rebuild_from_frames
+from kalshi_collector.live.sequence import SeqStatus
 from kalshi_collector.sim import FaultPlan, SimConfig, SimExchange
 from tests.live.simrun import (
     candidate_truths,
@@ -52,8 +53,9 @@ async def test_gaps_duplicates_reorders_and_garbage_are_caught_and_repaired(tmp_
     kinds = {f["kind"] for f in sim.fault_log}
     assert {"gap", "duplicate", "reorder", "malformed"} <= kinds, kinds
     c = collector.counters
-    assert c["seq_gap"] >= 1 and c["seq_duplicate"] >= 1 and c["malformed"] >= 1
-    assert c["seq_out_of_order"] + c["seq_gap"] >= 2
+    breaks = c.seq_breaks
+    assert breaks[SeqStatus.GAP] >= 1 and breaks[SeqStatus.DUPLICATE] >= 1 and c.malformed >= 1
+    assert breaks[SeqStatus.OUT_OF_ORDER] + breaks[SeqStatus.GAP] >= 2
     injected_gaps = sum(1 for f in sim.fault_log if f["kind"] == "gap")
     recorded_gaps = int(((t.events["action"] == "gap") & t.events["detail"].str.contains("orderbook_delta")).sum())
     assert recorded_gaps >= injected_gaps - 1, (recorded_gaps, injected_gaps)  # the very last may be unseen at stop
@@ -71,13 +73,13 @@ async def test_disconnects_and_a_stall_reconnect_and_resync(tmp_path) -> None:
     sim, collector, t, end = await _run(tmp_path, FaultPlan(), 25, schedule)
     kinds = {f["kind"] for f in sim.fault_log}
     assert {"drop", "stall"} <= kinds, kinds
-    assert collector.counters["disconnects"] >= 3, "two drops and one stall"
-    assert collector.counters["connects"] >= 4
+    assert collector.counters.disconnects >= 3, "two drops and one stall"
+    assert collector.counters.connects >= 4
     assert (t.events["action"] == "disconnect").sum() >= 3
     assert t.tape["conn"].nunique() >= 4
     # during the stall the exchange keeps changing while nothing arrives: a REST cross-check may
     # catch a book that is silently behind, which must then be invalidated and recorded
-    assert collector.counters["rest_mismatches"] == (t.events["action"] == "rest_mismatch").sum()
+    assert collector.counters.rest_mismatches == (t.events["action"] == "rest_mismatch").sum()
     check_breaks_recovered(t, end)
     check_valid_snapshots_match_truth(sim, t, min_checked=100)
     check_tape_complete(sim, t)

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from kalshi_collector.book import BookStatus
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.live.collector import Collector, CollectorOptions
+from kalshi_collector.live.sequence import SeqStatus
 
 EVENT = "KXHIGHCHI-26FEB11"
 M1, M2 = "KXHIGHCHI-26FEB11-B34.5", "KXHIGHCHI-26FEB11-B36.5"
@@ -147,8 +149,8 @@ async def test_ok_replies_and_unknown_types_consume_seq_without_reading_as_gaps(
 
     ex, host = await scripted(script)
     c = await run_collector(host, key_file, tmp_path / "data", 2.0)
-    assert c.counters["seq_gap"] == 0 and c.counters["seq_duplicate"] == 0
-    assert c.counters["unknown_type"] == 1 and c.counters["malformed"] == 1
+    assert c.counters.seq_breaks[SeqStatus.GAP] == 0 and c.counters.seq_breaks[SeqStatus.DUPLICATE] == 0
+    assert c.counters.unknown_type == 1 and c.counters.malformed == 1
     assert c.valid_at_stop == 2
     subscribe = next(cmd for cmd in ex.commands if cmd["cmd"] == "subscribe" and "orderbook_delta" in cmd["params"]["channels"])
     assert subscribe["params"]["use_yes_price"] is False, "use_yes_price must be pinned explicitly"
@@ -170,14 +172,14 @@ async def test_a_gap_invalidates_every_book_of_the_sid_and_asks_for_their_snapsh
 
     ex, host = await scripted(script)
     c = await run_collector(host, key_file, tmp_path / "data", 2.0)
-    assert c.counters["seq_gap"] == 1
+    assert c.counters.seq_breaks[SeqStatus.GAP] == 1
     resync = [cmd for cmd in ex.commands if cmd["cmd"] == "update_subscription"]
     assert len(resync) == 1 and resync[0]["params"]["action"] == "get_snapshot"
     assert resync[0]["params"]["sid"] == 1
     subscribed = next(cmd for cmd in ex.commands if cmd["cmd"] == "subscribe" and "orderbook_delta" in cmd["params"]["channels"])
     assert set(resync[0]["params"]["market_tickers"]) == set(subscribed["params"]["market_tickers"]), \
         "every market of the sid, not just the ones seen"
-    assert c.valid_at_stop == 2 and c.counters["recovered"] == 2
+    assert c.valid_at_stop == 2 and c.counters.recovered == 2
     assert _book_sides(c, M1)[0] == {30.0: 11.0}
 
 
@@ -190,7 +192,7 @@ async def test_a_crossed_book_is_never_valid_and_resyncs_are_rate_limited(script
 
     ex, host = await scripted(script)
     c = await run_collector(host, key_file, tmp_path / "data", 2.0)
-    assert c.counters["book_crossed"] == 20
+    assert c.counters.bad_books[BookStatus.CROSSED] == 20
     assert not c.books.is_valid(M1)
     asks = [cmd for cmd in ex.commands if cmd["cmd"] == "update_subscription"]
     assert 1 <= len(asks) <= 3, f"{len(asks)} snapshot requests in ~1 s: must be rate-limited"
@@ -206,6 +208,6 @@ async def test_a_terminal_subscription_error_reconnects_and_resubscribes(scripte
     ex, host = await scripted(script)
     c = await run_collector(host, key_file, tmp_path / "data", 2.5)
     assert ex.connections == 2
-    assert c.counters["ws_errors"] == 1 and c.counters["connects"] == 2
+    assert c.counters.ws_errors == 1 and c.counters.connects == 2
     assert c.books.is_valid(M1) or c.valid_at_stop >= 1
     assert _book_sides(c, M1)[0] == {30.0: 12.0}

@@ -26,6 +26,8 @@ import aiohttp
 
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.live.collector import Collector, CollectorOptions
+from kalshi_collector.live.command import run_monitored
+from kalshi_collector.live.counters import Counters
 from kalshi_collector.sim import FaultPlan, SimConfig, SimExchange
 from kalshi_collector.storage.atomic import atomic_write_parquet
 from kalshi_collector.weather import asos_1min, daily_climate
@@ -75,7 +77,7 @@ class Monitored:
     broken_metrics: str = ""
     disconnected: Scrape | None = None  # /healthz after the simulator stopped
     notify: list[str] = field(default_factory=list)  # sd_notify datagrams received
-    counters: dict[str, int] = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
     ports: tuple[int, int] = (0, 0)
 
 
@@ -121,7 +123,7 @@ async def _monitored(tmp: Path, notify_path: Path) -> Monitored:
     try:
         good = Collector(collector_config(sim, tmp / "good", port=good_port), options=CollectorOptions(stats_interval=3600))
         bad = Collector(collector_config(sim, broken_dir, port=bad_port), options=CollectorOptions(stats_interval=3600))
-        runs = [asyncio.create_task(good.run(30)), asyncio.create_task(bad.run(30))]
+        runs = [asyncio.create_task(run_monitored(good, 30)), asyncio.create_task(run_monitored(bad, 30))]
         async with aiohttp.ClientSession() as http:
             base = f"http://127.0.0.1:{good_port}"
 
@@ -140,9 +142,9 @@ async def _monitored(tmp: Path, notify_path: Path) -> Monitored:
             out.healthy.append(await _get(http, base + "/healthz"))
             out.broken = await _get(http, f"http://127.0.0.1:{bad_port}/healthz")
             out.broken_metrics = (await _get(http, f"http://127.0.0.1:{bad_port}/metrics")).text
-            out.counters = dict(good.counters)
+            out.counters = good.counters.copy()
             await sim.stop()
-            await _until(lambda: not good.connected.is_set(), 10)
+            await _until(lambda: not good.stream.connected, 10)
             out.disconnected = await _get(http, base + "/healthz")
         good.stop()
         bad.stop()
@@ -181,7 +183,7 @@ class Collected:
     data_dir: Path
     config_path: Path
     outage: tuple[float, float]  # collector 1 stopped, collector 2 started (accelerated clock)
-    counters: list[dict[str, int]]
+    counters: list[Counters]
     outcome_f: int
     tickers: list[str]
 
@@ -234,13 +236,13 @@ async def _collect(tmp: Path) -> Collected:
         restart_at = dt.datetime(2026, 2, 12, 0, 3, tzinfo=dt.UTC).timestamp()
         first = Collector(config, options=options, clock=clock)
         await first.run(max(0.5, (stop_at - clock()) / SPEED))
-        counters.append(dict(first.counters))
+        counters.append(first.counters.copy())
         stopped = clock()
         await asyncio.sleep(max(0.0, (restart_at - clock()) / SPEED))  # ~4 minutes with nobody listening
         started = clock()
         second = Collector(config, options=options, clock=clock)
         await second.run(3.0)
-        counters.append(dict(second.counters))
+        counters.append(second.counters.copy())
         outcome = sim.truth.outcome(EVENT)
         tickers = sorted(m["ticker"] for m in sim.truth.markets(EVENT))
     finally:

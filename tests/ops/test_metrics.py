@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.live.collector import Collector
 from kalshi_collector.live.metrics import ChannelTally, HealthLimits, HealthView, Monitor, assess
+from kalshi_collector.live.sequence import SeqStatus
 from kalshi_collector.live.subscriptions import ALL_CHANNELS
 
 
@@ -61,8 +62,8 @@ def test_metrics_cover_streams_books_lag_storage_and_rest(monitored: Monitored) 
     for key, v in first.items():
         if key[0].endswith("_total") and "process" not in key[0]:
             assert last[key] >= v, key
-    assert value(last, "ws_frames_total") <= monitored.counters["messages"]
-    assert value(last, "sequence_breaks_total", kind="gap") <= monitored.counters["seq_gap"]
+    assert value(last, "ws_frames_total") <= monitored.counters.messages
+    assert value(last, "sequence_breaks_total", kind="gap") <= monitored.counters.seq_breaks[SeqStatus.GAP]
 
 
 def test_failing_flushes_make_healthz_503_with_the_reason(monitored: Monitored) -> None:
@@ -97,9 +98,10 @@ def test_a_taken_port_is_logged_and_the_collector_goes_on(key_file: Path, caplog
                                    "metrics": {"port": port}}, env={})
 
         async def start_and_stop() -> Monitor:
-            monitor = Monitor(Collector(config))
+            collector = Collector(config)
+            monitor = Monitor(collector.view, host="127.0.0.1", port=port)
             with caplog.at_level(logging.ERROR):
-                await monitor.start("127.0.0.1", port)
+                await monitor.start()
             await monitor.stop()
             return monitor
 

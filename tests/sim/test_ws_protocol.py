@@ -71,6 +71,26 @@ async def test_error_codes(sim, http, key_pair) -> None:  # noqa: ANN001
     assert [(m["msg"]["code"], m["sid"], m["seq"]) for m in scoped] == [(15, 1, 2), (14, 1, 3)]
 
 
+async def test_update_subscription_checks_the_action_against_the_channel(sim, http, key_pair) -> None:  # noqa: ANN001
+    chi = active_tickers(sim)
+    c = await connect(http, sim, key_pair)
+    await c.call("subscribe", channels=["orderbook_delta"], market_tickers=chi[:2])
+    await c.call("subscribe", channels=["ticker"], market_tickers=chi[:2])
+    await c.call("subscribe", channels=["trade"])
+    await c.drain()
+    await c.send("update_subscription", sid=1, action=["add_markets"], market_tickers=[chi[2]])  # not a name
+    await c.send("update_subscription", sid=2, action="get_snapshot", market_tickers=[chi[0]])  # books only
+    await c.send("update_subscription", sid=1, action="get_snapshot", market_tickers=[chi[3]])  # not subscribed
+    await c.send("update_subscription", sid=3, action="add_markets", market_tickers=[chi[0]])  # all markets
+    await c.send("update_subscription", sid=2, action="delete_markets", market_tickers=[chi[0]])
+    messages = await c.drain()
+    errors = [m for m in messages if m["type"] == "error"]
+    assert [(m["msg"]["code"], m["sid"]) for m in errors] == [(13, 1), (13, 2), (11, 1), (11, 3)]
+    assert errors[2]["msg"]["market_tickers"] == [chi[3]]
+    (ok,) = [m for m in messages if m["type"] == "ok"]
+    assert ok["sid"] == 2 and ok["msg"]["market_tickers"] == [chi[1]]
+
+
 async def test_use_yes_price_quotes_no_side_in_yes_terms(sim, http, key_pair) -> None:  # noqa: ANN001
     ticker = active_tickers(sim)[2]
     no_terms = await connect(http, sim, key_pair)

@@ -169,6 +169,18 @@ def test_decode_metar_groups() -> None:
     assert metar.c_to_whole_f(Decimal("-4.4")) == 24.0
 
 
+def test_decode_metar_takes_each_body_group_once_and_the_last_t_group() -> None:
+    g = metar.decode_metar("KXYZ 151553Z 151600Z 27010MPS 28011KT P6SM 2SM 02/ 03/M02 A3000 A2990 "
+                           "RMK T00330011 T0044 SLP020")
+    assert (g.day, g.hour, g.minute) == (15, 15, 53)
+    assert (g.wind_dir_deg, g.wind_speed_kt, g.visibility_sm, g.altimeter_inhg) == (270, 19, "6+", Decimal("30.00"))
+    # the last T-group's temperature; the dew point of the last T-group that has one
+    assert (g.temp_c, g.dewpoint_c, g.temp_tenths) == (Decimal("4.4"), Decimal("1.1"), True)
+    assert g.sea_level_pressure_hpa == Decimal("1002.0")
+    no_dew = metar.decode_metar("KXYZ 151553Z 02/M01 RMK T0021")
+    assert (no_dew.temp_c, no_dew.dewpoint_c) == (Decimal("2.1"), Decimal(-1))
+
+
 # --------------------------------------------------------------------------- daily climate
 
 

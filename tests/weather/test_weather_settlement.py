@@ -157,3 +157,18 @@ def test_markets_as_typed_records_and_events_that_are_not_temperature() -> None:
                                                      station="KNYC"))
     assert (ny.station, ny.settles_yes) == ("KNYC", "KXHIGHNY-26FEB11-B40.5")
     assert btc.station is None and "not a temperature series" in btc.note
+
+
+def test_events_the_registry_cannot_place_keep_kalshis_result() -> None:
+    others = [
+        {"ticker": "KXBTC-26FEB11-B1", "event_ticker": "KXBTC-26FEB11", "strike_type": "between",
+         "floor_strike": 1, "cap_strike": 2, "status": "finalized", "result": "yes"},
+        {"ticker": "KXHIGHCHI-WEEKLY-T40", "event_ticker": "KXHIGHCHI-WEEKLY", "strike_type": "greater",
+         "floor_strike": 40, "status": "active", "result": ""},
+    ]
+    btc, weekly = settle_events(others, daily_climate=cli_rows((FINAL, False, 38, 24)))
+    assert (btc.series, btc.kind, btc.station, btc.cli_value) == ("KXBTC", None, None, None)
+    assert btc.kalshi_yes == "KXBTC-26FEB11-B1" and btc.settles_yes is None and not btc.disagreement
+    assert "not a temperature series" in btc.note and btc.markets[0].expected is None
+    assert (weekly.kind, weekly.station, weekly.climate_date, weekly.window_start) == ("high", "KMDW", None, None)
+    assert weekly.note == "not a daily event ticker" and weekly.cli_versions == 0

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from kalshi_collector.backfill.intervals import Interval, intersect, normalize, split
+from kalshi_collector.backfill.intervals import Interval, intersect, normalize, split, subtract
 
 __all__ = [
     "PERIODS",
@@ -34,6 +34,9 @@ __all__ = [
     "TradeUnit",
     "CandlePiece",
     "CandleBatch",
+    "CandleRequest",
+    "CandleSplit",
+    "MarketWork",
     "trade_window",
     "candle_window",
     "trade_units",
@@ -42,6 +45,9 @@ __all__ = [
     "batch_live_pieces",
     "route_tier",
     "candle_request_bounds",
+    "candle_requests",
+    "halve_candle_request",
+    "market_work",
     "BATCH_MAX_TICKERS",
     "BATCH_MAX_CANDLES",
     "SINGLE_MAX_CANDLES",
@@ -56,7 +62,7 @@ PERIODS = (1, 60, 1440)
 BATCH_MAX_TICKERS = 100
 BATCH_MAX_CANDLES = 10_000
 # Single-market candle endpoints: no documented cap; ~5000 reported to earn a 400 (API.md 5.7 [U]).
-# Stay well under it; the runner also halves a request that is refused anyway.
+# Stay well under it; a request that is refused anyway is asked again in halves (halve_candle_request).
 SINGLE_MAX_CANDLES = 4_000
 # Trades of one market are fetched in slices of at most this length: each slice is an independent
 # paginated walk (parallel, and a unit of checkpointed progress). Most markets live 1-2 days and
@@ -292,3 +298,111 @@ def candle_request_bounds(start: int, end: int, period_minutes: int) -> tuple[in
     *end* in ``[start_ts, end_ts]`` (API.md 5.7)."""
     step = period_minutes * 60
     return start + step, end
+
+
+# --------------------------------------------------------------------------- a market's work, requests
+
+
+@dataclass(frozen=True, slots=True)
+class MarketWork:
+    """What one market still lacks: trade walks and candle pieces (``window - covered``)."""
+
+    market: MarketInfo
+    trades: tuple[TradeUnit, ...]
+    candles: tuple[CandlePiece, ...]
+
+    @property
+    def units(self) -> int:
+        """Units to complete before the market is done (each credits its range when it does)."""
+        return len(self.trades) + len(self.candles)
+
+    @property
+    def asks(self) -> bool:
+        """Whether any unit needs a request (the others are credited without one)."""
+        return any(u.fetch is not None for u in self.trades) or any(p.fetch is not None for p in self.candles)
+
+
+def market_work(
+    market: MarketInfo,
+    *,
+    trades_covered: Iterable[Interval],
+    candles_covered: Iterable[Interval],
+    trade_win: Interval,
+    candle_win: Interval,
+    period_minutes: int,
+) -> MarketWork:
+    """The market's missing ranges, cut into units no single request of which can exceed a cap."""
+    return MarketWork(
+        market,
+        tuple(trade_units(market, subtract([trade_win], trades_covered))),
+        tuple(candle_pieces(market, subtract([candle_win], candles_covered), period_minutes,
+                            max_candles=SINGLE_MAX_CANDLES)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CandleRequest:
+    """One candle call: on the live tier a batch of markets (``GET /markets/candlesticks``), on
+    the historical tier one market (``GET /historical/markets/{t}/candlesticks``). Every piece
+    can hold candles (``fetch`` is set); all are asked over the hull of their ``fetch``."""
+
+    tier: Tier
+    pieces: tuple[CandlePiece, ...]
+
+    @property
+    def hull(self) -> Interval:
+        fetches = [p.fetch for p in self.pieces if p.fetch is not None]
+        return (min(f[0] for f in fetches), max(f[1] for f in fetches))
+
+    @property
+    def tickers(self) -> list[str]:
+        return [p.ticker for p in self.pieces]
+
+
+def candle_requests(
+    pieces: Iterable[CandlePiece], tiers: Mapping[str, Tier], period_minutes: int
+) -> list[CandleRequest]:
+    """Live-tier pieces packed into batch calls (:func:`batch_live_pieces`), then one call per
+    historical-tier piece. ``tiers`` says where each market's candles are served
+    (:func:`route_tier`); pieces that cannot hold candles are left out."""
+    wanted = [p for p in pieces if p.fetch is not None]
+    live = [p for p in wanted if tiers[p.ticker] == "live"]
+    batches = batch_live_pieces(live, period_minutes, max_candles=BATCH_MAX_CANDLES)
+    return [
+        *(CandleRequest("live", b.pieces) for b in batches),
+        *(CandleRequest("historical", (p,)) for p in wanted if tiers[p.ticker] == "historical"),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CandleSplit:
+    """A refused request cut in two. ``pieces`` replace the request's pieces as units of work (a
+    piece cut in time becomes two); ``requests`` are the halves to ask, in order; ``empty`` are
+    new pieces that cannot hold candles (credited without a request)."""
+
+    pieces: tuple[CandlePiece, ...]
+    requests: tuple[CandleRequest, ...]
+    empty: tuple[CandlePiece, ...]
+
+
+def halve_candle_request(request: CandleRequest, period_minutes: int) -> CandleSplit | None:
+    """A 400 on a candle request most likely means "too many candles" (the per-request caps are
+    not all documented): two smaller requests, by markets first, then by time on a period
+    boundary. None when the request is one market over one period (nothing smaller to ask)."""
+    if len(request.pieces) > 1:
+        mid = len(request.pieces) // 2
+        halves = (request.pieces[:mid], request.pieces[mid:])
+    else:
+        (piece,) = request.pieces
+        step = period_minutes * 60
+        a, b = piece.cover
+        if b - a <= step:
+            return None
+        cut = a + max(1, (b - a) // step // 2) * step
+        halves = ((CandlePiece(piece.ticker, (a, cut), piece.limit),), (CandlePiece(piece.ticker, (cut, b), piece.limit),))
+    asked = [tuple(p for p in half if p.fetch is not None) for half in halves]
+    return CandleSplit(
+        pieces=tuple(p for half in halves for p in half),
+        requests=tuple(CandleRequest(request.tier, half) for half in asked if half),
+        empty=tuple(p for half in halves for p in half if p.fetch is None),
+    )

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-__all__ = ["RunStats", "Progress", "TqdmProgress", "LogProgress", "NullProgress", "make_progress"]
+__all__ = ["RunStats", "RunMeter", "Progress", "TqdmProgress", "LogProgress", "NullProgress", "make_progress"]
 
 log = logging.getLogger("kalshi_collector.backfill")
 
@@ -45,6 +46,43 @@ class Progress(Protocol):
     def start(self, stats: RunStats) -> None: ...
     def update(self, stats: RunStats) -> None: ...
     def close(self, stats: RunStats) -> None: ...
+
+
+class RunMeter:
+    """A run's counters and their display, counted in one place. Requests, retries and 429s are
+    the REST client's counters (``client_stats``), reckoned from when the meter was made, so a
+    client that served other calls before the run does not inflate the summary."""
+
+    def __init__(self, client_stats: Callable[[], Mapping[str, int]], progress: Progress) -> None:
+        self.stats = RunStats()
+        self._client_stats = client_stats
+        self._base = dict(client_stats())
+        self._progress = progress
+
+    def page(self) -> None:
+        """One response received (a page of trades, a candle answer)."""
+        self.stats.pages += 1
+        self.update()
+
+    def rows(self, *, trades: int = 0, candles: int = 0) -> None:
+        self.stats.trades += trades
+        self.stats.candles += candles
+
+    def market_done(self, *, failed: bool) -> None:
+        self.stats.markets_done += 1
+        self.stats.markets_failed += failed
+
+    def event_done(self) -> None:
+        self.stats.events_done += 1
+        self.update()
+
+    def update(self) -> None:
+        """Refresh the client's counters and show them (each display throttles itself)."""
+        now = self._client_stats()
+        self.stats.requests = now.get("requests", 0) - self._base.get("requests", 0)
+        self.stats.retries = now.get("retries", 0) - self._base.get("retries", 0)
+        self.stats.http_429 = now.get("http_429", 0) - self._base.get("http_429", 0)
+        self._progress.update(self.stats)
 
 
 class NullProgress:

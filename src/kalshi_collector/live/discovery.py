@@ -7,9 +7,11 @@ logged and skipped: one typo in the config must not stop the recording of everyt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
+from kalshi_collector.kalshi.messages import EventLifecycleBody, MarketLifecycleBody
 from kalshi_collector.kalshi.models import Market
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient, NotFound
 
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 # Market statuses (REST, API.md 4) for which a book can still change. `closed` markets have
 # stopped trading; `determined`/`finalized` are settled.
 LIVE_STATUSES = frozenset({"initialized", "active", "inactive", "open", "unopened", "paused"})
+
+# market_lifecycle_v2 events after which a tracked market may have to be dropped (or its dates moved).
+_ENDINGS = frozenset({"determined", "settled", "deactivated", "close_date_updated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,9 @@ class Discovery:
         self.events = list(events)
         self.series = list(series)
         self.missing_events: set[str] = set()
+        self.found: dict[str, TrackedMarket] = {}  # the last successful discovery
+        # set by lifecycle news that calls for listing again now (the collector's discovery task waits on it)
+        self.nudged = asyncio.Event()
 
     async def discover(self) -> dict[str, TrackedMarket]:
         """Every market to record now, by ticker. Raises only if *nothing* could be listed."""
@@ -68,7 +76,29 @@ class Discovery:
                 self._add(found, event.markets)
         if failures and not found:
             raise ApiError(0, "discovery", f"{failures} listing(s) failed and no market could be found")
+        self.found = found
         return found
+
+    def follows(self, event_ticker: str) -> bool:
+        """True for a pinned event or an event of a followed series."""
+        return event_ticker in self.events or any(event_ticker.startswith(s + "-") for s in self.series)
+
+    def on_market_lifecycle(self, body: MarketLifecycleBody) -> None:
+        """A tracked market ended (or moved its dates), or a followed event opened one: list again."""
+        if body.event_type in _ENDINGS:
+            wanted = body.market_ticker in self.found
+        elif body.event_type == "created":
+            meta = body.additional_metadata
+            wanted = bool(meta and meta.event_ticker and self.follows(meta.event_ticker))
+        else:
+            wanted = False
+        if wanted:
+            self.nudged.set()
+
+    def on_event_lifecycle(self, body: EventLifecycleBody) -> None:
+        """A new event of a followed series: list again."""
+        if body.series_ticker in self.series:
+            self.nudged.set()
 
     @staticmethod
     def _add(found: dict[str, TrackedMarket], markets: tuple[Market, ...]) -> None:

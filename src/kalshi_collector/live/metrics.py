@@ -1,14 +1,14 @@
 """Health and Prometheus metrics of the live collector, and the systemd watchdog.
 
-Nothing here runs on the WebSocket hot path. The collector already keeps counters and state
-(``Collector.counters``, its books, its store's ``stats``, its REST client's ``stats``, the lag
-accumulators of ``stats_line``); this module *reads* them when somebody asks:
+Nothing here runs on the WebSocket hot path. The collector's parts already keep typed counters
+and state; the :class:`Monitor` is handed a callable that returns a :class:`CollectorView` of them
+(``Collector.view``) and *reads* it when somebody asks. This module never sees the collector itself.
 
 * ``GET /metrics`` — a custom ``prometheus_client`` collector (:class:`CollectorMetrics`) turns
-  that state into metric families at scrape time. No ``Counter.inc()`` sits in the read loop.
+  one view into metric families at scrape time. No ``Counter.inc()`` sits in the read loop.
 * ``GET /healthz`` — 200 ``ok`` while every stream is live and data is being written; 503 with one
   reason per line otherwise. :func:`assess` is the pure rule book, fed a :class:`HealthView` that
-  :meth:`Monitor.view` takes from the running collector.
+  :meth:`Monitor.health_view` takes from a view.
 * ``sd_notify`` — ``READY=1`` once the collector runs and ``WATCHDOG=1`` every half
   ``WatchdogSec`` while the event loop turns, when systemd asked for it (``NOTIFY_SOCKET``). A wedged
   loop stops the pings and systemd restarts the service; an exchange outage does not (restarting
@@ -32,19 +32,19 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector as PromCollector
 
+from kalshi_collector.live.counters import SEQ_BREAKS
 from kalshi_collector.live.subscriptions import ALL_CHANNELS
-
-if TYPE_CHECKING:
-    from kalshi_collector.live.collector import Collector
+from kalshi_collector.live.view import CollectorView
 
 __all__ = [
     "HealthLimits",
@@ -53,14 +53,12 @@ __all__ = [
     "ChannelTally",
     "CollectorMetrics",
     "Monitor",
-    "start_monitoring",
     "sd_notify",
 ]
 
 log = logging.getLogger(__name__)
 
 PREFIX = "kalshi_collector"
-_SEQ_KINDS = ("gap", "duplicate", "out_of_order")
 _STORAGE_ERRORS = ("write_errors", "journal_errors", "compaction_errors")
 _REST_ERRORS = ("http_429", "http_5xx", "http_4xx", "timeouts", "connection_errors", "bad_bodies")
 
@@ -183,8 +181,86 @@ class ChannelTally:
 # ==================================================================================== Prometheus
 
 
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=value)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(f"{PREFIX}_{name}", doc, value=value)
+
+
+def _labelled(name: str, doc: str, label: str, values: Iterable[tuple[str, float]]) -> CounterMetricFamily:
+    fam = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=[label])
+    for key, value in values:
+        fam.add_metric([key], value)
+    return fam
+
+
+def stream_metrics(v: CollectorView, per_channel: dict[str, int]) -> Iterator[Metric]:
+    """The WebSocket: connection, frames, messages per channel, sequence breaks, bad messages, lag."""
+    c = v.counters
+    yield _gauge("ws_connected", "1 while the WebSocket is connected and subscribed", 1.0 if v.connected else 0.0)
+    yield _counter("ws_connects", "WebSocket connections opened", c.connects)
+    yield _counter("ws_disconnects", "WebSocket connections lost (each one is followed by a reconnect)", c.disconnects)
+    yield _counter("ws_frames", "WebSocket data frames handled", c.messages)
+    if v.last_frame_at is not None:
+        yield _gauge("ws_seconds_since_last_frame", "seconds since the last frame or ping", max(0.0, v.now - v.last_frame_at))
+    yield _labelled("ws_messages", "WebSocket messages per channel (by sequence position; `other` = ticker and "
+                    "control messages)", "channel",
+                    [*((ch, per_channel.get(ch, 0)) for ch in ALL_CHANNELS),
+                     ("other", max(0, c.messages - sum(per_channel.values())))])
+    yield _labelled("sequence_breaks", "sequence problems per subscription: gap (lost messages), duplicate, "
+                    "out_of_order", "kind", [(s.value, c.seq_breaks[s]) for s in SEQ_BREAKS])
+    yield _labelled("bad_messages", "messages skipped", "kind",
+                    [("malformed", c.malformed), ("unknown_type", c.unknown_type),
+                     ("handler_errors", c.handler_errors), ("ws_errors", c.ws_errors)])
+    # lag from exchange time to receive time (deltas only; monotonic totals)
+    yield SummaryMetricFamily(f"{PREFIX}_ws_lag_seconds", "receive time minus exchange time of order-book deltas",
+                              count_value=v.lag.count, sum_value=v.lag.total)
+    yield _gauge("ws_lag_max_seconds", "largest lag in the current stats period", float(v.lag.period_max))
+
+
+def book_metrics(v: CollectorView) -> Iterator[Metric]:
+    """Books, their resyncs and cross-checks, and the snapshot cycles taken of them."""
+    c = v.counters
+    yield _counter("resync_requests", "get_snapshot requests sent to resync books", c.resync_requests)
+    yield _counter("books_recovered", "books made exact again by a snapshot after a doubt", c.recovered)
+    yield _labelled("snapshots", "snapshot cycles taken", "trigger", [(t.value, n) for t, n in c.snapshots.items()])
+    yield _gauge("markets_tracked", "markets the collector follows", v.markets)
+    yield _gauge("books_valid", "order books known to be exact", v.books_valid)
+    yield _counter("rest_crosschecks", "books compared with REST", c.rest_checks)
+    yield _counter("rest_crosscheck_mismatches", "books that differed from REST (resynced)", c.rest_mismatches)
+
+
+def storage_metrics(v: CollectorView) -> Iterator[Metric]:
+    st = v.store
+    yield _gauge("rows_buffered", "rows accepted, not yet in a parquet file", st["buffered_rows"])
+    yield _gauge("rows_unsynced", "rows not yet in the journal (a kill -9 now would lose them)", st["unsynced_rows"])
+    for name, doc in (("rows_written", "rows written to parquet part files"),
+                      ("rows_rejected", "rows quarantined under _rejected/ (a bug upstream)"),
+                      ("rows_recovered", "rows recovered from the journal after an unclean stop")):
+        yield _labelled(name, doc, "table", sorted(st[name].items()))
+    yield _labelled("storage_errors", "storage failures (rows are kept and retried)", "kind",
+                    [(kind.removesuffix("_errors"), st[kind]) for kind in _STORAGE_ERRORS])
+    yield _counter("flushes", "flushes of buffered rows to part files", st["flushes"])
+    yield _gauge("flush_duration_seconds", "duration of the last flush", st["last_flush_seconds"])
+    yield _gauge("last_flush_ok", "1 when the last flush wrote everything", 1.0 if st["last_flush_ok"] else 0.0)
+    yield _gauge("last_flush_success_time_seconds", "Unix time of the last complete flush", v.last_good_flush_at)
+    yield _gauge("journal_segments", "write-ahead journal segments on disk", st["journal_segments"])
+    yield _counter("parts_written", "parquet part files written", st["parts_written"])
+    yield _counter("days_compacted", "day files written by compaction", st["days_compacted"])
+
+
+def rest_metrics(v: CollectorView) -> Iterator[Metric]:
+    rest = v.rest
+    yield _counter("rest_requests", "REST requests sent (retries included)", rest.get("requests", 0))
+    yield _counter("rest_retries", "REST requests retried", rest.get("retries", 0))
+    yield _labelled("rest_errors", "REST failures by kind (http_429 = rate limited)", "kind",
+                    [(kind, rest.get(kind, 0)) for kind in _REST_ERRORS])
+
+
 class CollectorMetrics(PromCollector):
-    """A ``prometheus_client`` collector that reads the live :class:`Collector` at scrape time."""
+    """A ``prometheus_client`` collector that reads the monitor's view of the collector at scrape time."""
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
@@ -194,104 +270,14 @@ class CollectorMetrics(PromCollector):
         return []  # families are only known at scrape time; nothing to pre-register
 
     def collect(self) -> Iterator[Metric]:
-        mon = self.monitor
-        c = mon.collector
-        counters = c.counters
-        st = c.store.stats
-        now = c.clock()
-
-        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=value)
-
-        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-            return CounterMetricFamily(f"{PREFIX}_{name}", doc, value=value)
-
-        problems = mon.problems()
-        yield gauge("healthy", "1 when /healthz answers 200", 0.0 if problems else 1.0)
-        yield gauge("start_time_seconds", "Unix time the collector started", mon.started_at)
-
-        # -- WebSocket
-        conn = c.conn
-        yield gauge("ws_connected", "1 while the WebSocket is connected and subscribed", 1.0 if c.connected.is_set() else 0.0)
-        yield counter("ws_connects", "WebSocket connections opened", counters["connects"])
-        yield counter("ws_disconnects", "WebSocket connections lost (each one is followed by a reconnect)", counters["disconnects"])
-        yield counter("ws_frames", "WebSocket data frames handled", counters["messages"])
-        last_frame = conn.last_activity if conn is not None else None
-        if last_frame is not None:
-            yield gauge("ws_seconds_since_last_frame", "seconds since the last frame or ping", max(0.0, now - last_frame))
-        per_channel = self.channels.observe(self._live_subscriptions())
-        fam = CounterMetricFamily(f"{PREFIX}_ws_messages", "WebSocket messages per channel (by sequence "
-                                  "position; `other` = ticker and control messages)", labels=["channel"])
-        for channel in ALL_CHANNELS:
-            fam.add_metric([channel], per_channel.get(channel, 0))
-        fam.add_metric(["other"], max(0, counters["messages"] - sum(per_channel.values())))
-        yield fam
-        fam = CounterMetricFamily(f"{PREFIX}_sequence_breaks", "sequence problems per subscription: "
-                                  "gap (lost messages), duplicate, out_of_order", labels=["kind"])
-        for kind in _SEQ_KINDS:
-            fam.add_metric([kind], counters[f"seq_{kind}"])
-        yield fam
-        yield counter("resync_requests", "get_snapshot requests sent to resync books", counters["resync_requests"])
-        yield counter("books_recovered", "books made exact again by a snapshot after a doubt", counters["recovered"])
-        fam = CounterMetricFamily(f"{PREFIX}_bad_messages", "messages skipped", labels=["kind"])
-        for kind in ("malformed", "unknown_type", "handler_errors", "ws_errors"):
-            fam.add_metric([kind], counters[kind])
-        yield fam
-        fam = CounterMetricFamily(f"{PREFIX}_snapshots", "snapshot cycles taken", labels=["trigger"])
-        for trigger in ("periodic", "spike"):
-            fam.add_metric([trigger], counters[f"snapshots_{trigger}"])
-        yield fam
-        yield gauge("markets_tracked", "markets the collector follows", len(c.markets))
-        yield gauge("books_valid", "order books known to be exact", c.books.valid_count())
-        yield counter("rest_crosschecks", "books compared with REST", counters["rest_checks"])
-        yield counter("rest_crosscheck_mismatches", "books that differed from REST (resynced)", counters["rest_mismatches"])
-
-        # -- lag from exchange time to receive time (deltas only; monotonic totals on the collector)
-        yield SummaryMetricFamily(f"{PREFIX}_ws_lag_seconds", "receive time minus exchange time of order-book deltas",
-                                  count_value=c.lag_count_total, sum_value=c.lag_sum_total)
-        yield gauge("ws_lag_max_seconds", "largest lag in the current stats period", float(c.lag_max_period))
-
-        # -- storage
-        yield gauge("rows_buffered", "rows accepted, not yet in a parquet file", st["buffered_rows"])
-        yield gauge("rows_unsynced", "rows not yet in the journal (a kill -9 now would lose them)", st["unsynced_rows"])
-        for name, doc in (("rows_written", "rows written to parquet part files"),
-                          ("rows_rejected", "rows quarantined under _rejected/ (a bug upstream)"),
-                          ("rows_recovered", "rows recovered from the journal after an unclean stop")):
-            fam = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=["table"])
-            for table, count in sorted(st[name].items()):
-                fam.add_metric([table], count)
-            yield fam
-        fam = CounterMetricFamily(f"{PREFIX}_storage_errors", "storage failures (rows are kept and retried)", labels=["kind"])
-        for kind in _STORAGE_ERRORS:
-            fam.add_metric([kind.removesuffix("_errors")], st[kind])
-        yield fam
-        yield counter("flushes", "flushes of buffered rows to part files", st["flushes"])
-        yield gauge("flush_duration_seconds", "duration of the last flush", st["last_flush_seconds"])
-        yield gauge("last_flush_ok", "1 when the last flush wrote everything", 1.0 if st["last_flush_ok"] else 0.0)
-        yield gauge("last_flush_success_time_seconds", "Unix time of the last complete flush", c.last_flush_ok)
-        yield gauge("journal_segments", "write-ahead journal segments on disk", st["journal_segments"])
-        yield counter("parts_written", "parquet part files written", st["parts_written"])
-        yield counter("days_compacted", "day files written by compaction", st["days_compacted"])
-
-        # -- REST
-        rest = c.rest.stats
-        yield counter("rest_requests", "REST requests sent (retries included)", rest["requests"])
-        yield counter("rest_retries", "REST requests retried", rest["retries"])
-        fam = CounterMetricFamily(f"{PREFIX}_rest_errors", "REST failures by kind (http_429 = rate limited)", labels=["kind"])
-        for kind in _REST_ERRORS:
-            fam.add_metric([kind], rest[kind])
-        yield fam
-
-    def _live_subscriptions(self) -> list[tuple[int, int, str, int]]:
-        c = self.monitor.collector
-        conn = c.conn
-        number = conn.number if conn is not None else 0
-        out = []
-        for sid, channel in list(c.subs.channel_by_sid.items()):
-            last = c.seq.last(sid)
-            if last is not None:
-                out.append((number, sid, channel, last))
-        return out
+        v = self.monitor.source()
+        problems = self.monitor.assess(v)
+        yield _gauge("healthy", "1 when /healthz answers 200", 0.0 if problems else 1.0)
+        yield _gauge("start_time_seconds", "Unix time the collector started", self.monitor.started_at)
+        yield from stream_metrics(v, self.channels.observe(list(v.subscriptions)))
+        yield from book_metrics(v)
+        yield from storage_metrics(v)
+        yield from rest_metrics(v)
 
 
 # ==================================================================================== systemd
@@ -335,12 +321,27 @@ def watchdog_interval() -> float | None:
 
 
 class Monitor:
-    """Health, metrics and watchdog of one running :class:`Collector`. See the module docstring."""
+    """Health, metrics and watchdog of one running collector, read through ``source`` (its
+    :meth:`~kalshi_collector.live.collector.Collector.view`). See the module docstring.
 
-    def __init__(self, collector: Collector, limits: HealthLimits | None = None) -> None:
-        self.collector = collector
-        self.limits = limits or HealthLimits.for_config(collector.config)
-        self.started_at = collector.clock()
+    A service of the collector (``start``/``stop``): the ``collect`` command hands it to
+    ``Collector.run``, which starts it once the store is recovered and stops it first on the way out.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], CollectorView],
+        limits: HealthLimits | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.limits = limits or HealthLimits()
+        self.host, self.port = host, port
+        self._clock = clock
+        self.started_at = clock()
         self.registry = CollectorRegistry(auto_describe=False)
         self.metrics = CollectorMetrics(self)
         self.registry.register(self.metrics)
@@ -352,37 +353,43 @@ class Monitor:
         self._watchdog: asyncio.Task[None] | None = None
         self.bound: tuple[str, int] | None = None
 
+    @classmethod
+    def for_config(cls, source: Callable[[], CollectorView], config: Any,
+                   clock: Callable[[], float] = time.time) -> Monitor:
+        """Limits and address from the config (``metrics.host``/``metrics.port``)."""
+        return cls(source, HealthLimits.for_config(config), host=config.metrics.host, port=config.metrics.port,
+                   clock=clock)
+
     # -- health ---------------------------------------------------------------------------------
 
-    def view(self) -> HealthView:
-        c = self.collector
-        now = c.clock()
-        st = c.store.stats
+    def health_view(self, v: CollectorView) -> HealthView:
+        st = v.store
         if st["journal_errors"] != self._journal_errors:
             self._journal_errors = st["journal_errors"]
-            self._journal_error_at = now
-        awaiting = c.awaiting_resync
-        conn = c.conn
+            self._journal_error_at = v.now
         return HealthView(
-            now=now,
+            now=v.now,
             started_at=self.started_at,
-            markets=len(c.markets),
-            connected=c.connected.is_set(),
-            subscribed_channels=frozenset(c.subs.sid_by_channel),
-            last_frame_at=conn.last_activity if conn is not None else None,
+            markets=v.markets,
+            connected=v.connected,
+            subscribed_channels=v.subscribed_channels,
+            last_frame_at=v.last_frame_at,
             last_flush_ok=bool(st["last_flush_ok"]),
-            last_good_flush_at=c.last_flush_ok,
+            last_good_flush_at=v.last_good_flush_at,
             write_errors=st["write_errors"],
             journal_error_at=self._journal_error_at,
             journal_errors=st["journal_errors"],
             unsynced_rows=st["unsynced_rows"],
-            awaiting_resync=tuple(v[0] / 1e6 for v in list(awaiting.values())),
-            stopping=c.stopping.is_set(),
-            connects=c.counters["connects"],
+            awaiting_resync=v.awaiting_resync,
+            stopping=v.stopping,
+            connects=v.counters.connects,
         )
 
+    def assess(self, v: CollectorView) -> list[str]:
+        return assess(self.health_view(v), self.limits)
+
     def problems(self) -> list[str]:
-        return assess(self.view(), self.limits)
+        return self.assess(self.source())
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -394,11 +401,11 @@ class Monitor:
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        problems = self.problems()
+        v = self.source()
+        problems = self.assess(v)
         if problems:
             return web.Response(status=503, text="unhealthy\n" + "".join(f"- {p}\n" for p in problems))
-        c = self.collector
-        return web.Response(text=f"ok: {len(c.markets)} markets, {c.books.valid_count()} books valid\n")
+        return web.Response(text=f"ok: {v.markets} markets, {v.books_valid} books valid\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.registry)
@@ -407,26 +414,34 @@ class Monitor:
     async def _index(self, request: web.Request) -> web.Response:
         return web.Response(text="kalshi-collector: /healthz /metrics\n")
 
-    async def start(self, host: str, port: int) -> None:
-        """Serve /healthz and /metrics (port 0: no server), start the watchdog, tell systemd we run."""
-        if port:
-            runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(runner, host, port, reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                await runner.cleanup()
-                log.error("metrics server cannot listen on %s:%d (%s); collecting without /healthz and /metrics",
-                          host, port, exc.strerror or exc)
-            else:
-                self._runner = runner
-                self.bound = (host, port)
-                log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
-        sd_notify("READY=1\nSTATUS=collecting")
-        interval = watchdog_interval()
-        if interval is not None:
-            self._watchdog = asyncio.create_task(self._watchdog_loop(interval), name="watchdog")
+    async def start(self) -> None:
+        """Serve /healthz and /metrics (port 0: no server), start the watchdog, tell systemd we run.
+        Never raises: monitoring must never stop the collector."""
+        self.started_at = self._clock()
+        try:
+            if self.port:
+                await self._serve(self.host, self.port)
+            sd_notify("READY=1\nSTATUS=collecting")
+            interval = watchdog_interval()
+            if interval is not None:
+                self._watchdog = asyncio.create_task(self._watchdog_loop(interval), name="watchdog")
+        except Exception:  # noqa: BLE001
+            log.exception("could not start health/metrics")
+
+    async def _serve(self, host: str, port: int) -> None:
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            log.error("metrics server cannot listen on %s:%d (%s); collecting without /healthz and /metrics",
+                      host, port, exc.strerror or exc)
+        else:
+            self._runner = runner
+            self.bound = (host, port)
+            log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
 
     async def _watchdog_loop(self, interval: float) -> None:
         while True:
@@ -445,15 +460,3 @@ class Monitor:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-
-async def start_monitoring(collector: Collector) -> Monitor:
-    """Start health, metrics and the watchdog for ``collector``; never raises (logs instead)."""
-    monitor = Monitor(collector)
-    metrics = collector.config.metrics
-    try:
-        await monitor.start(metrics.host, metrics.port)
-    except Exception:  # noqa: BLE001 - monitoring must never stop the collector
-        log.exception("could not start health/metrics")
-    return monitor
-

@@ -205,10 +205,6 @@ class SimExchange:
         self.private_key_path = path
         self.keys.register(self.api_key_id, public)
 
-    def register_key(self, key_id: str, public_key_path: str | Path) -> None:
-        """Accept another API key (e.g. a second collector)."""
-        self.keys.register(key_id, load_public_key(Path(public_key_path)))
-
     # -- lifecycle --------------------------------------------------------------------------------
     def now_ms(self) -> int:
         return self._clock()

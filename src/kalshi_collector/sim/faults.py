@@ -108,9 +108,6 @@ class OneShots:
                 return kind, options
         return None
 
-    def has_ws(self) -> bool:
-        return any(kind in WS_KINDS for kind, _ in self.pending)
-
 
 class ConnFaults:
     """Per-connection fault decisions; ``decide`` is called once per outgoing data message."""

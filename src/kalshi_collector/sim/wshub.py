@@ -443,56 +443,69 @@ class WsHub:
             conn.reply({"id": cmd_id, "sid": sid, "seq": sub.seq, "type": "unsubscribed"})
 
     def _update(self, conn: WsConn, cmd_id: int, params: dict[str, Any]) -> None:
-        if "sids" in params:
-            sids = params["sids"]
-            if not isinstance(sids, list) or len(sids) != 1 or not isinstance(sids[0], int):
-                conn.error(cmd_id, 12)
-                return
-            sid = sids[0]
-        elif isinstance(params.get("sid"), int):
-            sid = params["sid"]
-        else:
-            conn.error(cmd_id, 12)
+        """``update_subscription``: checked in Kalshi's order (the first failure is the one error
+        reply), then the action."""
+        sub = self._update_target(conn, cmd_id, params)
+        if sub is None:
             return
+        tickers = self._update_tickers(conn, cmd_id, sub, params)
+        if tickers is None:
+            return
+        if params["action"] == "get_snapshot":
+            self._resend_snapshots(conn, cmd_id, sub, tickers)
+        else:
+            self._change_markets(conn, cmd_id, sub, tickers, add=params["action"] == "add_markets")
+
+    def _update_target(self, conn: WsConn, cmd_id: int, params: dict[str, Any]) -> Subscription | None:
+        """The subscription an update names, if the action applies to it; else None (error sent)."""
+        sid = _update_sid(params)
+        if sid is None:
+            conn.error(cmd_id, 12)
+            return None
         sub = conn.subs.get(sid)
         if sub is None:
             conn.error(cmd_id, 7)
-            return
+            return None
         action = params.get("action")
         if action is None:
             conn.error(cmd_id, 15, sub)
-            return
-        if action not in ("add_markets", "delete_markets", "get_snapshot"):
+            return None
+        if not isinstance(action, str) or sub.channel not in _UPDATE_ACTIONS.get(action, ()):
             conn.error(cmd_id, 13, sub)
-            return
-        if sub.channel not in ("orderbook_delta", "ticker", "trade") or (
-                action == "get_snapshot" and sub.channel != "orderbook_delta"):
-            conn.error(cmd_id, 13, sub)
-            return
+            return None
+        return sub
+
+    def _update_tickers(self, conn: WsConn, cmd_id: int, sub: Subscription, params: dict[str, Any]) -> list[str] | None:
+        """The markets an update names, if valid for ``sub``; else None (error sent)."""
         tickers = self._tickers(params)
         if tickers is False:
             conn.error(cmd_id, 11, sub)
-            return
+            return None
         if not tickers:
             conn.error(cmd_id, 14, sub)
-            return
+            return None
         assert isinstance(tickers, list)
         unknown = self._unknown(tickers)
         if unknown:
             conn.error(cmd_id, 16, sub, market_tickers=unknown)
-            return
+            return None
         if sub.tickers is None:
             conn.error(cmd_id, 11, sub)  # an all-markets subscription has no list to change
+            return None
+        return tickers
+
+    def _resend_snapshots(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str]) -> None:
+        assert sub.tickers is not None
+        missing = [t for t in tickers if t not in sub.tickers]
+        if missing:
+            conn.error(cmd_id, 11, sub, market_tickers=missing)
             return
-        if action == "get_snapshot":
-            missing = [t for t in tickers if t not in sub.tickers]
-            if missing:
-                conn.error(cmd_id, 11, sub, market_tickers=missing)
-                return
-            for t in tickers:
-                self._snapshot(conn, sub, self.model.market_by_ticker[t], cmd_id)
-            return
-        if action == "add_markets":
+        for t in tickers:
+            self._snapshot(conn, sub, self.model.market_by_ticker[t], cmd_id)
+
+    def _change_markets(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str], *, add: bool) -> None:
+        assert sub.tickers is not None
+        if add:
             added = [t for t in tickers if t not in sub.tickers]
             sub.tickers.extend(added)
         else:
@@ -501,10 +514,29 @@ class WsHub:
         conn.subs_changed()
         conn._release(sub)
         sub.seq += 1
-        conn.reply({"id": cmd_id, "sid": sid, "seq": sub.seq, "type": "ok", "msg": {"market_tickers": list(sub.tickers)}})
+        conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
+                    "msg": {"market_tickers": list(sub.tickers)}})
         if sub.channel == "orderbook_delta":
             for t in added:
                 self._snapshot(conn, sub, self.model.market_by_ticker[t])
+
+
+# update_subscription actions, and the channels each applies to.
+_UPDATE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "add_markets": ("orderbook_delta", "ticker", "trade"),
+    "delete_markets": ("orderbook_delta", "ticker", "trade"),
+    "get_snapshot": ("orderbook_delta",),
+}
+
+
+def _update_sid(params: dict[str, Any]) -> int | None:
+    """The one sid of an update (``sids: [n]`` or ``sid: n``), None when malformed."""
+    if "sids" in params:
+        sids = params["sids"]
+        one = isinstance(sids, list) and len(sids) == 1 and isinstance(sids[0], int)
+        return sids[0] if one else None
+    sid = params.get("sid")
+    return sid if isinstance(sid, int) else None
 
 
 def snapshot_frame(sub: Subscription, m: Market, cmd_id: int | None) -> str:

@@ -114,6 +114,7 @@ _SIX_HOUR = re.compile(r"^([12])([01])(\d{3})$")
 _DAY_MAXMIN = re.compile(r"^4([01])(\d{3})([01])(\d{3})$")
 _SLP = re.compile(r"^SLP(\d{3})$")
 _TENTH = Decimal("0.1")
+_KT_PER_MPS = Decimal("1.943844")
 
 
 def _signed_tenths(sign: str, digits: str) -> Decimal:
@@ -125,72 +126,119 @@ def _whole_c(token: str) -> Decimal:
     return -Decimal(int(token[1:])) if token.startswith("M") else Decimal(int(token))
 
 
+@dataclass(slots=True)
+class _Body:
+    """Groups of the report body (before ``RMK``); each kind is taken from its first match."""
+
+    day: int | None = None
+    hour: int | None = None
+    minute: int | None = None
+    temp_c: Decimal | None = None
+    dewpoint_c: Decimal | None = None
+    wind_dir_deg: int | None = None
+    wind_speed_kt: int | None = None
+    wind_gust_kt: int | None = None
+    visibility_sm: str | None = None
+    altimeter_inhg: Decimal | None = None
+
+
+@dataclass(slots=True)
+class _Remarks:
+    """Groups of the remarks; the T-group temperatures are tenths of °C."""
+
+    temp_c: Decimal | None = None
+    dewpoint_c: Decimal | None = None
+    max_6h_c: Decimal | None = None
+    min_6h_c: Decimal | None = None
+    max_24h_c: Decimal | None = None
+    min_24h_c: Decimal | None = None
+    sea_level_pressure_hpa: Decimal | None = None
+
+
+def _knots(value: str, unit: str) -> int:
+    factor = _KT_PER_MPS if unit == "MPS" else Decimal(1)
+    return int((int(value) * factor).to_integral_value(ROUND_HALF_UP))
+
+
+def _visibility(match: re.Match[str], previous_token: str) -> str:
+    """``1 1/2SM`` spans two tokens: the whole miles are the token before the fraction."""
+    whole = previous_token if previous_token.isdigit() and "/" in match.group(2) else None
+    return (f"{whole} " if whole else "") + match.group(2) + ("+" if match.group(1) == "P" else "")
+
+
+def _sea_level_pressure(digits: str) -> Decimal:
+    """``SLPppp`` gives tenths of hPa without the leading 9 or 10."""
+    tenth_hpa = Decimal(int(digits)) * _TENTH
+    return tenth_hpa + (1000 if tenth_hpa < 50 else 900)
+
+
+def _decode_body(tokens: list[str]) -> _Body:
+    body = _Body()
+    for i, tok in enumerate(tokens):
+        if body.day is None and (t := _TIME.match(tok)):
+            body.day, body.hour, body.minute = int(t.group(1)), int(t.group(2)), int(t.group(3))
+        elif body.wind_speed_kt is None and (w := _WIND.match(tok)):
+            body.wind_dir_deg = None if w.group(1) == "VRB" else int(w.group(1))
+            body.wind_speed_kt = _knots(w.group(2), w.group(4))
+            body.wind_gust_kt = _knots(w.group(3), w.group(4)) if w.group(3) else None
+        elif body.visibility_sm is None and (v := _VIS.match(tok)):
+            body.visibility_sm = _visibility(v, tokens[i - 1] if i > 0 else "")
+        elif body.temp_c is None and (b := _BODY_TEMP.match(tok)):
+            body.temp_c = _whole_c(b.group(1))
+            body.dewpoint_c = _whole_c(b.group(2)) if b.group(2) else None
+        elif body.altimeter_inhg is None and (a := _ALTIM.match(tok)):
+            body.altimeter_inhg = Decimal(int(a.group(1))) / 100
+    return body
+
+
+def _decode_remarks(tokens: list[str]) -> _Remarks:
+    rmk = _Remarks()
+    for tok in tokens:
+        if t := _T_GROUP.match(tok):
+            rmk.temp_c = _signed_tenths(t.group(1), t.group(2))
+            if t.group(3):
+                rmk.dewpoint_c = _signed_tenths(t.group(3), t.group(4))
+        elif s := _SIX_HOUR.match(tok):
+            if s.group(1) == "1":
+                rmk.max_6h_c = _signed_tenths(s.group(2), s.group(3))
+            else:
+                rmk.min_6h_c = _signed_tenths(s.group(2), s.group(3))
+        elif d := _DAY_MAXMIN.match(tok):
+            rmk.max_24h_c = _signed_tenths(d.group(1), d.group(2))
+            rmk.min_24h_c = _signed_tenths(d.group(3), d.group(4))
+        elif p := _SLP.match(tok):
+            rmk.sea_level_pressure_hpa = _sea_level_pressure(p.group(1))
+    return rmk
+
+
 def decode_metar(raw: str) -> MetarGroups:
-    """Decode the groups we store from one raw METAR/SPECI (with or without the type prefix)."""
+    """Decode the groups we store from one raw METAR/SPECI (with or without the type prefix).
+    The remarks' T-group, in tenths, takes the place of the body's whole-°C temperatures."""
     text = " ".join(raw.split())
     m = _PREFIX.match(text)
-    report_type = m.group(1) if m else None
     body_text, _, remarks = _PREFIX.sub("", text).partition(" RMK ")
     tokens = body_text.split()
-    station = tokens[0] if tokens and re.fullmatch(r"[A-Z][A-Z0-9]{3}", tokens[0]) else None
-    day = hour = minute = None
-    temp_c = dew_c = None
-    wind_dir = wind_speed = gust = None
-    visibility = None
-    altimeter = None
-    for i, tok in enumerate(tokens):
-        if day is None and (t := _TIME.match(tok)):
-            day, hour, minute = int(t.group(1)), int(t.group(2)), int(t.group(3))
-        elif wind_speed is None and (w := _WIND.match(tok)):
-            factor = Decimal("1.943844") if w.group(4) == "MPS" else Decimal(1)
-            wind_dir = None if w.group(1) == "VRB" else int(w.group(1))
-            wind_speed = int((int(w.group(2)) * factor).to_integral_value(ROUND_HALF_UP))
-            gust = int((int(w.group(3)) * factor).to_integral_value(ROUND_HALF_UP)) if w.group(3) else None
-        elif visibility is None and (v := _VIS.match(tok)):
-            whole = tokens[i - 1] if i > 0 and tokens[i - 1].isdigit() and "/" in v.group(2) else None
-            visibility = (f"{whole} " if whole else "") + v.group(2) + ("+" if v.group(1) == "P" else "")
-        elif temp_c is None and (b := _BODY_TEMP.match(tok)):
-            temp_c = _whole_c(b.group(1))
-            dew_c = _whole_c(b.group(2)) if b.group(2) else None
-        elif altimeter is None and (a := _ALTIM.match(tok)):
-            altimeter = Decimal(int(a.group(1))) / 100
-    tenths = False
-    max6 = min6 = max24 = min24 = slp = None
-    for tok in remarks.split():
-        if t := _T_GROUP.match(tok):
-            temp_c, tenths = _signed_tenths(t.group(1), t.group(2)), True
-            dew_c = _signed_tenths(t.group(3), t.group(4)) if t.group(3) else dew_c
-        elif s := _SIX_HOUR.match(tok):
-            value = _signed_tenths(s.group(2), s.group(3))
-            if s.group(1) == "1":
-                max6 = value
-            else:
-                min6 = value
-        elif d := _DAY_MAXMIN.match(tok):
-            max24 = _signed_tenths(d.group(1), d.group(2))
-            min24 = _signed_tenths(d.group(3), d.group(4))
-        elif p := _SLP.match(tok):
-            tenth_hpa = Decimal(int(p.group(1))) * _TENTH
-            slp = tenth_hpa + (1000 if tenth_hpa < 50 else 900)
+    body = _decode_body(tokens)
+    rmk = _decode_remarks(remarks.split())
     return MetarGroups(
-        report_type=report_type,
-        station=station,
-        day=day,
-        hour=hour,
-        minute=minute,
-        temp_c=temp_c,
-        dewpoint_c=dew_c,
-        temp_tenths=tenths,
-        max_6h_c=max6,
-        min_6h_c=min6,
-        max_24h_c=max24,
-        min_24h_c=min24,
-        wind_dir_deg=wind_dir,
-        wind_speed_kt=wind_speed,
-        wind_gust_kt=gust,
-        visibility_sm=visibility,
-        altimeter_inhg=altimeter,
-        sea_level_pressure_hpa=slp,
+        report_type=m.group(1) if m else None,
+        station=tokens[0] if tokens and re.fullmatch(r"[A-Z][A-Z0-9]{3}", tokens[0]) else None,
+        day=body.day,
+        hour=body.hour,
+        minute=body.minute,
+        temp_c=rmk.temp_c if rmk.temp_c is not None else body.temp_c,
+        dewpoint_c=rmk.dewpoint_c if rmk.dewpoint_c is not None else body.dewpoint_c,
+        temp_tenths=rmk.temp_c is not None,
+        max_6h_c=rmk.max_6h_c,
+        min_6h_c=rmk.min_6h_c,
+        max_24h_c=rmk.max_24h_c,
+        min_24h_c=rmk.min_24h_c,
+        wind_dir_deg=body.wind_dir_deg,
+        wind_speed_kt=body.wind_speed_kt,
+        wind_gust_kt=body.wind_gust_kt,
+        visibility_sm=body.visibility_sm,
+        altimeter_inhg=body.altimeter_inhg,
+        sea_level_pressure_hpa=rmk.sea_level_pressure_hpa,
     )
 
 
@@ -288,6 +336,25 @@ def parse_awc_json(body: bytes, station: Station, *, fetched_at: datetime, url: 
 
     Keys with no value are omitted in the post-2025 format, and numbers may be int or float.
     """
+    rows = []
+    for item in _awc_items(body, url):
+        if str(item.get("icaoId", "")).upper() != station.icao:
+            continue
+        raw = item.get("rawOb")
+        obs = item.get("obsTime")
+        if not isinstance(raw, str) or not isinstance(obs, int | float):
+            log.warning("metar %s: AWC report without rawOb/obsTime skipped (%s)", station.icao, url)
+            continue
+        row = _row(station, datetime.fromtimestamp(int(obs), UTC), raw, decode_metar(raw), source=SOURCE_AWC,
+                   fetched_at=fetched_at, report_type=_awc_str(item, "metarType"), overrides=_awc_decoded(item))
+        _prefer_awc_forms(row, item)
+        _convert_filled_celsius(row)
+        rows.append(row)
+    return rows
+
+
+def _awc_items(body: bytes, url: str | None) -> list[dict]:
+    """The report objects of an AWC answer, or a one-line :class:`BadPayload` saying what it is instead."""
     if not body.strip():
         return []
     reject_html(body, "AWC METAR JSON", url)
@@ -300,53 +367,56 @@ def parse_awc_json(body: bytes, station: Station, *, fetched_at: datetime, url: 
         raise BadPayload(f"AWC METAR answer is an error object, not a list: {str(detail)[:160]}", url)
     if not isinstance(payload, list):
         raise BadPayload(f"AWC METAR answer is a {type(payload).__name__}, expected a list", url)
-    rows = []
-    for item in payload:
-        if not isinstance(item, dict):
-            raise BadPayload("AWC METAR list holds a non-object item", url)
-        if str(item.get("icaoId", "")).upper() != station.icao:
-            continue
-        raw = item.get("rawOb")
-        obs = item.get("obsTime")
-        if not isinstance(raw, str) or not isinstance(obs, int | float):
-            log.warning("metar %s: AWC report without rawOb/obsTime skipped (%s)", station.icao, url)
-            continue
-        observed = datetime.fromtimestamp(int(obs), UTC)
-        groups = decode_metar(raw)
-        wdir = item.get("wdir")
-        overrides = {
-            # The body decode is the source of truth; AWC's decoded fields fill what it lacks.
-            "temp_c": _f(_json_number(item, "temp")),
-            "dewpoint_c": _f(_json_number(item, "dewp")),
-            "max_6h_c": _f(_json_number(item, "maxT")),
-            "min_6h_c": _f(_json_number(item, "minT")),
-            "max_24h_c": _f(_json_number(item, "maxT24")),
-            "min_24h_c": _f(_json_number(item, "minT24")),
-            "wind_dir_deg": float(wdir) if isinstance(wdir, int | float) and not isinstance(wdir, bool) else None,
-            "wind_speed_kt": _f(_json_number(item, "wspd")),
-            "wind_gust_kt": _f(_json_number(item, "wgst")),
-            "weather": item.get("wxString") if isinstance(item.get("wxString"), str) else None,
-            "sea_level_pressure_hpa": _f(_json_number(item, "slp")),
-            "received_at": _iso(item.get("receiptTime")),
-        }
-        row = _row(station, observed, raw, groups, source=SOURCE_AWC, fetched_at=fetched_at,
-                   report_type=item.get("metarType") if isinstance(item.get("metarType"), str) else None,
-                   overrides=overrides)
-        if item.get("visib") is not None:
-            row["visibility_sm"] = str(item["visib"])  # AWC's own form, "10+" for 10SM
-        altim = _json_number(item, "altim")
-        if altim is not None:
-            row["altimeter_hpa"] = float(altim)  # AWC already converted A2993 to hPa
-        if row["temp_f"] is None and row["temp_c"] is not None:
-            row["temp_f"] = c_to_f(Decimal(repr(row["temp_c"])))
-        if row["dewpoint_f"] is None and row["dewpoint_c"] is not None:
-            row["dewpoint_f"] = c_to_f(Decimal(repr(row["dewpoint_c"])))
-        for c_col, f_col in (("max_6h_c", "max_6h_f"), ("min_6h_c", "min_6h_f"),
-                             ("max_24h_c", "max_24h_f"), ("min_24h_c", "min_24h_f")):
-            if row[f_col] is None and row[c_col] is not None:
-                row[f_col] = c_to_whole_f(Decimal(repr(row[c_col])))
-        rows.append(row)
-    return rows
+    if not all(isinstance(item, dict) for item in payload):
+        raise BadPayload("AWC METAR list holds a non-object item", url)
+    return payload
+
+
+def _awc_str(item: dict, key: str) -> str | None:
+    value = item.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _awc_decoded(item: dict) -> dict:
+    """AWC's own decoded fields. The body decode is the source of truth; these fill what it lacks."""
+    wdir = item.get("wdir")
+    return {
+        "temp_c": _f(_json_number(item, "temp")),
+        "dewpoint_c": _f(_json_number(item, "dewp")),
+        "max_6h_c": _f(_json_number(item, "maxT")),
+        "min_6h_c": _f(_json_number(item, "minT")),
+        "max_24h_c": _f(_json_number(item, "maxT24")),
+        "min_24h_c": _f(_json_number(item, "minT24")),
+        "wind_dir_deg": float(wdir) if isinstance(wdir, int | float) and not isinstance(wdir, bool) else None,
+        "wind_speed_kt": _f(_json_number(item, "wspd")),
+        "wind_gust_kt": _f(_json_number(item, "wgst")),
+        "weather": _awc_str(item, "wxString"),
+        "sea_level_pressure_hpa": _f(_json_number(item, "slp")),
+        "received_at": _iso(item.get("receiptTime")),
+    }
+
+
+def _prefer_awc_forms(row: dict, item: dict) -> None:
+    """Visibility and altimeter as AWC gives them, over our decode of the body."""
+    if item.get("visib") is not None:
+        row["visibility_sm"] = str(item["visib"])  # AWC's own form, "10+" for 10SM
+    altim = _json_number(item, "altim")
+    if altim is not None:
+        row["altimeter_hpa"] = float(altim)  # AWC already converted A2993 to hPa
+
+
+_FILLED_CELSIUS = (("max_6h_c", "max_6h_f"), ("min_6h_c", "min_6h_f"), ("max_24h_c", "max_24h_f"), ("min_24h_c", "min_24h_f"))
+
+
+def _convert_filled_celsius(row: dict) -> None:
+    """°F columns for °C values AWC filled in (those the body decode had are converted already)."""
+    if row["temp_f"] is None and row["temp_c"] is not None:
+        row["temp_f"] = c_to_f(Decimal(repr(row["temp_c"])))
+    if row["dewpoint_f"] is None and row["dewpoint_c"] is not None:
+        row["dewpoint_f"] = c_to_f(Decimal(repr(row["dewpoint_c"])))
+    for c_col, f_col in _FILLED_CELSIUS:
+        if row[f_col] is None and row[c_col] is not None:
+            row[f_col] = c_to_whole_f(Decimal(repr(row[c_col])))
 
 
 def _time_from_ddhhmm(day: int, hour: int, minute: int, reference: datetime) -> datetime:

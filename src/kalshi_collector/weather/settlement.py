@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ import pyarrow as pa
 from kalshi_collector.weather.stations import (
     STATIONS,
     Kind,
+    Series,
     climate_day_window,
     event_climate_date,
     series_for_ticker,
@@ -145,21 +146,40 @@ def _extreme(
     return best, best_at
 
 
-def _cli(frame: pd.DataFrame | None, station: str, climate_date: date, kind: Kind) -> dict:
-    out: dict[str, Any] = dict(cli_value=None, cli_preliminary=False, cli_product_id=None, cli_issued_at=None,
-                               cli_first_final_value=None, cli_versions=0)
+@dataclass(frozen=True, slots=True)
+class _CliReading:
+    """The CLI value that settles an event, and its history (field names as in EventSettlement)."""
+
+    cli_value: int | None = None
+    cli_preliminary: bool = False
+    cli_product_id: str | None = None
+    cli_issued_at: datetime | None = None
+    cli_first_final_value: int | None = None
+    cli_versions: int = 0
+
+    def note(self) -> str | None:
+        if self.cli_value is None:
+            return "no CLI report stored for this day (run `kalshi-collector weather --date ...`)"
+        if self.cli_preliminary:
+            return "only a preliminary (same-day) CLI is stored; it does not settle the market"
+        if self.cli_first_final_value != self.cli_value:
+            return f"CLI was revised: first final {self.cli_first_final_value}, latest {self.cli_value}"
+        return None
+
+
+def _cli(frame: pd.DataFrame | None, station: str, climate_date: date, kind: Kind) -> _CliReading:
     if frame is None or frame.empty:
-        return out
+        return _CliReading()
     dates = pd.to_datetime(frame["climate_date"]).dt.date
     rows = frame[(frame["station"] == station) & (dates == climate_date)]
     column = "high_f" if kind == "high" else "low_f"
     rows = rows[pd.to_numeric(rows[column], errors="coerce").notna()]
     if rows.empty:
-        return out
+        return _CliReading()
     rows = rows.sort_values("issued_at")
     finals = rows[~rows["preliminary"].astype(bool)]
     chosen = finals.iloc[-1] if not finals.empty else rows.iloc[-1]
-    out.update(
+    return _CliReading(
         cli_value=int(chosen[column]),
         cli_preliminary=finals.empty,
         cli_product_id=str(chosen["product_id"]),
@@ -167,7 +187,6 @@ def _cli(frame: pd.DataFrame | None, station: str, climate_date: date, kind: Kin
         cli_first_final_value=int(finals.iloc[0][column]) if not finals.empty else None,
         cli_versions=int(rows["product_id"].nunique()),
     )
-    return out
 
 
 def _outcomes(markets: list[Any], value: int | None) -> tuple[tuple[MarketOutcome, ...], str | None]:
@@ -196,6 +215,19 @@ def _outcomes(markets: list[Any], value: int | None) -> tuple[tuple[MarketOutcom
     return tuple(outcomes), yes_ticker
 
 
+@dataclass(frozen=True, slots=True)
+class _Readings:
+    """The weather tables an event is compared with (None: not stored)."""
+
+    daily_climate: pd.DataFrame | None
+    asos_1min: pd.DataFrame | None
+    metar: pd.DataFrame | None
+
+
+# METAR groups with the 6-/24-hour extremes, by the kind of event they bear on.
+_GROUP_COLUMNS: dict[Kind, list[str]] = {"high": ["max_6h_f", "max_24h_f"], "low": ["min_6h_f", "min_24h_f"]}
+
+
 def settle_events(
     markets: Iterable[Any],
     *,
@@ -209,65 +241,70 @@ def settle_events(
     ``strike_type``, ``floor_strike``, ``cap_strike``, ``yes_sub_title``, ``status``, ``result``).
     The weather tables are those the ``weather`` command writes (any superset of the needed days).
     """
-    cli_frame, one_min, metars = _frame(daily_climate), _frame(asos_1min), _frame(metar)
+    readings = _Readings(_frame(daily_climate), _frame(asos_1min), _frame(metar))
     by_event: dict[str, list[Any]] = {}
     for m in markets:
         by_event.setdefault(str(_get(m, "event_ticker")), []).append(m)
-    out = []
-    for event_ticker, event_markets in by_event.items():
-        series = series_for_ticker(event_ticker)
-        try:
-            climate_date = event_climate_date(event_ticker)
-        except ValueError:
-            climate_date = None
-        if series is None or climate_date is None:
-            outcomes, _ = _outcomes(event_markets, None)
-            note = "not a temperature series in the station registry" if series is None else "not a daily event ticker"
-            out.append(EventSettlement(
-                event_ticker=event_ticker, series=event_ticker.split("-")[0], kind=series.kind if series else None,
-                station=series.station if series else None, climate_date=climate_date, window_start=None,
-                window_end=None, cli_value=None, cli_preliminary=False, cli_product_id=None, cli_issued_at=None,
-                cli_first_final_value=None, cli_versions=0, asos_1min_value=None, asos_1min_at=None,
-                metar_value=None, metar_at=None, metar_6h_value=None, settles_yes=None,
-                kalshi_yes=next((o.ticker for o in outcomes if o.result == "yes"), None), disagreement=False,
-                markets=outcomes, note=note,
-            ))
-            continue
-        station = STATIONS[series.station]
-        start, end = climate_day_window(station, climate_date)
-        cli = _cli(cli_frame, station.icao, climate_date, series.kind)
-        one_value, one_at = _extreme(one_min, station.icao, start, end, ["temp_f"], series.kind)
-        metar_value, metar_at = _extreme(metars, station.icao, start, end, ["temp_f_whole"], series.kind)
-        if metar_value is None:  # no T-groups: fall back to the whole-°C body converted
-            metar_value, metar_at = _extreme(metars, station.icao, start, end, ["temp_f"], series.kind)
-        group_cols = ["max_6h_f", "max_24h_f"] if series.kind == "high" else ["min_6h_f", "min_24h_f"]
-        six_value, _ = _extreme(metars, station.icao, start, end, group_cols, series.kind)
-        outcomes, yes_ticker = _outcomes(event_markets, cli["cli_value"])
-        note = None
-        if cli["cli_value"] is None:
-            note = "no CLI report stored for this day (run `kalshi-collector weather --date ...`)"
-        elif cli["cli_preliminary"]:
-            note = "only a preliminary (same-day) CLI is stored; it does not settle the market"
-        elif cli["cli_first_final_value"] != cli["cli_value"]:
-            note = f"CLI was revised: first final {cli['cli_first_final_value']}, latest {cli['cli_value']}"
-        out.append(EventSettlement(
-            event_ticker=event_ticker,
-            series=series.ticker,
-            kind=series.kind,
-            station=station.icao,
-            climate_date=climate_date,
-            window_start=start,
-            window_end=end,
-            **cli,
-            asos_1min_value=one_value,
-            asos_1min_at=one_at,
-            metar_value=metar_value,
-            metar_at=metar_at,
-            metar_6h_value=six_value,
-            settles_yes=yes_ticker,
-            kalshi_yes=next((o.ticker for o in outcomes if o.result == "yes"), None),
-            disagreement=any(o.disagrees for o in outcomes),
-            markets=outcomes,
-            note=note,
-        ))
-    return out
+    return [_settle_event(event_ticker, event_markets, readings) for event_ticker, event_markets in by_event.items()]
+
+
+def _climate_date(event_ticker: str) -> date | None:
+    try:
+        return event_climate_date(event_ticker)
+    except ValueError:
+        return None
+
+
+def _kalshi_yes(outcomes: Iterable[MarketOutcome]) -> str | None:
+    return next((o.ticker for o in outcomes if o.result == "yes"), None)
+
+
+def _settle_event(event_ticker: str, markets: list[Any], readings: _Readings) -> EventSettlement:
+    series = series_for_ticker(event_ticker)
+    climate_date = _climate_date(event_ticker)
+    if series is None or climate_date is None:
+        note = "not a temperature series in the station registry" if series is None else "not a daily event ticker"
+        return _unsettled(event_ticker, series, climate_date, markets, note)
+    station = STATIONS[series.station]
+    start, end = climate_day_window(station, climate_date)
+    cli = _cli(readings.daily_climate, station.icao, climate_date, series.kind)
+    one_value, one_at = _extreme(readings.asos_1min, station.icao, start, end, ["temp_f"], series.kind)
+    metar_value, metar_at = _extreme(readings.metar, station.icao, start, end, ["temp_f_whole"], series.kind)
+    if metar_value is None:  # no T-groups: fall back to the whole-°C body converted
+        metar_value, metar_at = _extreme(readings.metar, station.icao, start, end, ["temp_f"], series.kind)
+    six_value, _ = _extreme(readings.metar, station.icao, start, end, _GROUP_COLUMNS[series.kind], series.kind)
+    outcomes, yes_ticker = _outcomes(markets, cli.cli_value)
+    return EventSettlement(
+        event_ticker=event_ticker,
+        series=series.ticker,
+        kind=series.kind,
+        station=station.icao,
+        climate_date=climate_date,
+        window_start=start,
+        window_end=end,
+        **asdict(cli),
+        asos_1min_value=one_value,
+        asos_1min_at=one_at,
+        metar_value=metar_value,
+        metar_at=metar_at,
+        metar_6h_value=six_value,
+        settles_yes=yes_ticker,
+        kalshi_yes=_kalshi_yes(outcomes),
+        disagreement=any(o.disagrees for o in outcomes),
+        markets=outcomes,
+        note=cli.note(),
+    )
+
+
+def _unsettled(
+    event_ticker: str, series: Series | None, climate_date: date | None, markets: list[Any], note: str
+) -> EventSettlement:
+    """An event the registry cannot place: its markets as Kalshi reports them, nothing expected."""
+    outcomes, _ = _outcomes(markets, None)
+    return EventSettlement(
+        event_ticker=event_ticker, series=event_ticker.split("-")[0], kind=series.kind if series else None,
+        station=series.station if series else None, climate_date=climate_date, window_start=None,
+        window_end=None, **asdict(_CliReading()), asos_1min_value=None, asos_1min_at=None,
+        metar_value=None, metar_at=None, metar_6h_value=None, settles_yes=None,
+        kalshi_yes=_kalshi_yes(outcomes), disagreement=False, markets=outcomes, note=note,
+    )

@@ -1,0 +1,150 @@
+"""The stream: keep one WebSocket connection to Kalshi alive and hand every frame on.
+
+Connect (signed) -> subscribe -> read frames -> on any failure back off (capped, jittered) and
+connect again, until stopped. Transport is :mod:`kalshi_collector.kalshi.ws`; what to subscribe,
+what a frame means and what a lost connection costs are not this module's business — they are
+the callables it is handed:
+
+* ``ready()`` — awaited before each attempt; False = nothing to subscribe yet, try again later;
+* ``on_connected(conn)`` — awaited once connected: send the subscriptions;
+* ``on_frame(recv_ts, frame)`` — every data frame, synchronously (no queue in between: TCP is the
+  backpressure, so nothing can be dropped between the socket and the book);
+* ``on_disconnected(why)`` — the connection is gone (``"lost"`` or ``"stopping"``).
+
+The three ``on_*`` callables are public attributes: a recorder may wrap them before :meth:`Stream.run`.
+A connection that stayed up for ``healthy_after`` seconds resets the backoff. A bug in a callable
+costs a reconnect, never the stream for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from kalshi_collector.kalshi.auth import KalshiSigner
+from kalshi_collector.kalshi.ws import Backoff, HandshakeRefused, StreamClosed, WsConnection
+from kalshi_collector.live.counters import Counters
+
+__all__ = ["Stream"]
+
+log = logging.getLogger(__name__)
+
+
+class Stream:
+    def __init__(
+        self,
+        url: str,
+        signer: KalshiSigner | None,
+        counters: Counters,
+        *,
+        ready: Callable[[], Awaitable[bool]],
+        on_connected: Callable[[WsConnection], Awaitable[None]],
+        on_frame: Callable[[float, str | bytes], None],
+        on_disconnected: Callable[[str], None],
+        stall_timeout: float = 30.0,
+        healthy_after: float = 10.0,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.time,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
+        self.url = url
+        self._signer = signer
+        self._counters = counters
+        self._ready = ready
+        self.on_connected = on_connected
+        self.on_frame = on_frame
+        self.on_disconnected = on_disconnected
+        self._stall_timeout = stall_timeout
+        self._healthy_after = healthy_after
+        self.backoff = backoff or Backoff()
+        self._clock = clock
+        self.conn: WsConnection | None = None
+        self._live = False  # connected and subscribed
+        self.stopping = stopping if stopping is not None else asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        """True from the moment the subscriptions went out until the connection is lost."""
+        return self._live
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        """Connect, read, reconnect, until :meth:`stop`."""
+        while not self.stopping.is_set():
+            if not await self._ready():
+                continue
+            await self._connect_and_read()
+            if self.stopping.is_set():
+                return
+            delay = self.backoff.next_delay()
+            log.info("reconnecting in %.1f s", delay)
+            await self.sleep(delay)
+
+    async def _connect_and_read(self) -> None:
+        try:
+            self.conn = await WsConnection.connect(
+                self.url, self._signer, stall_timeout=self._stall_timeout, clock=self._clock
+            )
+            self._counters.connects += 1
+            log.info("connected to %s (connection %d)", self.url, self.conn.number)
+            await self.on_connected(self.conn)
+            self._live = True
+            await self._read(self.conn)
+        except HandshakeRefused as exc:
+            self._counters.handshake_refused += 1
+            log.error("%s — check kalshi.api_key_id and the private key", exc)
+        except StreamClosed as exc:
+            self._counters.disconnects += 1
+            log.warning("stream lost: %s", exc)
+        except Exception:  # a bug must cost a reconnect, never the stream for the rest of the run
+            self._counters.disconnects += 1
+            self._counters.stream_errors += 1
+            log.exception("unexpected error in the stream; reconnecting")
+        finally:
+            self._live = False
+            if self.conn is not None:
+                await self.conn.close()
+                self.conn = None
+                self.on_disconnected("stopping" if self.stopping.is_set() else "lost")
+
+    async def _read(self, conn: WsConnection) -> None:
+        on_frame = self.on_frame
+        healthy_after = self._clock() + self._healthy_after
+        async for recv_ts, frame in conn.frames():
+            on_frame(recv_ts, frame)
+            if healthy_after and recv_ts > healthy_after:
+                self.backoff.reset()
+                healthy_after = 0.0
+
+    # --- sending ------------------------------------------------------------------------------------
+
+    async def send(self, payload: bytes) -> None:
+        """Send a command on the current connection; a lost connection is logged, not raised."""
+        if self.conn is None:
+            return
+        try:
+            await self.conn.send(payload)
+        except StreamClosed as exc:
+            log.warning("could not send a command: %s", exc)
+
+    def send_soon(self, payload: bytes) -> bool:
+        """Queue a send from synchronous code (the frame handler); False when not connected."""
+        if self.conn is None:
+            return False
+        asyncio.get_running_loop().create_task(self.send(payload))
+        return True
+
+    def drop(self) -> None:
+        """Close the current connection from synchronous code; :meth:`run` reconnects."""
+        if self.conn is not None:
+            asyncio.get_running_loop().create_task(self.conn.close())
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)

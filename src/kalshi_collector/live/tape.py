@@ -1,0 +1,107 @@
+"""Tape rows: a decoded WebSocket message (+ its receive time + the connection id) -> stored rows.
+
+Pure functions of their inputs only (no clock, no collector state), so that the same rows can be
+built again from a recorded raw tape in another process. Each row is a tuple in the column order
+of its table's schema (``storage.schemas``), times as int epoch microseconds:
+
+* ``orderbook_deltas``: recv_ts, exchange_ts, sid, seq, market_ticker, kind ("delta"/"snapshot"),
+  side, price_cents, delta, conn. A snapshot is one row per level (``delta`` = the level's size);
+  an empty snapshot is still a reset, kept as one row without a level.
+* ``trades_live``: recv_ts, exchange_ts, trade_id, market_ticker, yes_price, no_price, count,
+  outcome_side, taker_book_side, is_block_trade, sid, seq.
+* ``book_events``: ts, market_ticker, sid, expected_seq, received_seq, action, detail,
+  recovered_ts — the ledger of every doubt about a book and its recovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot, Trade
+
+__all__ = [
+    "ORDERBOOK_DELTAS",
+    "TRADES_LIVE",
+    "BOOK_EVENTS",
+    "RowSink",
+    "BookEvent",
+    "delta_row",
+    "snapshot_rows",
+    "trade_row",
+]
+
+ORDERBOOK_DELTAS = "orderbook_deltas"
+TRADES_LIVE = "trades_live"
+BOOK_EVENTS = "book_events"
+
+US = 1_000_000
+
+
+class RowSink(Protocol):
+    """Where rows go: ``LiveStore`` in the daemon, a list in a test or a rebuild."""
+
+    def append(self, table: str, row: Sequence[Any]) -> None: ...
+
+    def extend(self, table: str, rows: list[Sequence[Any]]) -> None: ...
+
+
+class BookEvent(NamedTuple):
+    """One ``book_events`` row (a tuple in schema order, so the store takes it as it is)."""
+
+    ts: int
+    market_ticker: str | None
+    sid: int | None
+    expected_seq: int | None
+    received_seq: int | None
+    action: str
+    detail: str
+    recovered_ts: int | None = None
+
+
+def delta_row(recv_us: int, msg: OrderbookDelta, conn: int) -> tuple:
+    body = msg.msg
+    ts_ms = body.ts_ms
+    return (
+        recv_us,
+        ts_ms * 1000 if ts_ms is not None else None,
+        msg.sid,
+        msg.seq,
+        body.market_ticker,
+        "delta",
+        body.side,
+        body.price_cents,
+        body.delta_contracts,
+        conn,
+    )
+
+
+def snapshot_rows(recv_us: int, msg: OrderbookSnapshot, conn: int) -> list[tuple]:
+    body = msg.msg
+    sid, seq, ticker = msg.sid, msg.seq, body.market_ticker
+    rows = [
+        (recv_us, None, sid, seq, ticker, "snapshot", side, price, qty, conn)
+        for side, levels in (("yes", body.yes_levels()), ("no", body.no_levels()))
+        for price, qty in levels
+    ]
+    if not rows:  # an empty book is still a reset: keep it on the tape
+        rows.append((recv_us, None, sid, seq, ticker, "snapshot", None, None, None, conn))
+    return rows
+
+
+def trade_row(recv_us: int, msg: Trade) -> tuple:
+    b = msg.msg
+    return (
+        recv_us,
+        b.ts_ms * 1000,
+        b.trade_id,
+        b.market_ticker,
+        b.yes_price_cents,
+        b.no_price_cents,
+        b.count,
+        b.outcome_side,
+        b.taker_book_side,
+        b.is_block_trade,
+        msg.sid,
+        msg.seq,
+    )
