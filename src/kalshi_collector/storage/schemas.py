@@ -47,7 +47,7 @@ def _f(name: str, type_: pa.DataType, nullable: bool = True) -> pa.Field:
     return pa.field(name, type_, nullable=nullable)
 
 
-# ---------------------------------------------------------------- live: TABLE/YYYY-MM-DD.parquet (+ _parts)
+# ---------------------------------------------------------------- live: TABLE/YYYY-MM-DD.parquet (+ TABLE/YYYY-MM-DD/part-*)
 
 MARKET_SNAPSHOTS = pa.schema(
     [
