@@ -30,7 +30,7 @@ import pyarrow as pa
 from kalshi_collector.storage import TABLES, LiveStore
 from kalshi_collector.storage.compact import compact_day
 from kalshi_collector.storage.fs import LocalFS
-from kalshi_collector.storage.layout import day_file
+from kalshi_collector.storage.layout import PartName, day_file
 from kalshi_collector.storage.rows import rows_to_table
 
 MARKETS, LEVELS, SNAPSHOT_EVERY_S, HOUR_S = 200, 30, 10, 3600
@@ -93,7 +93,7 @@ def delta_rows(rng: np.random.Generator, n: int) -> list[tuple]:
 def stored_bytes_per_row(root: Path, table_name: str, table: pa.Table) -> tuple[float, float]:
     """(our compacted day file, pandas default to_parquet) bytes per row for the same rows."""
     fs = LocalFS()
-    fs.write_parquet(root / table_name / "_parts" / DAY.isoformat() / "part-bench-1-2-3.parquet", table)
+    fs.write_parquet(TABLES[table_name].layout.part_file(root, DAY, PartName("bench", 1, 2, 3)), table)
     compact_day(fs, root, TABLES[table_name], DAY)
     ours = day_file(root, table_name, DAY).stat().st_size / table.num_rows
     buf = io.BytesIO()

@@ -7,12 +7,14 @@
 # Creates the `kalshi` system user, a virtual environment in /opt/kalshi-collector/venv with the
 # package installed from the source checkout, /etc/kalshi-collector/{config.yaml,env,kalshi.pem}
 # (existing files are kept), the data folder /var/lib/kalshi-collector/data, and enables
-# kalshi-collector.service and the daily timer. Running it again upgrades the package in place and
-# restarts the service. Idempotent. --dry-run prints every command instead of running it.
+# kalshi-collector.service and the daily timer. It starts the service only once config.yaml has been
+# edited (a fresh config is the example, with example events); running it again upgrades the package
+# in place and restarts the service. Idempotent. --dry-run prints every command instead of running it.
 set -euo pipefail
 
 PREFIX=/opt/kalshi-collector
-CONF_DIR=/etc/kalshi-collector
+# The units read /etc/kalshi-collector; KC_CONF_DIR only lets the tests point --dry-run at a scratch folder.
+CONF_DIR=${KC_CONF_DIR:-/etc/kalshi-collector}
 STATE_DIR=/var/lib/kalshi-collector
 SERVICE_USER=kalshi
 UNIT_DIR=/etc/systemd/system
@@ -25,6 +27,26 @@ KEY_FILE=""
 DATA_DIR="$STATE_DIR/data"
 START=1
 DRY_RUN=0
+
+AS_INSTALLED_NAME=.config.yaml.as-installed
+
+# config.yaml as install.sh writes it: the example, with this install's data folder.
+example_config() {
+    sed -e "s#^  data_dir: .*#  data_dir: \"$DATA_DIR\"#" -e 's#^  private_key_path: .*#  private_key_path: null#' \
+        "$SOURCE/config.example.yaml"
+}
+
+# Whether config.yaml is still what install.sh wrote (or is yet to be written, under --dry-run):
+# then its events and series are the example's and the collector must not start on them.
+config_unedited() {
+    local config="$CONF_DIR/config.yaml"
+    [ -e "$config" ] || return 0
+    if [ -e "$AS_INSTALLED" ]; then
+        [ "$(sha256sum <"$config")" = "$(cat "$AS_INSTALLED")" ]
+        return
+    fi
+    cmp -s <(example_config) "$config"  # written by an install.sh that kept no checksum
+}
 
 usage() {
     sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -77,6 +99,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+AS_INSTALLED="$CONF_DIR/$AS_INSTALLED_NAME"
 [ -f "$SOURCE/pyproject.toml" ] || die "$SOURCE is not a kalshi-collector checkout (no pyproject.toml)"
 if [ "$DRY_RUN" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
     die "run as root (sudo $0 ...), or add --dry-run to see what it would do"
@@ -123,8 +146,16 @@ KALSHI_PRIVATE_KEY_PATH=$CONF_DIR/kalshi.pem
 #AWS_DEFAULT_REGION=us-east-1
 #AWS_ENDPOINT_URL=https://<namespace>.compat.objectstorage.<region>.oraclecloud.com
 EOF
-sed -e "s#^  data_dir: .*#  data_dir: \"$DATA_DIR\"#" -e 's#^  private_key_path: .*#  private_key_path: null#' \
-    "$SOURCE/config.example.yaml" | write_once "$CONF_DIR/config.yaml" 0640 "root:$SERVICE_USER"
+if [ -e "$CONF_DIR/config.yaml" ]; then
+    echo "keeping existing $CONF_DIR/config.yaml"
+else
+    example_config | write_once "$CONF_DIR/config.yaml" 0640 "root:$SERVICE_USER"
+    if [ "$DRY_RUN" -eq 1 ]; then
+        echo "+ record the checksum of $CONF_DIR/config.yaml as written in $AS_INSTALLED"
+    else
+        sha256sum <"$CONF_DIR/config.yaml" >"$AS_INSTALLED"
+    fi
+fi
 
 echo "== systemd units"
 for unit in kalshi-collector.service kalshi-collector-daily.service kalshi-collector-daily.timer; do
@@ -138,6 +169,9 @@ if [ "$START" -eq 0 ]; then
 elif [ "$DRY_RUN" -eq 0 ] && { ! grep -q '^KALSHI_API_KEY_ID=.' "$CONF_DIR/env" || [ ! -s "$CONF_DIR/kalshi.pem" ]; }; then
     echo "installed; NOT started: put your API key id in $CONF_DIR/env and the key in $CONF_DIR/kalshi.pem"
     echo "(root:$SERVICE_USER 0640), edit $CONF_DIR/config.yaml, then: systemctl start kalshi-collector"
+elif config_unedited; then
+    echo "installed; NOT started: $CONF_DIR/config.yaml is still the example (its events and series are"
+    echo "examples). Edit it, then: systemctl start kalshi-collector kalshi-collector-daily.timer"
 else
     run systemctl restart kalshi-collector.service
     run systemctl start kalshi-collector-daily.timer

@@ -2,6 +2,8 @@
 
 The YAML keys are the seed's (``kalshi``, ``events``, ``event_series``, ``collection``, ``storage``,
 ``weather``) kept exactly, plus a few sections of our own (``metrics``, and knobs with defaults).
+The original collector's other keys (``weather_stations``, ``baseline_every_n_snapshots``...) are
+accepted with one warning each: :mod:`kalshi_collector.config_legacy` maps or retires them.
 Every problem is reported as one line that names the key, the bad value and the expected form,
 because the person reading it is usually editing a file on a remote VM over SSH.
 
@@ -12,8 +14,10 @@ at start and it is passed down.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
+import typing
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
@@ -23,6 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
+
+from kalshi_collector.config_legacy import LegacyConfigError, legacy_names, translate
 
 __all__ = [
     "Config",
@@ -56,6 +62,8 @@ RATE_TIERS: dict[str, tuple[float, float]] = {
     "prime": (400.0, 1.0),
     "prestige": (600.0, 1.0),
 }
+
+log = logging.getLogger(__name__)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]*$")
@@ -145,7 +153,7 @@ class CollectionConfig(_Section):
 
 class StorageConfig(_Section):
     data_dir: str = "data"
-    flush_interval_seconds: Positive = 300.0
+    flush_interval_seconds: Positive = 60.0
     # Flush sooner once this many rows wait in memory (bounds memory at high message rates).
     max_buffered_rows: Annotated[int, msgspec.Meta(ge=1000)] = 100_000
     # Identifies this collector in part-file names, so several VMs can share one bucket.
@@ -256,6 +264,20 @@ def _split_path(path: str) -> list[str | int]:
     return parts
 
 
+def _choices(parts: list[str | int]) -> list[str] | None:
+    """The allowed values of a ``Literal`` field at a key path (``kalshi.rate_tier``), else None."""
+    if not parts or not isinstance(parts[-1], str):
+        return None
+    cls = _struct_for_path(parts[:-1])
+    if cls is None:
+        return None
+    hints = {f.name: f.type for f in msgspec.structs.fields(cls)}
+    t = hints.get(parts[-1])
+    if typing.get_origin(t) is Literal:
+        return [str(a) for a in typing.get_args(t)]
+    return None
+
+
 def _dotted(parts: list[str | int]) -> str:
     out = ""
     for p in parts:
@@ -282,7 +304,7 @@ def _phrase(err: msgspec.ValidationError, raw: Mapping[str, Any]) -> str:
         field = unknown.group("field")
         cls = _struct_for_path(parts)
         valid = [f.name for f in msgspec.structs.fields(cls) if f.name != "source"] if cls else []
-        near = difflib.get_close_matches(field, valid, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(field, valid + legacy_names(_dotted(parts)), n=1, cutoff=0.6)
         where = _dotted([*parts, field])
         hint = f"; did you mean `{_dotted([*parts, near[0]])}`?" if near else ""
         return f"unknown key `{where}`{hint} (valid keys here: {', '.join(valid)})"
@@ -296,6 +318,9 @@ def _phrase(err: msgspec.ValidationError, raw: Mapping[str, Any]) -> str:
     leaf = re.match(r"^`([^`]+)`(.*)$", body, re.S)
     if leaf:
         return f"`{_dotted([*parts, *_split_path('.' + leaf.group(1))])}`{leaf.group(2)}"
+    choices = _choices(parts) if body.startswith("Invalid enum value") else None
+    if choices:
+        return f"`{where}` = {value!r}: expected one of {', '.join(choices)}"
     body = body.replace("Expected", "expected")
     return f"`{where}` = {value!r}: {body}"
 
@@ -314,9 +339,17 @@ def config_from_dict(
         raise ConfigError(f"config: expected a mapping of sections at the top level, got {type(raw).__name__}")
     if "kalshi" not in raw:
         raise ConfigError("missing required section `kalshi` (it may be empty: `kalshi: {}`)")
-    data = dict(raw)
+    try:
+        data, legacy_warnings = translate(raw)
+    except LegacyConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    for warning in legacy_warnings:
+        log.warning("%s", warning)
     if data.get("kalshi") is None:
         data["kalshi"] = {}
+    for key in ("api_key_id", "private_key_path"):
+        if isinstance(data["kalshi"], dict) and data["kalshi"].get(key) == "":
+            data["kalshi"][key] = None  # the original's config shipped them as "" (unset)
     for key in ("events", "event_series"):
         if data.get(key, ()) is None:
             data[key] = []

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import shlex
 import shutil
 import sys
 import time
@@ -90,8 +92,19 @@ def report(data_dir: Path) -> None:
             how = f"recovered {len(fixed)} books in {took:.0f} ms" if took is not None else "not recovered before stop"
             print(f"  {row.ts:%H:%M:%S.%f}"[:-3] + f"  {row.action:<12} {row.detail or '':<42} {how}")
     print("\nread it yourself:")
-    print(f"  python -c \"from kalshi_collector.storage import ParquetStorage; "
-          f"print(ParquetStorage('{data_dir}').read_parquets('market'))\"")
+    for line in read_it_yourself(data_dir):
+        print(f"  {line}")
+
+
+def read_it_yourself(data_dir: Path) -> list[str]:
+    """Commands that read the demo's data from any folder: this interpreter (the virtual
+    environment's, which has the package), not whatever ``python`` the shell finds first."""
+    folder = data_dir.resolve()
+    python = shlex.quote(sys.executable)
+    code = (f"from kalshi_collector.storage import ParquetStorage; "
+            f"print(ParquetStorage({json.dumps(str(folder))}).read_parquets(\"market\"))")
+    plain = f"import pandas as pd; print(pd.read_parquet({json.dumps(str(folder / 'market_snapshots'))}))"
+    return [f"{python} -c {shlex.quote(code)}", f"{python} -c {shlex.quote(plain)}"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,32 +3,38 @@
 Top panel: each bracket (market) of the event in its own colour, its YES bid-ask spread as a
 shaded band and its last traded price as a line, in cents (= the market's probability in %). On a
 second axis, where weather data exists, the settlement station's observed temperature (ASOS
-1-minute, else METAR) and the final climate-report (CLI) value as a dashed line: the bracket it
-falls in is marked in the legend. Bottom panel: contracts traded per time bin, stacked by bracket in
-the same colours.
+1-minute, else METAR) and the final climate-report (CLI) value as a dashed line. The winning bracket
+is marked in the legend: the one Kalshi settled YES when its result is known (the command asks
+Kalshi's REST API when the data folder has no final CLI value; ``--offline`` does not), else the one
+the CLI value falls in. Bottom panel: contracts traded per time bin, stacked by bracket in the same
+colours; time labels are full clock times (``10:16:10``), the date beside the axis.
 
 Sources, best first: live ``market_snapshots`` and ``trades_live``; without them the backfilled
 ``candlesticks`` (bid/ask closes, trade close) and ``trades``. Everything is read through
 :class:`ParquetStorage`, so a local folder and ``s3://`` work alike.
 
-:func:`load` does the reading, :func:`render` only draws what it is given (matplotlib, Agg backend,
-no display needed).
+:func:`load` does the reading, :func:`kalshi_result` the one REST question, :func:`draw` and
+:func:`render` only draw what they are given (matplotlib, Agg backend, no display needed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
+import logging
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kalshi_collector.config import Config, config_from_dict
 from kalshi_collector.datafolder import add_data_dir_argument, open_data
 from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.storage.catalog import CANDLESTICKS, TRADES, Dataset
@@ -38,7 +44,10 @@ if TYPE_CHECKING:  # matplotlib is an optional extra, imported only when drawing
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["add_arguments", "run", "EventData", "Bracket", "load", "render", "bracket_range"]
+__all__ = ["add_arguments", "run", "EventData", "Bracket", "load", "kalshi_result", "winner", "draw", "render",
+           "time_formatter", "bracket_range"]
+
+log = logging.getLogger(__name__)
 
 UTC = dt.UTC
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]*$")
@@ -68,6 +77,7 @@ class EventData:
     observed: pd.DataFrame | None = None  # time, temp_f
     observed_source: str | None = None
     settled_value: float | None = None
+    kalshi_yes: str | None = None  # the market Kalshi settled YES, when its result is known
     sources: list[str] = field(default_factory=list)
     outages: list[tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=list)  # no quotes at all
 
@@ -276,6 +286,27 @@ def _add_weather(storage: ParquetStorage, data: EventData, day: dt.date | None) 
             data.sources.append("daily_climate")
 
 
+async def kalshi_result(config: Config, event: str) -> str | None:
+    """The market of ``event`` that Kalshi settled YES, from its REST API; None while it is not
+    settled, or when Kalshi cannot be asked (one warning says why; the picture is drawn anyway).
+
+    An unsigned request (events are public), one retry and a short timeout: a plot does not wait
+    minutes for an unreachable exchange.
+    """
+    from kalshi_collector.weather.settlement_command import fetch_event_markets
+
+    kalshi = msgspec.structs.replace(config.kalshi, api_key_id=None, private_key_path=None, max_retries=1,
+                                     request_timeout_seconds=min(config.kalshi.request_timeout_seconds, 10.0))
+    try:
+        found = (await fetch_event_markets(msgspec.structs.replace(config, kalshi=kalshi), [event]))[event]
+    except Exception as exc:  # noqa: BLE001 - any failure only means no mark
+        found = exc
+    if isinstance(found, Exception):
+        log.warning("Kalshi's result of %s is unknown (%s: %s); no winner marked", event, type(found).__name__, found)
+        return None
+    return next((m.ticker for m in found if m.result == "yes"), None)
+
+
 # ==================================================================================== drawing
 
 
@@ -301,6 +332,18 @@ class _Frame:
 
 def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
     """Draw ``data`` into a PNG at ``path`` and return the path."""
+    import matplotlib.pyplot as plt
+
+    fig = draw(data)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
+def draw(data: EventData) -> Figure:
+    """The figure of ``data`` (the caller saves and closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -326,22 +369,31 @@ def render(data: EventData, path: str | Path, *, dpi: int = 110) -> Path:
         _draw_temperature(ax.twinx(), data, frame)
     _draw_volume(axv, data, frame)
     _titles(fig, ax, data, frame)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def winner(data: EventData) -> tuple[Bracket, str] | None:
+    """The bracket to mark and how it is known: Kalshi's result first, else the final CLI value."""
+    if data.kalshi_yes is not None:
+        settled = next((b for b in data.brackets if b.ticker == data.kalshi_yes), None)
+        if settled is not None:
+            return settled, "settled YES (Kalshi)"
+    if data.settled_value is not None:
+        value = data.settled_value
+        settles = next((b for b in data.brackets if b.low <= value <= b.high), None)
+        if settles is not None:
+            return settles, "settles YES"
+    return None
 
 
 def _draw_prices(ax: Axes, axv: Axes, data: EventData, frame: _Frame) -> None:
     """Per bracket its bid-ask band and last-trade line; outages shaded on both panels."""
-    winner = None
-    if data.settled_value is not None:
-        winner = next((b for b in data.brackets if b.low <= data.settled_value <= b.high), None)
+    marked = winner(data)
     for i, b in enumerate(data.brackets):
         colour = frame.colours[i % len(frame.colours)]
-        label = b.label + ("   \u2190 settles YES" if b is winner else "")
-        (line,) = ax.plot([], [], color=colour, linewidth=2.4 if b is winner else 1.8, label=label)
+        won = marked is not None and b is marked[0]
+        label = b.label + (f"   \u2190 {marked[1]}" if won and marked else "")
+        (line,) = ax.plot([], [], color=colour, linewidth=2.4 if won else 1.8, label=label)
         for q in _segments(b.quotes, data.outages) if len(b.quotes) else []:
             # an empty side is no quote: the band then runs to the edge (0 or 100), as a buyer would see it
             bid = q["yes_bid"].astype(float)
@@ -406,8 +458,22 @@ def _draw_volume(axv: Axes, data: EventData, frame: _Frame) -> None:
     axv.grid(True, axis="y", color="#dddddd", linewidth=0.6)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     axv.xaxis.set_major_locator(locator)
-    axv.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    axv.xaxis.set_major_formatter(time_formatter(locator))
     axv.set_xlabel("time (UTC)")
+
+
+def time_formatter(locator: Any) -> Any:
+    """Tick labels that each read alone: ``10:16:10`` (not matplotlib's concise ``10:16, 10, 20``),
+    ``10:15``, ``Feb 12``; the date the ticks share is shown once beside the axis."""
+    import matplotlib.dates as mdates
+
+    # levels: years, months, days, hours, minutes, seconds
+    return mdates.ConciseDateFormatter(
+        locator, tz=UTC,
+        formats=["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%H:%M:%S"],
+        zero_formats=["", "%Y", "%b", "%b %d", "%H:%M", "%H:%M:%S"],
+        offset_formats=["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"],
+    )
 
 
 def _titles(fig: Figure, ax: Axes, data: EventData, frame: _Frame) -> None:
@@ -439,6 +505,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="PNG", help="where to write (default: EVENT_TICKER.png here)")
     parser.add_argument("--start", metavar="YYYY-MM-DD", help="first UTC day of live data (default: 3 days before the event)")
     parser.add_argument("--end", metavar="YYYY-MM-DD", help="last UTC day of live data (default: 2 days after the event)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never ask Kalshi for the result (by default asked when no final climate report is stored)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -457,11 +525,15 @@ def run(args: argparse.Namespace) -> int:
             dates.append(dt.date.fromisoformat(text) if text else None)
         except ValueError:
             raise UsageError(f"{flag} {text!r} is not a date; expected YYYY-MM-DD") from None
-    storage = open_data(args).storage
+    folder = open_data(args)
+    storage = folder.storage
     data = load(storage, event, *dates)
     if not data.brackets:
         raise UsageError(f"no data for {event} in {storage.fs.url(storage.root)} (market_snapshots, trades_live, "
                          "candlesticks and trades were searched); is the ticker right?")
+    if data.settled_value is None and not args.offline:
+        config = folder.config or config_from_dict({"kalshi": {}})
+        data.kalshi_yes = asyncio.run(kalshi_result(config, event))
     out = render(data, args.output or f"{event}.png")
     print(out)
     return 0

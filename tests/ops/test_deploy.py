@@ -7,6 +7,7 @@ so (``apt-get install systemd shellcheck``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -19,7 +20,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ["kalshi-collector.service", "kalshi-collector-daily.service", "kalshi-collector-daily.timer"]
-SCRIPTS = ["install.sh", "kalshi-collector-daily", "oci/launch.sh"]
+SCRIPTS = ["install.sh", "kalshi-collector-daily", "oci/launch.sh", "docker/entrypoint.sh"]
 
 
 def need(tool: str) -> str:
@@ -89,26 +90,32 @@ def test_cloud_init_is_cloud_config_and_its_commands_parse(tmp_path: Path) -> No
         subprocess.run(["cloud-init", "schema", "--config-file", str(DEPLOY / "cloud-init.yaml")], check=True, timeout=60)
 
 
+def dry_run(tmp_path: Path, conf_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHON": sys.executable, "KC_CONF_DIR": str(conf_dir)}
+    return subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
 def test_install_dry_run_creates_user_venv_config_and_enables_the_units(tmp_path: Path) -> None:
     key = tmp_path / "kalshi.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\n")
-    env = {**os.environ, "PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", "--key-id", "abc-123", "--key-file",
-                             str(key), "--data-dir", "s3://bucket/kalshi"], capture_output=True, text=True,
-                            timeout=60, env=env)
+    conf = tmp_path / "etc"  # a fresh machine: nothing there yet
+    result = dry_run(tmp_path, conf, "--key-id", "abc-123", "--key-file", str(key), "--data-dir", "s3://bucket/kalshi")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for expected in (
         "/opt/kalshi-collector/venv",
         "pip install --quiet --upgrade",
-        "install -m 0640 -o root -g kalshi " + str(key) + " /etc/kalshi-collector/kalshi.pem",
+        f"install -m 0640 -o root -g kalshi {key} {conf}/kalshi.pem",
         "KALSHI_API_KEY_ID=abc-123",
         'data_dir: "s3://bucket/kalshi"',
         "data in object storage: s3://bucket/kalshi",
         "systemctl enable kalshi-collector.service kalshi-collector-daily.timer",
-        "systemctl restart kalshi-collector.service",
+        f"record the checksum of {conf}/config.yaml",
+        f"installed; NOT started: {conf}/config.yaml is still the example",
     ):
         assert expected in out, expected
+    assert "systemctl restart" not in out  # never started on the example's events
     if subprocess.run(["id", "kalshi"], capture_output=True).returncode != 0:
         assert "useradd --system" in out
     help_text = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--help"], capture_output=True, text=True,
@@ -116,3 +123,32 @@ def test_install_dry_run_creates_user_venv_config_and_enables_the_units(tmp_path
     assert help_text.returncode == 0 and "--dry-run" in help_text.stdout
     bad = subprocess.run(["bash", str(DEPLOY / "install.sh"), "--nope"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "unknown option --nope" in bad.stderr
+
+
+def _as_installed(conf: Path, text: str) -> None:
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config.yaml").write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (conf / ".config.yaml.as-installed").write_text(f"{digest}  -\n")  # sha256sum's form for stdin
+
+
+def test_install_starts_the_service_only_once_the_config_was_edited(tmp_path: Path) -> None:
+    conf = tmp_path / "etc"
+    example = (DEPLOY.parent / "config.example.yaml").read_text()
+    _as_installed(conf, example)
+    unedited = dry_run(tmp_path, conf)
+    assert unedited.returncode == 0, unedited.stderr
+    assert f"keeping existing {conf}/config.yaml" in unedited.stdout
+    assert "is still the example" in unedited.stdout and "systemctl restart" not in unedited.stdout
+    (conf / "config.yaml").write_text(example.replace('"KXHIGHCHI-26FEB11"', '"KXHIGHNY-26MAR02"'))
+    edited = dry_run(tmp_path, conf)
+    assert edited.returncode == 0, edited.stderr
+    assert "systemctl restart kalshi-collector.service" in edited.stdout
+    assert "systemctl start kalshi-collector-daily.timer" in edited.stdout
+    # a config installed before the checksum was kept: compared with the example itself
+    (conf / ".config.yaml.as-installed").unlink()
+    written_by_old_install = example.replace('  data_dir: "data"', '  data_dir: "/var/lib/kalshi-collector/data"')
+    (conf / "config.yaml").write_text(written_by_old_install.replace(
+        "  private_key_path: null           # PEM file from Kalshi; or env KALSHI_PRIVATE_KEY_PATH (chmod 600)",
+        "  private_key_path: null"))
+    assert "is still the example" in dry_run(tmp_path, conf).stdout

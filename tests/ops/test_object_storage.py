@@ -44,13 +44,13 @@ def test_live_store_writes_compacts_and_reads_back_the_same_layout(s3: S3, tmp_p
         store.extend("market_snapshots", rows[10:])
         store.append("market_snapshots", snapshot_row(DAY + dt.timedelta(days=1), 5.0, 99))
         store.flush()
-        parts = [k for k in keys(s3, "layout") if "/_parts/" in k]
-        assert len(parts) == 3 and all(k.startswith("market_snapshots/_parts/2026-02-1") for k in parts)
+        parts = [k for k in keys(s3, "layout") if "/part-" in k]
+        assert len(parts) == 3 and all(k.startswith("market_snapshots/2026-02-1") for k in parts)
         assert store.compact(DAY + dt.timedelta(days=1)) == [f"{url.removeprefix('s3://')}/market_snapshots/2026-02-11.parquet"]
     # the same names as on disk; today's part still a part; nothing temporary left in the bucket
     listed = keys(s3, "layout")
     assert "market_snapshots/2026-02-11.parquet" in listed
-    assert [k for k in listed if "/_parts/" in k] == [k for k in parts if "2026-02-12" in k]
+    assert [k for k in listed if "/part-" in k] == [k for k in parts if "2026-02-12" in k]
     assert not [k for k in listed if Path(k).name.startswith(".")]
     storage = ParquetStorage(url)
     back = storage.read_parquets("market", DAY, DAY)
@@ -122,7 +122,7 @@ def test_collectors_sharing_a_bucket_compact_each_day_once(s3: S3, tmp_path: Pat
         assert {n.split("/")[-1].split("-")[1] for n in names} == {"c0", "c1"}  # a collector id in every part name
         assert stores["c1"].compact(today) == []  # the smaller id compacts shared days
         assert stores["c0"].compact(today) != []
-        assert [k for k in keys(s3, "shared") if "_parts" in k] == []
+        assert [k for k in keys(s3, "shared") if "/part-" in k] == []
         assert len(ParquetStorage(url).read_parquets("market")) == 10
         # a late part from c0 after c0 went quiet: c1 takes over once c0 has been silent long enough
         stores["c0"].append("market_snapshots", snapshot_row(DAY, 3600.0, 7))

@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import re
 import struct
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from ops_helpers import EVENT, STATION, Collected
+from ops_helpers import EVENT, STATION, Collected, free_port
 
 from kalshi_collector.backfill import BackfillRequest, backfill
 from kalshi_collector.cli import main as cli_main
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.kalshi.rest import KalshiRestClient
-from kalshi_collector.plot import bracket_range, load, render
+from kalshi_collector.plot import Bracket, EventData, bracket_range, draw, kalshi_result, load, render, winner
 from kalshi_collector.sim import SimConfig, SimExchange
 from kalshi_collector.storage import ParquetStorage
 
@@ -99,3 +101,62 @@ def test_an_event_known_only_from_a_backfill(tmp_path: Path) -> None:
 )
 def test_bracket_ranges(ticker: str, subtitle: str | None, bounds: tuple[float, float]) -> None:
     assert bracket_range(ticker, subtitle) == bounds
+
+
+def _axis_labels(fig) -> list[str]:  # noqa: ANN001 - a matplotlib Figure
+    fig.canvas.draw()
+    [time_axis] = [a for a in fig.axes if a.get_xlabel() == "time (UTC)"]
+    return [t.get_text() for t in time_axis.get_xticklabels() if t.get_text()]
+
+
+def test_time_labels_read_alone_even_over_a_minute() -> None:
+    t0 = pd.Timestamp("2026-02-11 10:16:00", tz="UTC")
+    times = pd.Series([t0 + pd.Timedelta(seconds=s) for s in range(0, 61, 5)])
+    quotes = pd.DataFrame({"time": times, "yes_bid": 40.0, "yes_ask": 44.0, "last_price": 42.0})
+    volume = pd.DataFrame({"time": times, "count": 3.0})
+    brackets = [Bracket("KXHIGHCHI-26FEB11-B34.5", "34° to 35°", 34, 35, quotes, volume)]
+    fig = draw(EventData("KXHIGHCHI-26FEB11", brackets))
+    labels = _axis_labels(fig)
+    assert labels[0] == "10:16:00" and "10:16:10" in labels  # not matplotlib's concise "10:16, 10, 20"
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", label) for label in labels), labels
+    long = [Bracket(b.ticker, b.label, b.low, b.high, b.quotes.assign(time=b.quotes["time"] + pd.to_timedelta(
+        range(len(b.quotes)), unit="h")), pd.DataFrame()) for b in brackets]
+    assert all(re.fullmatch(r"\d\d:\d\d|[A-Z][a-z]{2} \d\d", label) for label in _axis_labels(draw(EventData("E", long))))
+
+
+async def test_the_winner_comes_from_kalshis_result_when_no_weather_is_stored(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    event = "KXHIGHNY-26FEB09"
+    async with SimExchange(SimConfig(seed=4, series=("KXHIGHNY",), today=dt.date(2026, 2, 11), history_days=3,
+                                     cutoff_days=1, history_trades_per_market=40, message_rate=0)) as sim:
+        config = config_from_dict({"kalshi": {"base_url": sim.rest_url, "ws_url": sim.ws_url, "requests_per_second": 0},
+                                   "storage": {"data_dir": str(data_dir)}}, env={})
+        async with KalshiRestClient.from_config(config) as client:
+            await backfill(client, data_dir, BackfillRequest(start=dt.date(2026, 2, 8), end=dt.date(2026, 2, 10),
+                                                             events=(event,), period_minutes=60))
+            markets = (await client.get_event(event, with_nested_markets=True)).markets
+        data = load(ParquetStorage(data_dir), event)
+        assert data.settled_value is None  # no weather: before, nothing was marked
+        data.kalshi_yes = await kalshi_result(config, event)
+    [settled] = [m.ticker for m in markets if m.result == "yes"]
+    assert data.kalshi_yes == settled
+    marked = winner(data)
+    assert marked is not None and marked[0].ticker == settled and marked[1] == "settled YES (Kalshi)"
+    fig = draw(data)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sum("\u2190 settled YES (Kalshi)" in text for text in legend) == 1
+
+
+async def test_an_unreachable_exchange_only_means_no_mark(caplog: pytest.LogCaptureFixture) -> None:
+    config = config_from_dict({"kalshi": {"base_url": f"http://127.0.0.1:{free_port()}/trade-api/v2"}}, env={})
+    assert await kalshi_result(config, "KXHIGHNY-26FEB09") is None
+    assert "Kalshi's result of KXHIGHNY-26FEB09 is unknown" in caplog.text
+
+
+def test_the_cli_value_still_marks_the_winner_when_kalshi_is_not_asked(collected: Collected, tmp_path: Path) -> None:
+    data = load(ParquetStorage(collected.data_dir), EVENT)
+    marked = winner(data)
+    assert marked is not None and marked[1] == "settles YES" and marked[0].low <= collected.outcome_f <= marked[0].high
+    out = tmp_path / "offline.png"
+    assert cli_main(["plot", EVENT, "--config", str(collected.config_path), "-o", str(out), "--offline"]) == 0
+    assert png_size(out) == (1430, 880)

@@ -77,7 +77,7 @@ def test_a_part_left_by_an_interrupted_compaction_is_not_counted_twice(collected
     shutil.copytree(collected.data_dir, data)
     day_file = data / "market_snapshots" / "2026-02-11.parquet"
     merged = json.loads(pq.read_schema(day_file).metadata[MERGED_PARTS_KEY])
-    leftover = data / "market_snapshots" / "_parts" / "2026-02-11" / merged[0]
+    leftover = data / "market_snapshots" / "2026-02-11" / merged[0]
     leftover.parent.mkdir(parents=True)
     shutil.copy(day_file, leftover)  # as if the compaction died before deleting its parts
     storage = ParquetStorage(data)

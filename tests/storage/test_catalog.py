@@ -27,11 +27,11 @@ from kalshi_collector.storage.schemas import TS
 
 def test_every_dataset_resolves_its_files_under_its_folder(tmp_path: Path) -> None:
     expected = {
-        "market_snapshots": ["market_snapshots/2026-02-11.parquet", "market_snapshots/_parts/2026-02-11"],
-        "orderbook_snapshots": ["orderbook_snapshots/2026-02-11.parquet", "orderbook_snapshots/_parts/2026-02-11"],
-        "orderbook_deltas": ["orderbook_deltas/2026-02-11.parquet", "orderbook_deltas/_parts/2026-02-11"],
-        "trades_live": ["trades_live/2026-02-11.parquet", "trades_live/_parts/2026-02-11"],
-        "book_events": ["book_events/2026-02-11.parquet", "book_events/_parts/2026-02-11"],
+        "market_snapshots": ["market_snapshots/2026-02-11.parquet", "market_snapshots/2026-02-11", "market_snapshots/_parts/2026-02-11"],
+        "orderbook_snapshots": ["orderbook_snapshots/2026-02-11.parquet", "orderbook_snapshots/2026-02-11", "orderbook_snapshots/_parts/2026-02-11"],
+        "orderbook_deltas": ["orderbook_deltas/2026-02-11.parquet", "orderbook_deltas/2026-02-11", "orderbook_deltas/_parts/2026-02-11"],
+        "trades_live": ["trades_live/2026-02-11.parquet", "trades_live/2026-02-11", "trades_live/_parts/2026-02-11"],
+        "book_events": ["book_events/2026-02-11.parquet", "book_events/2026-02-11", "book_events/_parts/2026-02-11"],
         "candlesticks": ["historical/candlesticks/KXHIGHCHI-26FEB11.parquet"],
         "trades": ["historical/trades/KXHIGHCHI-26FEB11.parquet"],
         "asos_1min": ["weather/asos_1min/2026-02-11.parquet"],
@@ -42,7 +42,8 @@ def test_every_dataset_resolves_its_files_under_its_folder(tmp_path: Path) -> No
     for name, ds in DATASETS.items():
         layout = ds.layout
         if isinstance(layout, LiveDaily):
-            paths = [layout.day_file(tmp_path, DAY), layout.parts_dir(tmp_path, DAY)]
+            paths = [layout.day_file(tmp_path, DAY), layout.parts_dir(tmp_path, DAY),
+                     layout.legacy_parts_dir(tmp_path, DAY)]
         elif isinstance(layout, PerEvent):
             paths = [layout.event_file(tmp_path, "KXHIGHCHI-26FEB11")]
         else:
@@ -52,7 +53,7 @@ def test_every_dataset_resolves_its_files_under_its_folder(tmp_path: Path) -> No
         assert layout.path(tmp_path) == tmp_path / ds.folder
     part = PartName("c0", 1, 2, 3)
     assert TABLES["book_events"].layout.part_file(tmp_path, DAY, part) == \
-        tmp_path / "book_events" / "_parts" / "2026-02-11" / "part-c0-1-2-3.parquet"
+        tmp_path / "book_events" / "2026-02-11" / "part-c0-1-2-3.parquet"
 
 
 def test_names_folders_and_schemas_are_declared_once() -> None:

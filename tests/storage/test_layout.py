@@ -66,6 +66,29 @@ def test_live_days_come_from_day_files_and_part_folders_and_skip_merged_parts(tm
     assert parts_dir(tmp_path, "book_events", DAY) == layout.parts_dir(tmp_path, DAY)
 
 
+def test_parts_of_earlier_versions_in_the_legacy_folder_are_listed_beside_new_ones(tmp_path: Path) -> None:
+    layout = LiveDaily("market_snapshots")
+    old, new, merged = PartName("c0", 1, 2, 1), PartName("c0", 3, 4, 2), PartName("c1", 1, 2, 9)
+    legacy = layout.legacy_parts_dir(tmp_path, DAY)
+    assert legacy == tmp_path / "market_snapshots" / "_parts" / "2026-02-11"
+    assert layout.parts_dir(tmp_path, DAY) == tmp_path / "market_snapshots" / "2026-02-11"
+    _touch(legacy / str(old))
+    _touch(legacy / str(merged))
+    _touch(layout.part_file(tmp_path, DAY, new))
+    _touch(layout.legacy_parts_dir(tmp_path, NEXT) / str(old))  # a day known only from the legacy folder
+    _touch(layout.path(tmp_path) / "2026-02-20.parquet")  # a day file is not a parts folder
+    assert layout.part_days(FS, tmp_path) == [DAY, NEXT]
+    assert layout.part_days(FS, tmp_path, end=DAY) == [DAY]
+    assert layout.days(FS, tmp_path) == [DAY, NEXT, dt.date(2026, 2, 20)]
+    assert layout.parts(FS, tmp_path, DAY) == [legacy / str(old), legacy / str(merged),
+                                               layout.part_file(tmp_path, DAY, new)]
+    table = pa.table({"ts": [1]}).replace_schema_metadata({MERGED_PARTS_KEY: json.dumps([str(merged)]).encode()})
+    pq.write_table(table, layout.day_file(tmp_path, DAY))
+    assert layout.files(FS, tmp_path, DAY, DAY) == [layout.day_file(tmp_path, DAY), legacy / str(old),
+                                                    layout.part_file(tmp_path, DAY, new)]
+    assert [layout.is_part(p) for p in layout.files(FS, tmp_path, DAY, DAY)] == [False, True, True]
+
+
 def test_per_event_lists_every_event_file_and_never_a_temp_file(tmp_path: Path) -> None:
     layout = PerEvent("historical/trades")
     for name in ("B-1.parquet", "A-1.parquet", ".A-1.parquet.abcd.tmp", "notes.txt"):

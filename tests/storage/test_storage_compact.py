@@ -18,7 +18,7 @@ from storage_helpers import DAY, ID_COLUMN, ROW_FACTORIES, data_files, us
 from kalshi_collector.storage import TABLES, LiveStore, ParquetStorage
 from kalshi_collector.storage.compact import CompactionError, compact_day, merged_part_names
 from kalshi_collector.storage.fs import LocalFS
-from kalshi_collector.storage.layout import MERGED_PARTS_KEY, day_file, parts_dir
+from kalshi_collector.storage.layout import MERGED_PARTS_KEY, LiveDaily, day_file, parts_dir
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 NEXT = DAY + dt.timedelta(days=1)
@@ -180,10 +180,10 @@ def test_parts_compacted_before_recovery_still_count_as_stored(data_dir: Path) -
     proc = subprocess.run([sys.executable, str(WRITER), "crash-flush", str(data_dir), "retire", "1"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    for table, spec in TABLES.items():
-        for folder in (data_dir / table / "_parts").iterdir():
-            compact_day(LocalFS(), data_dir, spec, dt.date.fromisoformat(folder.name))
-    assert not any(p.parent.parent.name == "_parts" for p in data_files(data_dir))
+    for spec in TABLES.values():
+        for day in spec.layout.part_days(LocalFS(), data_dir):
+            compact_day(LocalFS(), data_dir, spec, day)
+    assert not any(LiveDaily.is_part(p) for p in data_files(data_dir))
     assert merged_part_names(LocalFS(), day_file(data_dir, "book_events", DAY))
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0

@@ -50,9 +50,9 @@ def test_inclusive_date_ranges_over_day_files_and_parts(three_days: Path) -> Non
 def test_files_out_of_range_are_never_opened(three_days: Path) -> None:
     table = three_days / "market_snapshots"
     (table / "2026-01-01.parquet").write_bytes(GARBAGE)
-    stray_parts = table / "_parts" / "2026-03-01"
-    stray_parts.mkdir(parents=True)
-    (stray_parts / "part-c0-1-2-3.parquet").write_bytes(GARBAGE)
+    for stray_parts in (table / "2026-03-01", table / "_parts" / "2026-03-02"):  # the legacy folder too
+        stray_parts.mkdir(parents=True)
+        (stray_parts / "part-c0-1-2-3.parquet").write_bytes(GARBAGE)
     (table / "notes.txt").write_text("ignored: not a day file")
     storage = ParquetStorage(three_days)
     assert len(storage.read_parquets("market", D1, D3)) == 30
@@ -66,8 +66,10 @@ def test_files_out_of_range_are_never_opened(three_days: Path) -> None:
 
 def test_temp_files_are_never_data(three_days: Path) -> None:
     (three_days / "market_snapshots" / ".2026-02-11.parquet.abcd1234.tmp").write_bytes(GARBAGE)
-    part_dir = three_days / "market_snapshots" / "_parts" / D3.isoformat()
-    (part_dir / ".part-c0-1-2-3.parquet.abcd1234.tmp").write_bytes(GARBAGE)
+    for part_dir in (three_days / "market_snapshots" / D3.isoformat(),
+                     three_days / "market_snapshots" / "_parts" / D3.isoformat()):
+        part_dir.mkdir(parents=True, exist_ok=True)
+        (part_dir / ".part-c0-1-2-3.parquet.abcd1234.tmp").write_bytes(GARBAGE)
     assert len(ParquetStorage(three_days).read_parquets("market")) == 30
 
 

@@ -54,6 +54,23 @@ def test_station_ids_follow_the_sources_conventions() -> None:
     assert not STATIONS["KLAS"].verified and STATIONS["KMDW"].verified
 
 
+def test_the_original_collectors_series_names_resolve() -> None:
+    """Every series of the original's registry (pred_market_src/collector/weather/stations.py)."""
+    original = {"KXHIGHCHI": "KMDW", "KXHIGHNY": "KNYC", "KXHIGHMIA": "KMIA", "KXHIGHDEN": "KDEN",
+                "KXHIGHAUS": "KAUS", "KXHIGHHOU": "KHOU", "KXHIGHPHL": "KPHL"}
+    for ticker, icao in original.items():
+        assert (SERIES[ticker].station, SERIES[ticker].kind) == (icao, "high"), ticker
+        assert resolve_station(ticker).icao == icao
+    assert SERIES["KXHIGHPHL"].legacy and SERIES["KXHIGHHOU"].legacy and not SERIES["KXHIGHPHIL"].legacy
+    assert series_for_ticker("KXHIGHPHL-26FEB11-B34.5") == SERIES["KXHIGHPHL"]
+    assert [s.icao for s in stations_for_tickers(["KXHIGHPHL", "KXHIGHPHIL", "KXHIGHHOU-26FEB11"])] == ["KPHL", "KHOU"]
+    # dormant names with no captured rules text are not guessed
+    for ticker in ("KXHIGHNYD", "KXHIGHTEMPDEN"):
+        assert series_for_ticker(ticker) is None
+        with pytest.raises(UnknownStation):
+            resolve_station(ticker)
+
+
 @pytest.mark.parametrize("icao", sorted(STATIONS))
 def test_standard_offset_matches_the_zone_in_january(icao: str) -> None:
     station = STATIONS[icao]

@@ -10,10 +10,12 @@ from kalshi_collector.storage.catalog import DATASETS, READ_KINDS, TABLES, Datas
 from kalshi_collector.storage.journal import JournalLockedError
 from kalshi_collector.storage.live import LiveStore
 from kalshi_collector.storage.reader import ParquetStorage
+from kalshi_collector.storage.reconstruct import reconstruct_orderbooks
 
 __all__ = [
     "LiveStore",
     "ParquetStorage",
+    "reconstruct_orderbooks",
     "Dataset",
     "DATASETS",
     "TABLES",

@@ -13,7 +13,7 @@ Adding a table is one declaration below (and its columns in ``schemas.py``): see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -54,6 +54,9 @@ class Dataset(Generic[L]):
     per key. Empty for the live tapes, which keep every row they are given.
     ``time_column``: the column a date range selects on. For a live table it is the first column,
     whose UTC day decides the file a row goes to (the writer reads it as ``row[0]``).
+    ``legacy``: optional columns that files written by other versions carry (the original
+    collector's ``snapshot_type``). Nothing writes them; reading and compaction keep them, with
+    this type, wherever a file has them (see :meth:`schema_for`).
     """
 
     name: str
@@ -63,9 +66,12 @@ class Dataset(Generic[L]):
     sort_keys: tuple[str, ...]
     key: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    legacy: pa.Schema = schemas.NO_COLUMNS
 
     def __post_init__(self) -> None:
         names = self.schema.names
+        if clash := [c for c in self.legacy.names if c in names]:
+            raise ValueError(f"dataset {self.name}: legacy columns {clash} are already in its schema")
         missing = [c for c in dict.fromkeys((self.time_column, *self.sort_keys, *self.key)) if c not in names]
         if missing:
             raise ValueError(f"dataset {self.name}: columns {missing} are not in its schema")
@@ -82,13 +88,19 @@ class Dataset(Generic[L]):
         """Columns in a row (live rows are tuples in schema order)."""
         return len(self.schema)
 
+    def schema_for(self, found: Iterable[pa.Schema]) -> pa.Schema:
+        """The schema that reads (or rewrites) files with schemas ``found`` without losing a column:
+        the dataset's columns, then the legacy and any other extra columns those files have."""
+        return schemas.widen(self.schema, self.legacy, found)
+
 
 TableSpec = Dataset
 """A live table's dataset (the live store's name for it)."""
 
 
-def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = ()) -> Dataset[LiveDaily]:
-    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases)
+def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
+          legacy: pa.Schema = schemas.NO_COLUMNS) -> Dataset[LiveDaily]:
+    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy)
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -96,7 +108,8 @@ def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tup
 MARKET_SNAPSHOTS = _live("market_snapshots", schemas.MARKET_SNAPSHOTS, ("snapshot_ts", "market_ticker"),
                          aliases=("market",))
 ORDERBOOK_SNAPSHOTS = _live("orderbook_snapshots", schemas.ORDERBOOK_SNAPSHOTS,
-                            ("snapshot_ts", "market_ticker", "side", "price_cents"), aliases=("orderbook",))
+                            ("snapshot_ts", "market_ticker", "side", "price_cents"), aliases=("orderbook",),
+                            legacy=schemas.ORDERBOOK_SNAPSHOTS_LEGACY)
 # The tape keeps arrival order: receive time first, then the stream's own sequence. The sort is
 # stable, so the levels of one snapshot message stay in the order they were received.
 ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts", "conn", "sid", "seq"),

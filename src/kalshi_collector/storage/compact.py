@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
-from kalshi_collector.storage.layout import MERGED_PARTS_KEY, merged_part_names, parse_part_name
+from kalshi_collector.storage.layout import MERGED_PARTS_KEY, PARTS, merged_part_names
 from kalshi_collector.storage.schemas import conform
 
 __all__ = ["COMPACT_OPTIONS", "CompactionError", "compact_day", "merged_part_names"]
@@ -45,21 +45,26 @@ class CompactionError(RuntimeError):
 def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) -> PurePath | None:
     """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
 
-    Idempotent: parts already listed in the day file are only deleted, never merged twice.
+    Idempotent: parts already listed in the day file are only deleted, never merged twice. Parts
+    in the legacy ``_parts/`` folder are merged like the others (that is how an old data folder
+    migrates), and no column of a file is dropped (:meth:`~kalshi_collector.storage.catalog.Dataset.schema_for`).
     """
-    folder = spec.layout.parts_dir(root, day)
-    fs.remove_stale_temp_files(folder)
-    fs.remove_stale_temp_files(folder.parent.parent)
-    names = [name for name in fs.listdir(folder) if parse_part_name(name)]
-    target = spec.layout.day_file(root, day)
+    layout = spec.layout
+    for folder in layout.part_folders(root, day):
+        fs.remove_stale_temp_files(folder)
+    fs.remove_stale_temp_files(layout.path(root))
+    parts = layout.parts(fs, root, day)
+    target = layout.day_file(root, day)
     already = merged_part_names(fs, target)
-    fresh = [name for name in names if name not in already]
+    fresh = [path for path in parts if path.name not in already]
     written: PurePath | None = None
     if fresh:
-        tables = [conform(fs.read_table(target), spec.schema)] if fs.isfile(target) else []
-        tables += [conform(fs.read_table(folder / name), spec.schema) for name in fresh]
-        merged = pa.concat_tables(tables).sort_by([(key, "ascending") for key in spec.sort_keys])
-        merged_names = sorted(already | set(fresh))
+        tables = [fs.read_table(target)] if fs.isfile(target) else []
+        tables += [fs.read_table(path) for path in fresh]
+        schema = spec.schema_for(t.schema for t in tables)
+        merged = pa.concat_tables([conform(t, schema) for t in tables])
+        merged = merged.sort_by([(key, "ascending") for key in spec.sort_keys])
+        merged_names = sorted(already | {path.name for path in fresh})
         stamp = json.dumps(merged_names).encode()
         merged = merged.replace_schema_metadata({MERGED_PARTS_KEY: stamp})
         expected_rows = merged.num_rows
@@ -82,7 +87,9 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) ->
         )
         written = target
         log.info("compacted %s %s: %d parts -> %d rows", spec.name, day, len(fresh), expected_rows)
-    # Every name listed here is now in the day file (merged just now or by an interrupted run).
-    fs.remove(folder / name for name in names)
-    fs.rmdir_if_empty(folder)
+    # Every part listed here is now in the day file (merged just now or by an interrupted run).
+    fs.remove(parts)
+    for folder in layout.part_folders(root, day):
+        fs.rmdir_if_empty(folder)
+    fs.rmdir_if_empty(layout.path(root) / PARTS)
     return written

@@ -2,7 +2,8 @@
 
 ```
 TABLE/YYYY-MM-DD.parquet                                     live: compacted finished UTC day
-TABLE/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet    live: not yet compacted
+TABLE/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet           live: not yet compacted
+TABLE/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet    live: parts of earlier versions
 historical/KIND/EVENT_TICKER.parquet                         backfill: one file per event
 weather/SOURCE/YYYY-MM-DD.parquet                            weather: one file per climate date
 _journal/CID-NNNNNNNNNNNNNNNNNNNN.wal                        write-ahead journal segments
@@ -11,6 +12,15 @@ _rejected/TABLE/CID-N.msgpack                                rows that could not
 ``FIRSTUS``/``LASTUS`` are the smallest and largest time value in the part (epoch microseconds), so
 a reader can tell a part's time range from its name, Nautilus-catalog style. ``N`` is the journal
 segment number the part was cut at: it is what makes recovery exactly-once (see ``journal.py``).
+
+Why the parts of a day sit in a visible ``TABLE/YYYY-MM-DD/`` folder: ``pandas.read_parquet(TABLE)``,
+pyarrow datasets and Spark skip every name that starts with ``_`` or ``.``, and a recursive glob
+(``TABLE/**/*.parquet`` in DuckDB and polars) matches both a day file and a day folder's parts; so
+plain tools see today's rows before its day is compacted. Data folders written before that kept
+their parts under ``TABLE/_parts/YYYY-MM-DD/`` (the *legacy* parts folder): they are still listed,
+recovered and compacted, and compaction of their (finished) day removes them, so an old folder
+migrates in place with nothing to do. Temporary files of an atomic write start with ``.`` and end in
+``.tmp``: no tool and no glob above mistakes one for data.
 
 A :class:`Layout` is one of those naming schemes bound to a dataset's folder: it is the only place
 that builds a file name of the data folder, and the only place that lists which files a date range
@@ -54,6 +64,7 @@ DAY_US = 86_400_000_000
 # 9999-12-31T23:59:59.999999Z: anything beyond cannot be a date in a file name.
 MAX_US = 253_402_300_800_000_000
 PARTS = "_parts"
+"""The legacy parts folder (``TABLE/_parts/YYYY-MM-DD/``) of data folders written by earlier versions."""
 MERGED_PARTS_KEY = b"kalshi_collector.merged_parts"
 """Footer key of a compacted day file: JSON list of the part names merged into it."""
 
@@ -104,6 +115,11 @@ def merged_part_names(fs: StorageFS, path: PurePath) -> set[str]:
         return set()
     raw = fs.read_metadata(path).get(MERGED_PARTS_KEY)
     return set(json.loads(raw)) if raw else set()
+
+
+def _folder_day(name: str) -> dt.date | None:
+    """The date a parts folder is named after (``2026-02-11``, no suffix); None for anything else."""
+    return None if name.endswith(_SUFFIX) else parse_day(name)
 
 
 def _in_range(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
@@ -159,19 +175,29 @@ class Layout(ABC):
 
 @dataclass(frozen=True)
 class LiveDaily(Layout):
-    """``FOLDER/YYYY-MM-DD.parquet`` per finished UTC day, ``FOLDER/_parts/YYYY-MM-DD/part-…`` before.
+    """``FOLDER/YYYY-MM-DD.parquet`` per finished UTC day, ``FOLDER/YYYY-MM-DD/part-…`` before.
 
-    A part listed in its day file's footer (:data:`MERGED_PARTS_KEY`) is already in the day file
-    (a compaction was interrupted before deleting it) and is never listed.
+    Parts in the legacy folder ``FOLDER/_parts/YYYY-MM-DD/`` are listed beside the others (see
+    the module docstring). A part listed in its day file's footer (:data:`MERGED_PARTS_KEY`) is
+    already in the day file (a compaction was interrupted before deleting it) and is never listed.
     """
 
-    pattern: ClassVar[str] = "FOLDER/YYYY-MM-DD.parquet + FOLDER/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet"
+    pattern: ClassVar[str] = "FOLDER/YYYY-MM-DD.parquet + FOLDER/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet"
 
     def day_file(self, root: PurePath, day: dt.date) -> PurePath:
         return self.path(root) / f"{day.isoformat()}{_SUFFIX}"
 
     def parts_dir(self, root: PurePath, day: dt.date) -> PurePath:
+        """The folder new parts of ``day`` are written to."""
+        return self.path(root) / day.isoformat()
+
+    def legacy_parts_dir(self, root: PurePath, day: dt.date) -> PurePath:
+        """Where earlier versions wrote the parts of ``day``: read, recovered and compacted, never written."""
         return self.path(root) / PARTS / day.isoformat()
+
+    def part_folders(self, root: PurePath, day: dt.date) -> tuple[PurePath, PurePath]:
+        """Every folder that can hold parts of ``day``: the legacy one first (its parts are older)."""
+        return self.legacy_parts_dir(root, day), self.parts_dir(root, day)
 
     def part_file(self, root: PurePath, day: dt.date, part: PartName) -> PurePath:
         return self.parts_dir(root, day) / str(part)
@@ -179,18 +205,26 @@ class LiveDaily(Layout):
     @staticmethod
     def is_part(path: PurePath) -> bool:
         """Whether a listed file is a part (else it is a day file)."""
-        return path.parent.parent.name == PARTS
+        return parse_part_name(path.name) is not None
+
+    def parts(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
+        """Every part file of ``day`` on disk, merged ones included (compaction and recovery need them)."""
+        return [folder / name for folder in self.part_folders(root, day)
+                for name in fs.listdir(folder) if parse_part_name(name)]
+
+    def part_days(self, fs: StorageFS, root: PurePath, start: dt.date | None = None,
+                  end: dt.date | None = None) -> list[dt.date]:
+        """UTC days in the range with a parts folder (new or legacy), in order."""
+        folder = self.path(root)
+        days = {day for name in fs.listdir(folder) if (day := _folder_day(name)) and _in_range(day, start, end)}
+        days |= {day for name in fs.listdir(folder / PARTS) if (day := _folder_day(name)) and _in_range(day, start, end)}
+        return sorted(days)
 
     def days(self, fs: StorageFS, root: PurePath, start: dt.date | None = None,
              end: dt.date | None = None) -> list[dt.date]:
         """UTC days in the range with a day file or a parts folder."""
-        folder = self.path(root)
-        days = {day for day, _ in _dated_files(fs, folder, start, end)}
-        for name in fs.listdir(folder / PARTS):
-            day = parse_day(name)
-            if day and _in_range(day, start, end):
-                days.add(day)
-        return sorted(days)
+        days = {day for day, _ in _dated_files(fs, self.path(root), start, end)}
+        return sorted(days | set(self.part_days(fs, root, start, end)))
 
     def day_paths(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
         """The day file (if any), then the parts not yet merged into it."""
@@ -200,10 +234,7 @@ class LiveDaily(Layout):
         if fs.isfile(day_path):
             paths.append(day_path)
             merged = merged_part_names(fs, day_path)
-        part_folder = self.parts_dir(root, day)
-        for name in fs.listdir(part_folder):
-            if parse_part_name(name) and name not in merged:
-                paths.append(part_folder / name)
+        paths += [path for path in self.parts(fs, root, day) if path.name not in merged]
         return paths
 
     def groups(

@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pyarrow as pa
@@ -57,15 +57,7 @@ from kalshi_collector.storage.journal import (
     encode_rejects,
     read_segment,
 )
-from kalshi_collector.storage.layout import (
-    PARTS,
-    PartName,
-    day_file,
-    day_from_index,
-    parse_day,
-    parse_part_name,
-    parts_dir,
-)
+from kalshi_collector.storage.layout import PartName, day_from_index, parse_part_name
 from kalshi_collector.storage.rows import Rejected, row_day, rows_to_table, split_by_day
 
 __all__ = ["LiveStore"]
@@ -334,7 +326,7 @@ class LiveStore:
                     continue
                 span = pc.min_max(table.column(0).cast(pa.int64()))
                 name = PartName(self.collector_id, span["min"].as_py(), span["max"].as_py(), cut)
-                path = parts_dir(self.root, spec.name, day_from_index(day)) / str(name)
+                path = spec.layout.part_file(self.root, day_from_index(day), name)
                 self._fs.write_parquet(path, table)
             except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, report, go on
                 if path is None or self._discard(path):
@@ -488,13 +480,13 @@ class LiveStore:
 
     def _covered_upto(self, table: str, day: int) -> int:
         """Largest N of this collector's parts of (table, day), merged ones included; 0 if none."""
-        date = day_from_index(day)
-        names = set(self._fs.listdir(parts_dir(self.root, table, date)))
+        date, layout = day_from_index(day), TABLES[table].layout
+        names = {path.name for path in layout.parts(self._fs, self.root, date)}
         try:
-            names |= merged_part_names(self._fs, day_file(self.root, table, date))
+            names |= merged_part_names(self._fs, layout.day_file(self.root, date))
         except Exception as exc:  # noqa: BLE001 - an unreadable day file: replay rather than risk a loss
             log.error("cannot read the merged-parts list of %s (%s): replaying its journal rows",
-                      day_file(self.root, table, date), exc)
+                      layout.day_file(self.root, date), exc)
         best = 0
         for name in names:
             part = parse_part_name(name)
@@ -519,11 +511,8 @@ class LiveStore:
         done: list[str] = []
         with self._compact_lock:
             for name, spec in TABLES.items():
-                for folder in self._fs.listdir(self.root / name / PARTS):
-                    day = parse_day(folder)
-                    if day is None or day >= today:
-                        continue
-                    if not self._is_compactor(self.root / name / PARTS / folder):
+                for day in spec.layout.part_days(self._fs, self.root, end=today - dt.timedelta(days=1)):
+                    if not self._is_compactor(spec.layout.parts(self._fs, self.root, day)):
                         continue
                     try:
                         written = compact_day(self._fs, self.root, spec, day)
@@ -537,23 +526,22 @@ class LiveStore:
                         self._counters["days_compacted"] += 1
         return done
 
-    def _is_compactor(self, day_folder) -> bool:
-        """Whether this collector compacts the day whose parts are in ``day_folder`` (see :meth:`compact`)."""
-        smaller = [n for n in self._fs.listdir(day_folder)
-                   if (part := parse_part_name(n)) and part.collector_id < self.collector_id]
+    def _is_compactor(self, parts: list[PurePath]) -> bool:
+        """Whether this collector compacts the day of ``parts`` (its part files; see :meth:`compact`)."""
+        smaller = [path for path in parts
+                   if (part := parse_part_name(path.name)) and part.collector_id < self.collector_id]
         if not smaller:
             return True
+        owners = sorted({parse_part_name(path.name).collector_id for path in smaller})  # type: ignore[union-attr]
         try:
-            newest = max(self._fs.modified(day_folder / n) for n in smaller)
+            newest = max(self._fs.modified(path) for path in smaller)
         except FileNotFoundError:  # that collector is compacting the day right now
             return False
         if time.time() - newest >= self.compact_takeover_seconds:
-            log.warning("compacting %s for collector(s) %s, silent for %.0f h", day_folder,
-                        sorted({parse_part_name(n).collector_id for n in smaller}),  # type: ignore[union-attr]
+            log.warning("compacting %s for collector(s) %s, silent for %.0f h", smaller[0].parent, owners,
                         (time.time() - newest) / 3600)
             return True
-        log.debug("leaving %s to collector %s", day_folder, min(parse_part_name(n).collector_id  # type: ignore[union-attr]
-                                                                 for n in smaller))
+        log.debug("leaving %s to collector %s", smaller[0].parent, owners[0])
         return False
 
     # -- state ----------------------------------------------------------------------------------

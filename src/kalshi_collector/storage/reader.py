@@ -8,7 +8,10 @@ are never listed, so a row is never returned twice. Per-event files span days: t
 filtered on the dataset's time column instead.
 
 Every file read is brought to its dataset's current schema (:func:`~kalshi_collector.storage.schemas.conform`):
-a column added since an older file was written comes back as nulls.
+a column added since an older file was written comes back as nulls. No column of a file is dropped:
+a column the dataset declares as legacy (the original collector's ``snapshot_type``) or any other
+column a file has comes after the dataset's own, null in the rows of files without it
+(:meth:`~kalshi_collector.storage.catalog.Dataset.schema_for`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 from kalshi_collector.storage.catalog import READ_KINDS, Dataset, dataset
 from kalshi_collector.storage.fs import StorageFS, data_root, open_data_dir
 from kalshi_collector.storage.layout import FileGroup
+from kalshi_collector.storage.reconstruct import reconstruct_orderbooks
 from kalshi_collector.storage.schemas import conform
 
 __all__ = ["ParquetStorage", "READ_KINDS"]
@@ -94,10 +98,22 @@ class ParquetStorage:
         ds = dataset(kind)
         start, end = _dates(start_date, end_date)
         tables = [self._read_group(ds, group) for group in ds.layout.groups(self._fs, self.root, start, end)]
-        table = pa.concat_tables(tables) if tables else ds.schema.empty_table()
+        table = _concat(ds, tables)
         if not ds.layout.prunes_by_name and (start or end):
             table = _filter_dates(table, ds.time_column, start, end)
         return table
+
+    def reconstruct_orderbooks(
+        self,
+        start_date: dt.date | str | None = None,
+        end_date: dt.date | str | None = None,
+    ):
+        """Full books at every snapshot of ``orderbook_snapshots`` in the date range, as the original
+        collector's method of this name gave them: its baseline + delta rows replayed
+        (:func:`~kalshi_collector.storage.reconstruct.reconstruct_orderbooks`); this collector's rows
+        are full books already. Deltas before the range's first baseline apply to empty books: start
+        a day earlier for a complete first hour of original data."""
+        return reconstruct_orderbooks(self.read_parquets("orderbook_snapshots", start_date, end_date))
 
     def files(
         self,
@@ -116,7 +132,7 @@ class ParquetStorage:
         """One sorted unit (a live day: day file + parts; else one file), as the dataset's schema."""
         for attempt in range(_RETRIES):
             try:
-                tables = [conform(self._fs.read_table(path), ds.schema) for path in group.paths]
+                tables = [self._fs.read_table(path) for path in group.paths]
                 break
             except FileNotFoundError:
                 # A compaction merged and deleted parts while we listed them: list the day again.
@@ -124,8 +140,16 @@ class ParquetStorage:
                     raise
                 group = ds.layout.regroup(self._fs, self.root, group)
         if len(tables) <= 1:
-            return tables[0] if tables else ds.schema.empty_table()
-        return pa.concat_tables(tables).sort_by([(key, "ascending") for key in ds.sort_keys])
+            return _concat(ds, tables)
+        return _concat(ds, tables).sort_by([(key, "ascending") for key in ds.sort_keys])
+
+
+def _concat(ds: Dataset, tables: list[pa.Table]) -> pa.Table:
+    """``tables`` as one, in the schema that keeps every column any of them has."""
+    schema = ds.schema_for(t.schema for t in tables)
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables([conform(t, schema) for t in tables])
 
 
 def _dates(start_date: dt.date | str | None, end_date: dt.date | str | None) -> tuple[dt.date | None, dt.date | None]:

@@ -16,6 +16,8 @@ Strings are plain ``pa.string()`` in memory; the parquet writer dictionary-encod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 
 __all__ = [
@@ -30,10 +32,14 @@ __all__ = [
     "ASOS_1MIN",
     "METAR",
     "DAILY_CLIMATE",
+    "NO_COLUMNS",
+    "ORDERBOOK_SNAPSHOTS_LEGACY",
     "conform",
+    "widen",
 ]
 
 TS = pa.timestamp("us", tz="UTC")
+NO_COLUMNS = pa.schema([])
 """Every time column: microseconds since the epoch, UTC. Rows carry them as plain ``int``."""
 
 
@@ -41,7 +47,7 @@ def _f(name: str, type_: pa.DataType, nullable: bool = True) -> pa.Field:
     return pa.field(name, type_, nullable=nullable)
 
 
-# ---------------------------------------------------------------- live: TABLE/YYYY-MM-DD.parquet (+ _parts)
+# ---------------------------------------------------------------- live: TABLE/YYYY-MM-DD.parquet (+ TABLE/YYYY-MM-DD/part-*)
 
 MARKET_SNAPSHOTS = pa.schema(
     [
@@ -70,6 +76,11 @@ ORDERBOOK_SNAPSHOTS = pa.schema(
         _f("quantity", pa.float64()),
     ]
 )
+
+# Columns files of the original collector (pred_market_src/collector/storage.py) carry beside ours.
+# Its order-book files mix full books (``baseline``) with changed levels only (``delta``, quantity 0 =
+# level removed); ``storage.reconstruct.reconstruct_orderbooks`` rebuilds the full books.
+ORDERBOOK_SNAPSHOTS_LEGACY = pa.schema([_f("snapshot_type", pa.string())])
 
 ORDERBOOK_DELTAS = pa.schema(
     [
@@ -236,12 +247,39 @@ DAILY_CLIMATE = pa.schema(
 )
 
 
+def widen(schema: pa.Schema, legacy: pa.Schema, found: Iterable[pa.Schema]) -> pa.Schema:
+    """``schema`` plus every other column of the ``found`` file schemas, so that reading or
+    rewriting files never drops one.
+
+    A column of ``legacy`` (a dataset's declared optional columns, e.g. the original collector's
+    ``snapshot_type``) gets its declared type; any other unknown column the type of the first file
+    that has it. Columns are added at the end, in the order first seen; a column no file has is not
+    added (a folder with no old file reads exactly as ``schema``).
+    """
+    extra: dict[str, pa.Field] = {}
+    for file_schema in found:
+        for fld in file_schema:
+            if fld.name in extra or fld.name in schema.names:
+                continue
+            declared = legacy.field(fld.name) if fld.name in legacy.names else None
+            extra[fld.name] = declared or pa.field(fld.name, _plain(fld.type))
+    if not extra:
+        return schema
+    return pa.schema([*schema, *extra.values()])
+
+
+def _plain(type_: pa.DataType) -> pa.DataType:
+    """Dictionary-typed strings (as some writers store them) read as their plain value type."""
+    return type_.value_type if pa.types.is_dictionary(type_) else type_
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns, in order and types.
 
     Files written by an older version may lack a column added since (it comes back as nulls) or
     carry dictionary-typed strings; everything read is brought to the one current schema so that
-    concatenating days never fails on a type mismatch.
+    concatenating days never fails on a type mismatch. Columns of ``table`` that ``schema`` lacks are
+    dropped: pass ``widen(...)`` of the files' schemas to keep them (the reader and compaction do).
     """
     if table.schema.equals(schema, check_metadata=False):
         return table.replace_schema_metadata(None)

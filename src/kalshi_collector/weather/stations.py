@@ -75,7 +75,7 @@ class Series:
     ticker: str
     station: str  # ICAO
     kind: Kind  # "high" settles on the CLI MAXIMUM, "low" on the MINIMUM
-    legacy: bool = False  # seen dormant in April 2026; kept so old events still resolve
+    legacy: bool = False  # dormant, or the original collector's name; kept so old events still resolve
 
 
 def _s(icao: str, name: str, wfo: str, tz: str, offset: int, *, verified: bool = True, section: str | None = None) -> Station:
@@ -159,12 +159,24 @@ _LEGACY_LOWS: tuple[tuple[str, str], ...] = (
     ("KXLOWAUS", "KAUS"),
 )
 
+# Series names of the original collector (pred_market_src/collector/weather/stations.py) that are not
+# Kalshi's current spelling, so that its config.yaml and notebooks resolve. Philadelphia has one CLI
+# station; Houston's is Hobby (KHOU, STATIONS.md: "Houston = Hobby, not Intercontinental"), which is
+# also what the original mapped it to. KXHIGHNYD and KXHIGHTEMPDEN, dormant names STATIONS.md lists
+# without any captured rules text, are deliberately not guessed (docs/weather.md).
+_LEGACY_HIGHS: tuple[tuple[str, str], ...] = (
+    ("KXHIGHPHL", "KPHL"),  # Kalshi: KXHIGHPHIL
+    ("KXHIGHHOU", "KHOU"),  # Kalshi: KXHIGHTHOU
+)
+
 SERIES: dict[str, Series] = {}
 for _high, _low, _icao in _PAIRS:
     SERIES[_high] = Series(_high, _icao, "high")
     SERIES[_low] = Series(_low, _icao, "low")
 for _ticker, _icao in _LEGACY_LOWS:
     SERIES[_ticker] = Series(_ticker, _icao, "low", legacy=True)
+for _ticker, _icao in _LEGACY_HIGHS:
+    SERIES[_ticker] = Series(_ticker, _icao, "high", legacy=True)
 
 
 def get_station(icao: str) -> Station:
