@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,16 @@ async def test_one_station_day_every_source(replay: ReplayServer, tmp_path: Path
     assert list(cli["preliminary"]) == [True, False]
     assert list(cli["high_f"]) == [38, 38] and list(cli["low_f"]) == [24, 24]
     assert cli["raw_text"].notna().all() and set(cli["source"]) == {"iem_cli_text"}
+
+    # The columns the original collector also kept come through the whole path.
+    assert set(one_min["station_name"]) == {"CHICAGO/MIDWAY"}
+    assert list(metars.sort_values("observed_at")["flight_category"]) == [
+        "VFR", "VFR", "VFR", "VFR", "MVFR", "MVFR", "VFR", "VFR"]
+    assert metars["reported_at"].notna().all() and metars["altimeter_inhg"].notna().all()
+    final = cli.iloc[-1]
+    assert (final["wfo"], final["high_record_f"], list(final["high_record_years"]), final["high_normal_f"]) == (
+        "LOT", 62, [1999], 35)
+    assert (final["max_gust_speed_mph"], final["avg_sky_cover"]) == (26, Decimal("0.40"))
 
     # What went over the wire: ids, the exact LST window, UTC stamps, and who we are.
     [one] = replay.hits("/cgi-bin/request/asos1min.py")

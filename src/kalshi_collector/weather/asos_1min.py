@@ -112,6 +112,7 @@ def parse_asos1min_csv(
             "climate_date": climate_date_of(station, observed),
             "fetched_at": fetched_at,
             "source": SOURCE,
+            "station_name": cells[1].strip() or None,
         }
         for i, col in wanted.items():
             try:
