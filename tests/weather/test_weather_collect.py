@@ -282,7 +282,7 @@ def test_merge_rows_upgrades_only_where_asked(weather_fixtures: Path) -> None:
 @pytest.mark.parametrize("source", ALL)
 def test_schema_time_columns_are_utc_microseconds(source: str) -> None:
     schema = SOURCES[source].schema
-    for name in ("fetched_at", "observed_at", "issued_at", "high_at", "low_at", "received_at"):
+    for name in ("fetched_at", "observed_at", "issued_at", "high_at", "low_at", "received_at", "reported_at"):
         if name in schema.names:
             assert schema.field(name).type == pa.timestamp("us", tz="UTC"), (source, name)
     assert {"station", "fetched_at", "source"} <= set(schema.names)
