@@ -52,6 +52,7 @@ __all__ = [
     "parse_awc_json",
     "awc_row",
     "parse_awc_raw",
+    "time_from_ddhhmm",
     "parse_iem_asos_csv",
     "fetch_metar",
     "fetch_day",
@@ -448,7 +449,7 @@ def _convert_filled_celsius(row: dict) -> None:
             row[f_col] = c_to_whole_f(Decimal(repr(row[c_col])))
 
 
-def _time_from_ddhhmm(day: int, hour: int, minute: int, reference: datetime) -> datetime:
+def time_from_ddhhmm(day: int, hour: int, minute: int, reference: datetime) -> datetime:
     """The latest instant at or before ``reference`` (+1 h slack) with that day of month and time."""
     ref = reference.astimezone(UTC)
     year, month = ref.year, ref.month
@@ -478,7 +479,7 @@ def parse_awc_raw(text: str, station: Station, *, reference: datetime, fetched_a
             continue
         if groups.day is None or groups.hour is None or groups.minute is None:
             raise BadPayload(f"METAR without a DDHHMMZ time: {line[:80]!r}", url)
-        observed = _time_from_ddhhmm(groups.day, groups.hour, groups.minute, reference)
+        observed = time_from_ddhhmm(groups.day, groups.hour, groups.minute, reference)
         rows.append(_row(station, observed, line, groups, source=SOURCE_AWC, fetched_at=fetched_at))
     return rows
 
