@@ -72,6 +72,18 @@ def test_a_failed_station_raises_for_one_and_is_left_out_of_many(config_file: Pa
     assert unsaved["asos_1min"].empty and len(unsaved["daily_climate"]) == 2
 
 
+def test_a_failed_cross_check_is_no_failure_of_the_station(config_file: Path, replay: ReplayServer) -> None:
+    replay.add("/geojson/cli.py", Reply(status=404, body="not yet"), dt="2026-02-11")
+    obs = _obs(config_file)
+    assert len(obs.fetch_daily_climate("KMDW", DAY)) == 2  # both versions from the text archive
+    assert [f.station for f in obs.last_run.failures] == [None]  # the listing, for all stations
+    with pytest.raises(ValueError, match="unknown weather source"):
+        obs.collect_all(DAY, sources=["metars"])
+    with pytest.raises(ValueError, match="after end_date"):
+        obs.collect_date_range(DAY, date(2026, 2, 1))
+    assert obs.collect_all(DAY, stations=[])["metar"].empty
+
+
 async def test_synchronous_calls_work_inside_a_running_loop(config_file: Path) -> None:
     """A notebook runs an event loop; the original's synchronous calls must still work there."""
     obs = _obs(config_file)

@@ -37,7 +37,7 @@ from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.weather.command import configured_stations
 from kalshi_collector.weather.common import WeatherUrls, utc_now
 from kalshi_collector.weather.http import FetchError, HttpOptions, WeatherHttp
-from kalshi_collector.weather.observations import WeatherRun, collect_weather
+from kalshi_collector.weather.observations import Failure, WeatherRun, collect_weather
 from kalshi_collector.weather.sources import SOURCES
 from kalshi_collector.weather.stations import STATIONS, Station, last_finished_climate_date, resolve_station
 
@@ -150,12 +150,15 @@ class WeatherObservations:
         [resolved] = self._resolve([station])
         jobs = self._jobs([resolved], target_date)
         if save:
-            frames = await self._collect(jobs, [source])
-            failures = [str(f) for f in self.last_run.failures] if self.last_run else []
+            frames = await self._collect(jobs, self._sources([source]))
+            failures = self.last_run.failures if self.last_run else []
         else:
-            frames, failures = await self._fetch_only(jobs, [source])
-        if failures:
-            raise WeatherFetchFailed("; ".join(failures))
+            frames, failures = await self._fetch_only(jobs, self._sources([source]))
+        # A request for every station at once (IEM's CLI listing, a cross-check) failing is logged;
+        # the station's own requests failing is the caller's error.
+        mine = [str(f) for f in failures if f.station == resolved.icao]
+        if mine:
+            raise WeatherFetchFailed("; ".join(mine))
         return frames[source]
 
     # ------------------------------------------------------------------ many
@@ -171,15 +174,17 @@ class WeatherObservations:
     def collect_date_range(self, start_date: dt.date, end_date: dt.date, stations: Iterable[StationLike] | None = None,
                            save: bool = True, sources: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
         """As :meth:`collect_all` for every climate date from ``start_date`` to ``end_date`` (both included)."""
+        if start_date > end_date:
+            raise ValueError(f"start_date {start_date} is after end_date {end_date}")
         days = [start_date + dt.timedelta(days=i) for i in range((end_date - start_date).days + 1)]
         chosen = self._resolve(stations) if stations is not None else self.stations
-        return _run_sync(self._run([(s, d) for d in days for s in chosen], list(sources or SOURCES), save))
+        return _run_sync(self._run([(s, d) for d in days for s in chosen], self._sources(sources), save))
 
     async def acollect_all(self, target_date: dt.date | None = None, stations: Iterable[StationLike] | None = None,
                            save: bool = True, sources: Sequence[str] | None = None, *,
                            refetch: bool = False) -> dict[str, pd.DataFrame]:
         chosen = self._resolve(stations) if stations is not None else self.stations
-        return await self._run(self._jobs(chosen, target_date), list(sources or SOURCES), save, refetch=refetch)
+        return await self._run(self._jobs(chosen, target_date), self._sources(sources), save, refetch=refetch)
 
     # ------------------------------------------------------------------ reading back
 
@@ -206,6 +211,14 @@ class WeatherObservations:
                 out.append(station)
         return out
 
+    @staticmethod
+    def _sources(sources: Sequence[str] | None) -> list[str]:
+        names = list(sources or SOURCES)
+        unknown = [s for s in names if s not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown weather source(s) {unknown}; expected some of {list(SOURCES)}")
+        return names
+
     def _jobs(self, stations: list[Station], target_date: dt.date | None) -> list[Job]:
         now = self._now()
         return [(s, target_date or last_finished_climate_date(s, now)) for s in stations]
@@ -213,6 +226,8 @@ class WeatherObservations:
     async def _run(self, jobs: list[Job], sources: list[str], save: bool, *,
                    refetch: bool = False) -> dict[str, pd.DataFrame]:
         """Many stations: a station that fails is logged (by the orchestrator when saving) and left out."""
+        if not jobs:
+            return {source: SOURCES[source].schema.empty_table().to_pandas() for source in sources}
         if save:
             return await self._collect(jobs, sources, refetch=refetch)
         frames, failures = await self._fetch_only(jobs, sources)
@@ -234,14 +249,14 @@ class WeatherObservations:
         keep = [(s, d) in wanted for s, d in zip(frame["station"], frame["climate_date"], strict=True)]
         return frame[pd.Series(keep, index=frame.index, dtype=bool)].reset_index(drop=True)
 
-    async def _fetch_only(self, jobs: list[Job], sources: list[str]) -> tuple[dict[str, pd.DataFrame], list[str]]:
-        """Each source's fetcher directly, nothing written: the rows, and a line per station that failed."""
+    async def _fetch_only(self, jobs: list[Job], sources: list[str]) -> tuple[dict[str, pd.DataFrame], list[Failure]]:
+        """Each source's fetcher directly, nothing written: the rows, and what failed."""
         by_date: dict[dt.date, list[Station]] = {}
         for station, day in jobs:
             by_date.setdefault(day, []).append(station)
         now = self._now()
         out: dict[str, pd.DataFrame] = {}
-        errors: list[str] = []
+        errors: list[Failure] = []
         async with WeatherHttp(self._options) as http:
             for source in sources:
                 spec = SOURCES[source]
@@ -249,6 +264,6 @@ class WeatherObservations:
                 for day, stations in sorted(by_date.items()):
                     result = await spec.fetch_day(http, self._urls, stations, day, now=now)
                     tables.append(result.table)
-                    errors += [f"{source} {station or 'all stations'} {day}: {msg}" for station, msg in result.errors.items()]
+                    errors += [Failure(source, station, day, msg) for station, msg in result.errors.items()]
                 out[source] = pa.concat_tables(tables).to_pandas() if tables else spec.schema.empty_table().to_pandas()
         return out, errors
