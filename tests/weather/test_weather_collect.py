@@ -286,3 +286,18 @@ def test_schema_time_columns_are_utc_microseconds(source: str) -> None:
         if name in schema.names:
             assert schema.field(name).type == pa.timestamp("us", tz="UTC"), (source, name)
     assert {"station", "fetched_at", "source"} <= set(schema.names)
+
+
+async def test_iem_parse_fills_what_the_text_lacks(replay: ReplayServer, tmp_path: Path, fast: HttpOptions,
+                                                   weather_fixtures: Path) -> None:
+    """The same product: the text's details win, IEM's parse of it fills the ones the text lacks."""
+    final = (weather_fixtures / "cli_CLIMDW_202602120635_final.txt").read_text()
+    start, end = final.index("WIND (MPH)"), final.index("SKY COVER")
+    no_wind = final[:start] + final[end:]
+    replay.add("/cgi-bin/afos/retrieve.py", Reply(body=f"\x01\n{no_wind}\n\x03\n"), pil="CLIMDW")
+    run = await _collect(replay, tmp_path, fast, sources=["daily_climate"])
+    assert run.ok, run.failures
+    [row] = read_back(tmp_path, "daily_climate").to_dict("records")
+    assert row["source"] == "iem_cli_text" and "WIND (MPH)" not in row["raw_text"]
+    assert (row["max_wind_speed_mph"], row["max_gust_dir_deg"], row["avg_wind_speed_mph"]) == (17, 230, Decimal("9.40"))
+    assert row["high_record_f"] == 62 and row["avg_sky_cover"] == Decimal("0.40")  # from the text
