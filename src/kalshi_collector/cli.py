@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("kalshi_collector.backfill", "fetch candlesticks and trades over REST for a date range"),
     "weather": ("kalshi_collector.weather.command", "fetch ASOS 1-minute, METAR and daily climate reports"),
     "settlement": ("kalshi_collector.weather.settlement_command", "show how temperature events settle"),
+    "migrate": ("kalshi_collector.migrate.command", "bring the original collector's files into this data folder"),
     "replay": ("kalshi_collector.live.replay_command", "rebuild a market's order book at a moment from the tape"),
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),

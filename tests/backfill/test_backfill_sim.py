@@ -117,6 +117,9 @@ async def test_rerun_makes_no_request_and_another_period_adds(sim: SimExchange, 
     # markets), but no market's trades or candles are asked for
     assert c.calls and not [p for p, _ in c.calls if "trades" in p or "candlesticks" in p], c.calls
     assert again.trades == again.candles == 0 and again.markets_fetched == 0
+    # the summary says why nothing was fetched: every market was already complete
+    assert again.markets > 0 and again.markets_complete == again.markets
+    assert f"{again.markets} markets ({again.markets} already complete, 0 fetched)" in again.line()
     after = event_files(tmp_path)
     assert sorted(after) == sorted(before) and all(after[k].equals(before[k]) for k in before)
 

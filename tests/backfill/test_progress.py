@@ -23,6 +23,7 @@ def test_plain_log_lines_when_not_on_a_terminal(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.INFO, logger="kalshi_collector.backfill"):
         progress.start(_stats())
         progress.update(_stats())
+    assert "2 events, 10 markets to check, 0 already complete" in caplog.text
     assert "markets 4/10, events 1/2, pages 7, trades 1234" in caplog.text
     assert "requests 20, retries 1, 429s 0" in caplog.text and "ETA" in caplog.text
 
@@ -72,3 +73,11 @@ def test_meter_counts_the_clients_requests_from_the_start_of_the_run() -> None:
     assert (s.pages, s.trades, s.candles, s.markets_done, s.markets_failed, s.events_done) == (1, 10, 2, 1, 1, 1)
     # every page and event is shown with the counters of that moment
     assert [(x.pages, x.requests, x.events_done) for x in shown.seen] == [(1, 5, 0), (1, 6, 1)]
+
+
+def test_meter_counts_markets_already_complete() -> None:
+    meter = RunMeter(Counter, _Recorder())
+    meter.market_complete()
+    meter.market_complete()
+    meter.market_done(failed=False)
+    assert (meter.stats.markets_complete, meter.stats.markets_done) == (2, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,16 @@ async def test_one_station_day_every_source(replay: ReplayServer, tmp_path: Path
     assert list(cli["preliminary"]) == [True, False]
     assert list(cli["high_f"]) == [38, 38] and list(cli["low_f"]) == [24, 24]
     assert cli["raw_text"].notna().all() and set(cli["source"]) == {"iem_cli_text"}
+
+    # The columns the original collector also kept come through the whole path.
+    assert set(one_min["station_name"]) == {"CHICAGO/MIDWAY"}
+    assert list(metars.sort_values("observed_at")["flight_category"]) == [
+        "VFR", "VFR", "VFR", "VFR", "MVFR", "MVFR", "VFR", "VFR"]
+    assert metars["reported_at"].notna().all() and metars["altimeter_inhg"].notna().all()
+    final = cli.iloc[-1]
+    assert (final["wfo"], final["high_record_f"], list(final["high_record_years"]), final["high_normal_f"]) == (
+        "LOT", 62, [1999], 35)
+    assert (final["max_gust_speed_mph"], final["avg_sky_cover"]) == (26, Decimal("0.40"))
 
     # What went over the wire: ids, the exact LST window, UTC stamps, and who we are.
     [one] = replay.hits("/cgi-bin/request/asos1min.py")
@@ -271,7 +282,22 @@ def test_merge_rows_upgrades_only_where_asked(weather_fixtures: Path) -> None:
 @pytest.mark.parametrize("source", ALL)
 def test_schema_time_columns_are_utc_microseconds(source: str) -> None:
     schema = SOURCES[source].schema
-    for name in ("fetched_at", "observed_at", "issued_at", "high_at", "low_at", "received_at"):
+    for name in ("fetched_at", "observed_at", "issued_at", "high_at", "low_at", "received_at", "reported_at"):
         if name in schema.names:
             assert schema.field(name).type == pa.timestamp("us", tz="UTC"), (source, name)
     assert {"station", "fetched_at", "source"} <= set(schema.names)
+
+
+async def test_iem_parse_fills_what_the_text_lacks(replay: ReplayServer, tmp_path: Path, fast: HttpOptions,
+                                                   weather_fixtures: Path) -> None:
+    """The same product: the text's details win, IEM's parse of it fills the ones the text lacks."""
+    final = (weather_fixtures / "cli_CLIMDW_202602120635_final.txt").read_text()
+    start, end = final.index("WIND (MPH)"), final.index("SKY COVER")
+    no_wind = final[:start] + final[end:]
+    replay.add("/cgi-bin/afos/retrieve.py", Reply(body=f"\x01\n{no_wind}\n\x03\n"), pil="CLIMDW")
+    run = await _collect(replay, tmp_path, fast, sources=["daily_climate"])
+    assert run.ok, run.failures
+    [row] = read_back(tmp_path, "daily_climate").to_dict("records")
+    assert row["source"] == "iem_cli_text" and "WIND (MPH)" not in row["raw_text"]
+    assert (row["max_wind_speed_mph"], row["max_gust_dir_deg"], row["avg_wind_speed_mph"]) == (17, 230, Decimal("9.40"))
+    assert row["high_record_f"] == 62 and row["avg_sky_cover"] == Decimal("0.40")  # from the text

@@ -49,6 +49,7 @@ def test_one_minute_csv(weather_fixtures: Path) -> None:
     gap = next(r for r in rows if r["observed_at"].minute == 52)
     assert (gap["temp_f"], gap["dewpoint_f"], gap["wind_speed_kt"], gap["wind_dir_deg"]) == (None, None, None, None)
     assert rows[1]["wind_speed_kt"] == 13.0 and rows[1]["wind_dir_deg"] == 232.0
+    assert {r["station_name"] for r in rows} == {"CHICAGO/MIDWAY"}  # IEM's name, as the original kept it
     table = table_from_rows(rows, asos_1min.SCHEMA)
     assert table.schema.field("observed_at").type == asos_1min.SCHEMA.field("observed_at").type
     assert str(table.schema.field("observed_at").type) == "timestamp[us, tz=UTC]"
@@ -112,6 +113,29 @@ def test_awc_json(weather_fixtures: Path) -> None:
     assert absent["sea_level_pressure_hpa"] is None and absent["max_6h_c"] is None  # omitted keys stay null
 
 
+def test_awc_json_keeps_what_only_awc_decodes(weather_fixtures: Path) -> None:
+    """reportTime, cover, fltCat and pcp6hr, which the original collector stored."""
+    rows = metar.parse_awc_json(
+        (weather_fixtures / "awc_metar_KMDW_hours7_date20260212T0600Z.json").read_bytes(), MDW, fetched_at=NOW)
+    by_time = {r["observed_at"]: r for r in rows}
+    last = by_time[_utc(2026, 2, 12, 5, 53)]
+    assert last["reported_at"] == _utc(2026, 2, 12, 6)  # a routine :53 report is stamped the next hour
+    assert (last["cover"], last["flight_category"], last["precip_6h_in"]) == ("OVC", "VFR", None)
+    assert (last["altimeter_inhg"], last["altimeter_hpa"]) == (Decimal("29.93"), 1013.5)  # A2993 as reported
+    assert last["wind_variable"] is False
+    speci = next(r for r in rows if r["report_type"] == "SPECI")
+    assert (speci["reported_at"], speci["flight_category"]) == (_utc(2026, 2, 12, 3, 20), "MVFR")
+    assert [by_time[t]["cover"] for t in sorted(by_time)] == ["FEW", "FEW", "SCT", "BKN", "OVC", "OVC", "OVC", "OVC"]
+    item = {"icaoId": "KMDW", "obsTime": 1770875580, "rawOb": "METAR KMDW 120553Z VRB03KT 10SM CLR 00/M04 A2993",
+            "pcp6hr": 0.02, "fltCat": "VFR"}
+    vrb = metar.awc_row(item, MDW, fetched_at=NOW)
+    assert vrb is not None and (vrb["wind_variable"], vrb["wind_dir_deg"]) == (True, None)
+    assert vrb["precip_6h_in"] == Decimal("0.0200") and vrb["reported_at"] is None
+    assert metar.awc_row({"icaoId": "KMDW", "rawOb": "METAR KMDW 120553Z"}, MDW, fetched_at=NOW) is None  # no obsTime
+    table = table_from_rows(rows + [vrb], metar.SCHEMA)
+    assert table.schema.field("altimeter_inhg").type == metar.SCHEMA.field("altimeter_inhg").type
+
+
 def test_awc_pretty_copy_reads_the_same(weather_fixtures: Path) -> None:
     compact = metar.parse_awc_json(
         (weather_fixtures / "awc_metar_KMDW_hours7_date20260212T0600Z.json").read_bytes(), MDW, fetched_at=NOW)
@@ -149,6 +173,9 @@ def test_iem_asos_archive_csv(weather_fixtures: Path) -> None:
     assert len(rows) == 8 and rows[0]["source"] == "iem_asos"
     assert rows[0]["raw_text"].startswith("KMDW 112353Z")  # stored without the METAR prefix
     assert rows[-1]["max_24h_f"] == 38.0 and rows[0]["temp_f_whole"] == 35.0
+    # what IEM's archive does not carry stays null; what the body says is decoded
+    assert (rows[0]["cover"], rows[0]["flight_category"], rows[0]["reported_at"]) == (None, None, None)
+    assert rows[0]["altimeter_inhg"] == Decimal("29.96") and rows[0]["wind_variable"] is False
     # The same report from AWC and from IEM dedupes to one key.
     assert metar.raw_key("METAR " + rows[0]["raw_text"]) == metar.raw_key(rows[0]["raw_text"])
 
@@ -193,6 +220,17 @@ def test_final_cli_text(weather_fixtures: Path) -> None:
     row = daily_climate.report_row(report, MDW, fetched_at=NOW)
     assert row["high_at"] == _utc(2026, 2, 11, 20, 41) and row["low_at"] == _utc(2026, 2, 11, 12, 52)
     assert row["raw_text"].rstrip().endswith("$$")
+    # the context the original collector kept: records, normals, departures, amounts, wind, sky
+    assert (row["wfo"], row["high_record_f"], row["high_record_years"], row["high_normal_f"], row["high_departure_f"]) \
+        == ("LOT", 62, [1999], 35, 3)
+    assert (row["low_record_f"], row["low_record_years"], row["low_normal_f"], row["low_departure_f"]) == (
+        -13, [1885], 21, 3)
+    assert (row["precip_in"], row["snow_in"], row["snow_depth_in"]) == (Decimal(0), Decimal(0), Decimal(0))
+    assert (row["max_wind_speed_mph"], row["max_wind_dir_deg"], row["max_gust_speed_mph"], row["max_gust_dir_deg"]) \
+        == (17, 230, 26, 230)
+    assert (row["avg_wind_speed_mph"], row["avg_sky_cover"]) == (Decimal("9.4"), Decimal("0.4"))
+    table = table_from_rows([row], daily_climate.SCHEMA)
+    assert table.column("high_record_years").to_pylist() == [[1999]]
 
 
 def test_preliminary_cli_text(weather_fixtures: Path) -> None:
@@ -248,6 +286,11 @@ def test_iem_cli_json_and_geojson(weather_fixtures: Path) -> None:
     assert feature == year[1]  # the per-date listing and the per-year JSON agree
     row = daily_climate.json_row(feature, MDW, fetched_at=NOW)
     assert (row["high_f"], row["low_f"], row["preliminary"], row["raw_text"]) == (38, 24, False, None)
+    [final] = daily_climate.parse_cli_text((weather_fixtures / "cli_CLIMDW_202602120635_final.txt").read_text())
+    text_row = daily_climate.report_row(final, MDW, fetched_at=NOW)
+    details = [c for c in daily_climate.SCHEMA.names[daily_climate.SCHEMA.names.index("wfo"):]]
+    assert {c: row[c] for c in details} == {c: text_row[c] for c in details}  # IEM's parse and ours agree
+    assert (year[0].details.precip_in, year[0].details.snow_in) == (Decimal("0.0001"), Decimal("0.0001"))  # "T"
     assert row["issued_at"] == _utc(2026, 2, 12, 6, 35) and row["high_at"] == _utc(2026, 2, 11, 20, 41)
     missing = daily_climate.parse_cli_json(
         b'{"results": [{"station": "KMDW", "valid": "2026-02-11", "product": "202602112235-KLOT-CDUS43-CLIMDW",'

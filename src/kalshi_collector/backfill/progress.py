@@ -22,8 +22,11 @@ class RunStats:
     events_total: int = 0
     events_done: int = 0
     markets_total: int = 0
+    """Markets with work in this run (the already complete ones are not among them)."""
     markets_done: int = 0
     markets_failed: int = 0
+    markets_complete: int = 0
+    """Markets skipped because their checkpoint already covered the whole range."""
     pages: int = 0
     trades: int = 0
     candles: int = 0
@@ -71,6 +74,10 @@ class RunMeter:
     def market_done(self, *, failed: bool) -> None:
         self.stats.markets_done += 1
         self.stats.markets_failed += failed
+
+    def market_complete(self) -> None:
+        """A market with nothing missing: skipped without a request (its checkpoint covers the range)."""
+        self.stats.markets_complete += 1
 
     def event_done(self) -> None:
         self.stats.events_done += 1
@@ -146,7 +153,8 @@ class LogProgress:
 
     def start(self, stats: RunStats) -> None:
         self._last = time.monotonic()
-        log.info("backfill: %d events, %d markets to check", stats.events_total, stats.markets_total)
+        log.info("backfill: %d events, %d markets to check, %d already complete", stats.events_total,
+                 stats.markets_total, stats.markets_complete)
 
     def update(self, stats: RunStats) -> None:
         now = time.monotonic()

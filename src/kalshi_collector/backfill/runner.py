@@ -58,6 +58,8 @@ class BackfillSummary:
     """Markets for which something was asked (the others were complete, or could not have
     traded in what was missing)."""
     markets_failed: list[str]
+    markets_complete: int
+    """Markets skipped without a request: their checkpoint already covered the whole range."""
     candles: int
     trades: int
     requests: int
@@ -72,7 +74,8 @@ class BackfillSummary:
     def line(self) -> str:
         failed = f", {len(self.markets_failed)} markets FAILED (run again to retry)" if self.markets_failed else ""
         return (
-            f"backfill done: {self.events} events, {self.markets} markets ({self.markets_fetched} fetched), "
+            f"backfill done: {self.events} events, {self.markets} markets ({self.markets_complete} already complete, "
+            f"{self.markets_fetched} fetched), "
             f"{self.candles} candles, {self.trades} trades, {self.requests} requests, {self.retries} retries, "
             f"{self.http_429} 429s, {self.seconds:.1f} s{failed}"
         )
@@ -118,7 +121,7 @@ async def backfill(
         targets = await Resolver(client, store, window, cutoff).resolve(request.events, request.series)
         writer = Writer(store, lambda _event: meter.event_done())
         ledger = Ledger(writer, meter, request.period_minutes)
-        works = _plan(store, targets, ledger, window, started_at, request.period_minutes)
+        works = _plan(store, targets, ledger, meter, window, started_at, request.period_minutes)
         fetcher = Fetcher(client, ledger, meter, cutoff, period_minutes=request.period_minutes,
                           concurrency=concurrency or default_concurrency(client.rate))
         meter.stats.events_total = len(targets)
@@ -135,12 +138,13 @@ def _plan(
     store: BackfillStore,
     targets: dict[str, list[P.MarketInfo]],
     ledger: Ledger,
+    meter: RunMeter,
     window: P.Window,
     now: float,
     period_minutes: int,
 ) -> list[P.MarketWork]:
     """Each market's work from its checkpoint, entered in the ledger; markets with nothing
-    missing are left out."""
+    missing are left out (and counted as already complete)."""
     trade_win = P.trade_window(window, now)
     candle_win = P.candle_window(window, now, period_minutes)
     works: list[P.MarketWork] = []
@@ -159,6 +163,8 @@ def _plan(
             if work.units:
                 ledger.add_market(work, checkpoint)
                 works.append(work)
+            else:
+                meter.market_complete()
     return works
 
 
@@ -168,6 +174,7 @@ def _summary(targets: dict[str, list[P.MarketInfo]], ledger: Ledger, stats: RunS
         markets=sum(len(m) for m in targets.values()),
         markets_fetched=ledger.markets_asked,
         markets_failed=ledger.failed(),
+        markets_complete=stats.markets_complete,
         candles=stats.candles,
         trades=stats.trades,
         requests=stats.requests,

@@ -188,6 +188,8 @@ ASOS_1MIN = pa.schema(
         _f("precip_in", pa.float64()),
         _f("fetched_at", TS, nullable=False),
         _f("source", pa.string(), nullable=False),
+        # added later (nullable, at the end: files written before read them as nulls)
+        _f("station_name", pa.string()),  # IEM's name of the station, as in its CSV
     ]
 )
 
@@ -222,6 +224,13 @@ METAR = pa.schema(
         _f("received_at", TS),  # when AWC received it (AWC only)
         _f("fetched_at", TS, nullable=False),
         _f("source", pa.string(), nullable=False),
+        # added later (nullable, at the end: files written before read them as nulls)
+        _f("reported_at", TS),  # AWC's reportTime: routine :53 reports are stamped the next full hour
+        _f("wind_variable", pa.bool_()),  # wind direction reported as VRB
+        _f("altimeter_inhg", pa.decimal128(4, 2)),  # the body's A-group as reported (A2993 -> 29.93)
+        _f("cover", pa.string()),  # AWC's highest-priority sky cover (OVC, BKN, ...)
+        _f("flight_category", pa.string()),  # AWC's fltCat: VFR, MVFR, IFR, LIFR
+        _f("precip_6h_in", pa.decimal128(7, 4)),  # AWC's pcp6hr, inches as AWC sends them
     ]
 )
 
@@ -243,6 +252,26 @@ DAILY_CLIMATE = pa.schema(
         _f("raw_text", pa.string()),  # the product text (null when only IEM's parse was had)
         _f("fetched_at", TS, nullable=False),
         _f("source", pa.string(), nullable=False),
+        # added later (nullable, at the end: files written before read them as nulls). Whole
+        # numbers as printed; amounts exact, a trace as 0.0001 (IEM's convention)
+        _f("wfo", pa.string()),  # issuing office, e.g. LOT
+        _f("high_record_f", pa.int16()),
+        _f("high_record_years", pa.list_(pa.int16())),  # several when tied
+        _f("high_normal_f", pa.int16()),
+        _f("high_departure_f", pa.int16()),  # observed - normal, as printed
+        _f("low_record_f", pa.int16()),
+        _f("low_record_years", pa.list_(pa.int16())),
+        _f("low_normal_f", pa.int16()),
+        _f("low_departure_f", pa.int16()),
+        _f("precip_in", pa.decimal128(8, 4)),  # the day's precipitation
+        _f("snow_in", pa.decimal128(8, 4)),  # the day's snowfall
+        _f("snow_depth_in", pa.decimal128(8, 4)),
+        _f("avg_wind_speed_mph", pa.decimal128(6, 2)),
+        _f("max_wind_speed_mph", pa.int16()),
+        _f("max_wind_dir_deg", pa.int16()),
+        _f("max_gust_speed_mph", pa.int16()),
+        _f("max_gust_dir_deg", pa.int16()),
+        _f("avg_sky_cover", pa.decimal128(6, 2)),  # fraction of the sky, 0.0 to 1.0
     ]
 )
 

@@ -13,6 +13,7 @@ for ``tz=UTC`` (a DST zone repeats an hour in the autumn) and an exact climate-d
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +30,7 @@ from kalshi_collector.weather.common import (
 from kalshi_collector.weather.http import IEM, BadPayload, WeatherHttp, reject_html
 from kalshi_collector.weather.stations import Station, climate_date_of, climate_day_window
 
-__all__ = ["SOURCE", "SCHEMA", "KEY", "REQUEST_VARS", "parse_asos1min_csv", "fetch_asos_1min", "fetch_day"]
+__all__ = ["SOURCE", "SCHEMA", "KEY", "REQUEST_VARS", "parse_asos1min_csv", "minute_row", "fetch_asos_1min", "fetch_day"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def parse_asos1min_csv(
             zone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise BadPayload(f"IEM 1-minute CSV has an unknown time zone {tz_name!r}", url) from None
-    wanted = {i: VAR_COLUMNS[h] for i, h in enumerate(header) if h in VAR_COLUMNS}
+    wanted = [i for i, h in enumerate(header) if h in VAR_COLUMNS]
     rows: list[dict] = []
     bad_cells = 0
     for n, line in enumerate(lines[1:], start=2):
@@ -106,23 +107,41 @@ def parse_asos1min_csv(
             observed = _parse_valid(cells[valid_idx], zone)
         except ValueError:
             raise BadPayload(f"IEM 1-minute CSV line {n}: bad time {cells[valid_idx]!r}", url) from None
-        row: dict = {
-            "station": station.icao,
-            "observed_at": observed,
-            "climate_date": climate_date_of(station, observed),
-            "fetched_at": fetched_at,
-            "source": SOURCE,
-        }
-        for i, col in wanted.items():
-            try:
-                row[col] = parse_float(cells[i], trace=TRACE if col == "precip_in" else None)
-            except ValueError:
-                bad_cells += 1
-                row[col] = None
+        values = {header[i]: cells[i] for i in wanted}
+        row, bad = minute_row(station, observed, values, station_name=cells[1].strip() or None,
+                              fetched_at=fetched_at)
+        bad_cells += bad
         rows.append(row)
     if bad_cells:
         log.warning("asos_1min %s: %d unreadable cells stored as missing (%s)", station.icao, bad_cells, url)
     return rows
+
+
+def minute_row(station: Station, observed: datetime, values: Mapping[str, object], *, station_name: str | None,
+               fetched_at: datetime, source: str = SOURCE) -> tuple[dict, int]:
+    """One minute's row from IEM's variables (``{"tmpf": "38", ...}``, renamed by
+    :data:`VAR_COLUMNS`; unknown ones ignored), and how many cells were unreadable (stored as missing).
+
+    Also the way in for minutes the original collector stored (:mod:`kalshi_collector.migrate`)."""
+    row: dict = {
+        "station": station.icao,
+        "observed_at": observed,
+        "climate_date": climate_date_of(station, observed),
+        "fetched_at": fetched_at,
+        "source": source,
+        "station_name": station_name,
+    }
+    bad = 0
+    for var, value in values.items():
+        column = VAR_COLUMNS.get(var)
+        if column is None:
+            continue
+        try:
+            row[column] = parse_float(value, trace=TRACE if column == "precip_in" else None)
+        except ValueError:
+            bad += 1
+            row[column] = None
+    return row, bad
 
 
 async def fetch_asos_1min(

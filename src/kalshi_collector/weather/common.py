@@ -22,6 +22,7 @@ __all__ = [
     "DayResult",
     "parse_decimal",
     "parse_float",
+    "fit_decimal",
     "table_from_rows",
     "utc_now",
     "iso_z",
@@ -82,6 +83,19 @@ def parse_decimal(token: Any, *, trace: Decimal | None = None) -> Decimal | None
 def parse_float(token: Any, *, trace: float | None = None) -> float | None:
     value = parse_decimal(token, trace=None if trace is None else Decimal(repr(trace)))
     return None if value is None else float(value)
+
+
+def fit_decimal(value: Decimal | None, places: int) -> Decimal | None:
+    """``value`` at ``places`` decimal places when that is exact (a column's scale); None, with a
+    warning, when it has more places than the column holds (never rounded silently)."""
+    if value is None:
+        return None
+    quantum = Decimal(1).scaleb(-places)
+    fitted = value.quantize(quantum)
+    if fitted != value:
+        log.warning("value %s has more than %d decimal places; stored as missing", value, places)
+        return None
+    return fitted
 
 
 def table_from_rows(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:

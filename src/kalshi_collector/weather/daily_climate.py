@@ -24,10 +24,11 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from kalshi_collector.storage.catalog import DAILY_CLIMATE
+from kalshi_collector.weather.cli_details import ClimateDetails, details_from_iem, details_from_text
 from kalshi_collector.weather.common import DayResult, WeatherUrls, iso_z, table_from_rows
 from kalshi_collector.weather.http import IEM, BadPayload, FetchError, WeatherHttp, reject_html
 from kalshi_collector.weather.stations import Station, climate_day_window
@@ -43,6 +44,7 @@ __all__ = [
     "split_afos_products",
     "parse_cli_text",
     "parse_cli_json",
+    "cli_json_record",
     "parse_afos_list",
     "cli_time_to_utc",
     "report_row",
@@ -99,6 +101,7 @@ class CliReport:
     low_f: int | None
     low_time: str | None
     text: str
+    details: ClimateDetails = field(default_factory=ClimateDetails)
 
 
 def split_afos_products(text: str) -> list[str]:
@@ -232,6 +235,8 @@ def parse_cli_text(text: str, *, url: str | None = None) -> list[CliReport]:
         high, high_time = _value_and_time(maximum)
         low, low_time = _value_and_time(minimum)
         rest = head.group("rest").upper()
+        # The issuing office is the center less its first letter (KLOT -> LOT), as IEM's "wfo".
+        details = details_from_text(section, wfo=wmo.group(2)[1:], header=lines)
         reports.append(
             CliReport(
                 product_id=product_id,
@@ -246,6 +251,7 @@ def parse_cli_text(text: str, *, url: str | None = None) -> list[CliReport]:
                 low_f=low,
                 low_time=low_time,
                 text=body,
+                details=details,
             )
         )
     return reports
@@ -277,7 +283,10 @@ def _section_for(reports: list[CliReport], station: Station) -> list[CliReport]:
     return reports
 
 
-def report_row(report: CliReport, station: Station, *, fetched_at: datetime) -> dict:
+def report_row(report: CliReport, station: Station, *, fetched_at: datetime,
+               fill: ClimateDetails | None = None) -> dict:
+    """The row of one parsed version. ``fill``: IEM's parse of the same product, for the details
+    the text did not give."""
     _, day_end = climate_day_window(station, report.climate_date)
     return {
         "station": station.icao,
@@ -297,6 +306,7 @@ def report_row(report: CliReport, station: Station, *, fetched_at: datetime) -> 
         "raw_text": report.text,
         "fetched_at": fetched_at,
         "source": SOURCE_TEXT,
+        **report.details.filled_from(fill).columns(),
     }
 
 
@@ -313,6 +323,7 @@ class CliJsonRecord:
     high_time: str | None
     low_f: int | None
     low_time: str | None
+    details: ClimateDetails = field(default_factory=ClimateDetails)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -345,30 +356,37 @@ def parse_cli_json(body: bytes | str, *, url: str | None = None) -> list[CliJson
         if not isinstance(item, dict):
             continue
         try:
-            valid = date.fromisoformat(str(item.get("valid")))
-        except ValueError:
-            log.warning("IEM CLI record with a bad date %r skipped (%s)", item.get("valid"), url)
-            continue
-        product = item.get("product")
-        if not isinstance(product, str) or not _PRODUCT_ID.match(product):
-            log.warning("IEM CLI record for %s %s without a product id skipped", item.get("station"), valid)
-            continue
-        out.append(
-            CliJsonRecord(
-                station=str(item.get("station", "")).upper(),
-                climate_date=valid,
-                product_id=product,
-                name=item.get("name") if isinstance(item.get("name"), str) else None,
-                high_f=_int_or_none(item.get("high")),
-                high_time=item.get("high_time") if isinstance(item.get("high_time"), str) else None,
-                low_f=_int_or_none(item.get("low")),
-                low_time=item.get("low_time") if isinstance(item.get("low_time"), str) else None,
-            )
-        )
+            out.append(cli_json_record(item))
+        except ValueError as exc:
+            log.warning("IEM CLI record skipped: %s (%s)", exc, url)
     return out
 
 
-def json_row(record: CliJsonRecord, station: Station, *, fetched_at: datetime) -> dict:
+def cli_json_record(item: dict) -> CliJsonRecord:
+    """One record of IEM's CLI JSON; ValueError (saying why) without a date or a product id.
+
+    Also the way in for IEM records the original collector stored (:mod:`kalshi_collector.migrate`)."""
+    try:
+        valid = date.fromisoformat(str(item.get("valid")))
+    except ValueError:
+        raise ValueError(f"record with a bad date {item.get('valid')!r}") from None
+    product = item.get("product")
+    if not isinstance(product, str) or not _PRODUCT_ID.match(product):
+        raise ValueError(f"record for {item.get('station')} {valid} without a product id")
+    return CliJsonRecord(
+        station=str(item.get("station", "")).upper(),
+        climate_date=valid,
+        product_id=product,
+        name=item.get("name") if isinstance(item.get("name"), str) else None,
+        high_f=_int_or_none(item.get("high")),
+        high_time=item.get("high_time") if isinstance(item.get("high_time"), str) else None,
+        low_f=_int_or_none(item.get("low")),
+        low_time=item.get("low_time") if isinstance(item.get("low_time"), str) else None,
+        details=details_from_iem(item),
+    )
+
+
+def json_row(record: CliJsonRecord, station: Station, *, fetched_at: datetime, source: str = SOURCE_JSON) -> dict:
     m = _PRODUCT_ID.match(record.product_id)
     assert m is not None  # parse_cli_json only keeps well-formed ids
     issued_at = datetime.strptime(m.group(1), "%Y%m%d%H%M").replace(tzinfo=UTC)
@@ -389,7 +407,8 @@ def json_row(record: CliJsonRecord, station: Station, *, fetched_at: datetime) -
         "report_name": record.name,
         "raw_text": None,
         "fetched_at": fetched_at,
-        "source": SOURCE_JSON,
+        "source": source,
+        **record.details.columns(),
     }
 
 
@@ -493,7 +512,9 @@ async def _station_versions(
         except FetchError as exc:
             log.warning("daily_climate %s %s: text of %s not available (%s); keeping IEM's parse of it",
                         station.icao, climate_date, listed.product_id, exc)
-    rows.extend(report_row(r, station, fetched_at=now) for r in reports)
+    fill = listed.details if listed is not None else None
+    rows.extend(report_row(r, station, fetched_at=now, fill=fill if listed and r.product_id == listed.product_id else None)
+                for r in reports)
     by_product = {r.product_id: r for r in reports}
     if listed is not None:
         mine = by_product.get(listed.product_id)

@@ -30,6 +30,7 @@ from kalshi_collector.storage.catalog import METAR
 from kalshi_collector.weather.common import (
     DayResult,
     WeatherUrls,
+    fit_decimal,
     iso_z,
     parse_decimal,
     per_station,
@@ -49,7 +50,9 @@ __all__ = [
     "c_to_f",
     "c_to_whole_f",
     "parse_awc_json",
+    "awc_row",
     "parse_awc_raw",
+    "time_from_ddhhmm",
     "parse_iem_asos_csv",
     "fetch_metar",
     "fetch_day",
@@ -101,6 +104,7 @@ class MetarGroups:
     visibility_sm: str | None
     altimeter_inhg: Decimal | None
     sea_level_pressure_hpa: Decimal | None
+    wind_variable: bool | None = None  # direction VRB; None without a wind group
 
 
 _PREFIX = re.compile(r"^(METAR|SPECI)\s+")
@@ -136,6 +140,7 @@ class _Body:
     temp_c: Decimal | None = None
     dewpoint_c: Decimal | None = None
     wind_dir_deg: int | None = None
+    wind_variable: bool | None = None
     wind_speed_kt: int | None = None
     wind_gust_kt: int | None = None
     visibility_sm: str | None = None
@@ -178,7 +183,8 @@ def _decode_body(tokens: list[str]) -> _Body:
         if body.day is None and (t := _TIME.match(tok)):
             body.day, body.hour, body.minute = int(t.group(1)), int(t.group(2)), int(t.group(3))
         elif body.wind_speed_kt is None and (w := _WIND.match(tok)):
-            body.wind_dir_deg = None if w.group(1) == "VRB" else int(w.group(1))
+            body.wind_variable = w.group(1) == "VRB"
+            body.wind_dir_deg = None if body.wind_variable else int(w.group(1))
             body.wind_speed_kt = _knots(w.group(2), w.group(4))
             body.wind_gust_kt = _knots(w.group(3), w.group(4)) if w.group(3) else None
         elif body.visibility_sm is None and (v := _VIS.match(tok)):
@@ -239,6 +245,7 @@ def decode_metar(raw: str) -> MetarGroups:
         visibility_sm=body.visibility_sm,
         altimeter_inhg=body.altimeter_inhg,
         sea_level_pressure_hpa=rmk.sea_level_pressure_hpa,
+        wind_variable=body.wind_variable,
     )
 
 
@@ -303,6 +310,12 @@ def _row(
         "received_at": None,
         "fetched_at": fetched_at,
         "source": source,
+        "reported_at": None,
+        "wind_variable": groups.wind_variable,
+        "altimeter_inhg": groups.altimeter_inhg,
+        "cover": None,
+        "flight_category": None,
+        "precip_6h_in": None,
     }
     for key, value in (overrides or {}).items():
         if value is not None and row.get(key) is None:
@@ -340,17 +353,29 @@ def parse_awc_json(body: bytes, station: Station, *, fetched_at: datetime, url: 
     for item in _awc_items(body, url):
         if str(item.get("icaoId", "")).upper() != station.icao:
             continue
-        raw = item.get("rawOb")
-        obs = item.get("obsTime")
-        if not isinstance(raw, str) or not isinstance(obs, int | float):
+        row = awc_row(item, station, fetched_at=fetched_at)
+        if row is None:
             log.warning("metar %s: AWC report without rawOb/obsTime skipped (%s)", station.icao, url)
             continue
-        row = _row(station, datetime.fromtimestamp(int(obs), UTC), raw, decode_metar(raw), source=SOURCE_AWC,
-                   fetched_at=fetched_at, report_type=_awc_str(item, "metarType"), overrides=_awc_decoded(item))
-        _prefer_awc_forms(row, item)
-        _convert_filled_celsius(row)
         rows.append(row)
     return rows
+
+
+def awc_row(item: dict, station: Station, *, fetched_at: datetime, source: str = SOURCE_AWC) -> dict | None:
+    """One row from one AWC report object (None without ``rawOb``/``obsTime``): the raw text
+    decoded, AWC's own decoded fields filling what the decode lacks.
+
+    Also the way in for reports AWC sent to someone else first (the original collector's files,
+    see :mod:`kalshi_collector.migrate.weather_rows`), so both give the same columns."""
+    raw = item.get("rawOb")
+    obs = item.get("obsTime")
+    if not isinstance(raw, str) or not raw.strip() or not isinstance(obs, int | float) or isinstance(obs, bool):
+        return None
+    row = _row(station, datetime.fromtimestamp(int(obs), UTC), raw, decode_metar(raw), source=source,
+               fetched_at=fetched_at, report_type=_awc_str(item, "metarType"), overrides=_awc_decoded(item))
+    _prefer_awc_forms(row, item)
+    _convert_filled_celsius(row)
+    return row
 
 
 def _awc_items(body: bytes, url: str | None) -> list[dict]:
@@ -393,6 +418,11 @@ def _awc_decoded(item: dict) -> dict:
         "weather": _awc_str(item, "wxString"),
         "sea_level_pressure_hpa": _f(_json_number(item, "slp")),
         "received_at": _iso(item.get("receiptTime")),
+        "reported_at": _iso(item.get("reportTime")),
+        "wind_variable": True if wdir == "VRB" else None,
+        "cover": _awc_str(item, "cover"),
+        "flight_category": _awc_str(item, "fltCat"),
+        "precip_6h_in": fit_decimal(_json_number(item, "pcp6hr"), 4),
     }
 
 
@@ -419,7 +449,7 @@ def _convert_filled_celsius(row: dict) -> None:
             row[f_col] = c_to_whole_f(Decimal(repr(row[c_col])))
 
 
-def _time_from_ddhhmm(day: int, hour: int, minute: int, reference: datetime) -> datetime:
+def time_from_ddhhmm(day: int, hour: int, minute: int, reference: datetime) -> datetime:
     """The latest instant at or before ``reference`` (+1 h slack) with that day of month and time."""
     ref = reference.astimezone(UTC)
     year, month = ref.year, ref.month
@@ -449,7 +479,7 @@ def parse_awc_raw(text: str, station: Station, *, reference: datetime, fetched_a
             continue
         if groups.day is None or groups.hour is None or groups.minute is None:
             raise BadPayload(f"METAR without a DDHHMMZ time: {line[:80]!r}", url)
-        observed = _time_from_ddhhmm(groups.day, groups.hour, groups.minute, reference)
+        observed = time_from_ddhhmm(groups.day, groups.hour, groups.minute, reference)
         rows.append(_row(station, observed, line, groups, source=SOURCE_AWC, fetched_at=fetched_at))
     return rows
 

@@ -30,7 +30,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePath
@@ -38,8 +38,8 @@ from pathlib import Path, PurePath
 import pyarrow as pa
 
 from kalshi_collector.storage.fs import LocalFS, StorageFS, open_data_dir
-from kalshi_collector.storage.schemas import conform
 from kalshi_collector.weather.common import DayResult, WeatherUrls, utc_now
+from kalshi_collector.weather.dayfile import DayFileUnreadable, merge_into_day_file, merge_rows
 from kalshi_collector.weather.http import HttpOptions, WeatherHttp
 from kalshi_collector.weather.sources import SOURCES, WeatherSource
 from kalshi_collector.weather.stations import Station, climate_day_window
@@ -81,60 +81,6 @@ def day_is_finished(
     if spec.final_stations is not None:
         return has_final_cli
     return rows > 0
-
-
-# --------------------------------------------------------------------------- merging
-
-
-def _keys(table: pa.Table, key: Sequence[str], normalize: Mapping[str, Callable[[object], object]]) -> list[tuple]:
-    columns = []
-    for name in key:
-        values = table.column(name).to_pylist()
-        fn = normalize.get(name)
-        columns.append([fn(v) for v in values] if fn else values)
-    return list(zip(*columns, strict=True)) if columns else []
-
-
-def merge_rows(
-    existing: pa.Table | None,
-    new: pa.Table,
-    key: Sequence[str],
-    *,
-    normalize: Mapping[str, Callable[[object], object]] | None = None,
-    upgrade_column: str | None = None,
-) -> tuple[pa.Table, pa.Table]:
-    """Existing rows, plus the new rows whose key is not held yet (pure). Returns (merged, rows added).
-
-    ``upgrade_column``: a held row whose value there is null is replaced by a new row with the
-    same key that has one (a CLI version known only from IEM's parse, then read in full).
-    """
-    normalize = normalize or {}
-    if existing is None or existing.num_rows == 0:
-        base = new.slice(0, 0)
-        existing_keys: list[tuple] = []
-    else:
-        base = conform(existing, new.schema)
-        existing_keys = _keys(base, key, normalize)
-    index = {k: i for i, k in enumerate(existing_keys)}
-    keep_existing = [True] * len(existing_keys)
-    take_new: list[int] = []
-    seen_new: set[tuple] = set()
-    upgrade_values = new.column(upgrade_column).to_pylist() if upgrade_column else None
-    held_values = base.column(upgrade_column).to_pylist() if upgrade_column else None
-    for i, k in enumerate(_keys(new, key, normalize)):
-        if k in seen_new:
-            continue
-        seen_new.add(k)
-        j = index.get(k)
-        if j is None:
-            take_new.append(i)
-        elif upgrade_values is not None and held_values is not None and held_values[j] is None \
-                and upgrade_values[i] is not None:
-            keep_existing[j] = False
-            take_new.append(i)
-    kept = base.filter(pa.array(keep_existing, type=pa.bool_())) if existing_keys else base
-    added = new.take(pa.array(take_new, type=pa.int64()))
-    return pa.concat_tables([kept, added]), added
 
 
 # --------------------------------------------------------------------------- fetch log (cache of finished days)
@@ -223,12 +169,6 @@ class WeatherRun:
         )
 
 
-def _read_existing(fs: StorageFS, path: PurePath) -> pa.Table | None:
-    if not fs.isfile(path):
-        return None
-    return fs.read_table(path)
-
-
 @dataclass(frozen=True, slots=True)
 class _RunContext:
     """What every (source, climate date) of one run shares; ``run`` collects the outcome."""
@@ -296,22 +236,15 @@ def _store_day(ctx: _RunContext, source: WeatherSource, climate_date: date,
     """(day file with ``fetched`` merged in, rows added); the file is rewritten only if rows were
     added. None when the existing day file cannot be read: it is left untouched, since it may hold
     data that rewriting it would lose."""
-    path = source.dataset.layout.day_file(ctx.root, climate_date)
     try:
-        existing = _read_existing(ctx.fs, path)
-    except Exception as exc:
-        ctx.fail(Failure(source.name, None, climate_date, f"existing day file {path} unreadable, left untouched: {exc}"))
+        day = merge_into_day_file(ctx.fs, ctx.root, source, climate_date, fetched)
+    except DayFileUnreadable as exc:
+        ctx.fail(Failure(source.name, None, climate_date, str(exc)))
         return None
-    merged, added = merge_rows(existing, fetched, source.dataset.key, normalize=source.key_forms,
-                               upgrade_column=source.upgrade_column)
-    if added.num_rows:
-        merged = merged.sort_by([(c, "ascending") for c in source.dataset.sort_keys])
-        ctx.fs.write_parquet(path, merged)
-        ctx.run.files.append(path)
-        ctx.run.urls.append(ctx.fs.url(path))
-        log.info("weather: %s %s: +%d rows (%d in the day file) -> %s", source.name, climate_date, added.num_rows,
-                 merged.num_rows, ctx.fs.url(path))
-    return merged, added
+    if day.written:
+        ctx.run.files.append(day.path)
+        ctx.run.urls.append(ctx.fs.url(day.path))
+    return day.merged, day.added
 
 
 def _record_stations(ctx: _RunContext, source: WeatherSource, climate_date: date, answered: list[Station],
