@@ -170,6 +170,9 @@ class WeatherConfig(_Section):
     stations: list[str] = msgspec.field(default_factory=list)
     iem_url: str = IEM_URL
     awc_url: str = AWC_URL
+    # One weather request, every retry and wait included: a server that accepts the connection and
+    # never answers costs this long, not minutes.
+    request_total_seconds: Positive = 30.0
 
     def __post_init__(self) -> None:
         _check_url(self.iem_url, ("http", "https"), "weather.iem_url", IEM_URL)

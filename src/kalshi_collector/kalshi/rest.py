@@ -27,7 +27,7 @@ import msgspec
 from yarl import URL
 
 from kalshi_collector import __version__
-from kalshi_collector.config import Config
+from kalshi_collector.config import PROD_REST_URL, Config
 from kalshi_collector.httpclient import (
     BadBody,
     BodyHook,
@@ -57,7 +57,11 @@ TransientError = TransportError  # the old name of a failure worth retrying
 
 
 class ApiError(HttpError):
-    """A non-retryable error answer (4xx other than 429), or retries exhausted (:class:`GaveUp`)."""
+    """A non-retryable error answer (4xx other than 429), or retries exhausted (:class:`GaveUp`).
+
+    :meth:`operator_message` is the one line for the person running the collector, naming the
+    setting to fix; each subclass knows its own.
+    """
 
     def __init__(self, status: int, path: str, detail: str) -> None:
         super().__init__(f"HTTP {status} on {path}: {detail}", None, status)
@@ -65,13 +69,24 @@ class ApiError(HttpError):
         self.path = path
         self.detail = detail
 
+    def operator_message(self) -> str:
+        return (f"the exchange refused {self.path} (HTTP {self.status}: {self.detail}); "
+                f"check that kalshi.base_url is Kalshi's trade API, e.g. {PROD_REST_URL}")
+
 
 class NotFound(ApiError):
     """404: a wrong path (base URL) or a ticker the exchange does not know."""
 
+    def operator_message(self) -> str:
+        return (f"{self.path} does not exist at the exchange (HTTP 404: {self.detail}); "
+                f"check kalshi.base_url, e.g. {PROD_REST_URL}")
+
 
 class Unauthorized(ApiError):
     """401/403: the exchange refused the key (unknown key id, or a signature that does not verify)."""
+
+    def operator_message(self) -> str:
+        return f"the exchange refused the API key (HTTP {self.status}: {self.detail}); {auth_fix(self.detail)}"
 
 
 class GaveUp(ApiError):
@@ -80,6 +95,24 @@ class GaveUp(ApiError):
     def __init__(self, path: str, attempts: int, last: HttpError) -> None:
         super().__init__(last.status or 0, path, f"gave up after {attempts} attempts: {last}")
         self.last = last
+        self.attempts = attempts
+
+    def operator_message(self) -> str:
+        return (f"the exchange did not answer {self.path} ({self.attempts} attempts, last: {self.last}); "
+                "check kalshi.base_url and the network")
+
+
+def auth_fix(detail: str) -> str:
+    """Which setting a refused key points at, from the refusal's words (Kalshi's and the simulator's)."""
+    text = detail.lower()
+    if "signature" in text:
+        return ("check kalshi.private_key_path: the key file must be the private key of kalshi.api_key_id "
+                "(and the clock must be right)")
+    if "unknown" in text or "not found" in text or "invalid api key" in text:
+        return "check kalshi.api_key_id: the exchange does not know this key id"
+    if "required" in text or "missing" in text:
+        return "set kalshi.api_key_id and kalshi.private_key_path"
+    return "check kalshi.api_key_id and kalshi.private_key_path"
 
 
 _REFUSED: Mapping[int, type[ApiError]] = {401: Unauthorized, 403: Unauthorized, 404: NotFound}
