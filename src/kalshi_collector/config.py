@@ -92,6 +92,8 @@ class KalshiConfig(_Section):
     requests_per_second: NonNegative | None = None
     request_timeout_seconds: Positive = 30.0
     max_retries: NonNegativeInt = 8
+    # `collect` and `backfill` give up (exit 1) when the exchange has not answered for this long at start.
+    startup_timeout_seconds: Positive = 120.0
 
     def __post_init__(self) -> None:
         _check_url(self.base_url, ("http", "https"), "kalshi.base_url", PROD_REST_URL)

@@ -79,7 +79,7 @@ class RetryLog:
         self._last: dict[tuple[str, str], float] = {}
         self._held: dict[tuple[str, str], int] = {}
 
-    def retrying(self, source: str, exc: BaseException | None, attempt: int, attempts: int, wait: float) -> None:
+    def retrying(self, source: str, exc: BaseException | None, attempt: int, policy: RetryPolicy, wait: float) -> None:
         kind = f"HTTP {exc.status}" if isinstance(exc, HttpError) and exc.status else type(exc).__name__
         key = (source, kind)
         now = self._clock()
@@ -87,13 +87,14 @@ class RetryLog:
         if not loud:
             if attempt == 1:
                 self._held[key] = self._held.get(key, 0) + 1
-            self._log.debug("%s: %s; retry %d/%d in %.1f s", source, exc, attempt, attempts - 1, wait)
+            self._log.debug("%s: %s; retry %d in %.1f s", source, exc, attempt, wait)
             return
         self._last[key] = now
         held = self._held.pop(key, 0)
         more = f" ({held} more request(s) met the same since the last such line)" if held else ""
-        self._log.warning("%s: %s; will retry in %.1f s (up to %d more attempt(s)), with backoff%s",
-                          source, exc, wait, attempts - 1, more)
+        bound = (f"for up to {policy.total_seconds:g} s" if policy.total_seconds is not None and policy.attempts > 100
+                 else f"up to {policy.attempts - 1} more time(s)")
+        self._log.warning("%s: %s; will retry in %.1f s, with backoff, %s%s", source, exc, wait, bound, more)
 
 
 async def call_with_retries(
@@ -117,7 +118,7 @@ async def call_with_retries(
             stats.retries += 1
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.retrying(source, exc, state.attempt_number, policy.attempts, wait)
+        log.retrying(source, exc, state.attempt_number, policy, wait)
 
     async for try_ in policy.retrying(before_sleep):
         with try_:

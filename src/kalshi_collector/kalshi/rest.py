@@ -168,13 +168,14 @@ class KalshiRestClient:
         concurrency: int = 64,
         clock: Callable[[], float] = time.monotonic,
         on_body: BodyHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._base_path = URL(self.base_url).path.rstrip("/")
         self.signer = signer
         self.rate = requests_per_second
         self.gate = RateGate.per_second(requests_per_second, burst_seconds, cooldown_max=max_backoff, clock=clock)
-        self.policy = RetryPolicy(attempts=max_retries + 1, initial_seconds=0.25, max_seconds=max_backoff,
+        self.policy = retry or RetryPolicy(attempts=max_retries + 1, initial_seconds=0.25, max_seconds=max_backoff,
                                   jitter_seconds=min(0.5, max_backoff))
         self.http = HttpClient(user_agent=USER_AGENT, timeout_seconds=timeout,
                                connect_timeout_seconds=min(10.0, timeout), headers={"Accept": "application/json"},
