@@ -167,3 +167,33 @@ async def test_a_healthy_exchange_passes_every_check(sim: SimExchange, tmp_path:
 
 def _dates(command: str) -> list[str]:
     return ["--start", "2026-02-01", "--end", "2026-02-02"] if command == "backfill" else []
+
+
+@pytest.fixture()
+def full_folder(tmp_path: Path) -> Iterator[Path]:
+    """A data folder on a tiny tmpfs filled to the last byte (needs root and mount; skipped otherwise)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.decode().strip()}")
+    try:
+        fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+async def test_a_full_data_folder_is_one_line(sim: SimExchange, tmp_path: Path, full_folder: Path) -> None:
+    config = sim_config(tmp_path, sim, data_dir=full_folder)
+    code, lines, _ = await run_cli("backfill", "--config", str(config), *_dates("backfill"))
+    assert code == 2
+    assert_one_line(lines, "backfill", "the disk is full", "free space there")
+    assert len(lines) == 1, lines

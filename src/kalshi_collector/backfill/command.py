@@ -124,7 +124,7 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(_run(config, request, args.concurrency, make_progress(sys.stderr)))
     except ApiError as exc:
-        print(f"kalshi-collector backfill: the exchange did not answer: {exc}", file=sys.stderr)
+        print(f"kalshi-collector backfill: {exc.operator_message()}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"kalshi-collector backfill: cannot write under {config.storage.data_dir}: {exc}", file=sys.stderr)
