@@ -91,7 +91,6 @@ class LiveStore:
     ``journal_dir`` defaults to ``DATA_DIR/_journal``; it must be a local disk (fsync). For an
     object-store ``data_dir`` (``s3://bucket/prefix``) it defaults to a local state folder
     (:func:`~kalshi_collector.storage.fs.default_journal_dir`).
-    ``compact_takeover_seconds``: see :meth:`compact` (collectors sharing one bucket).
     ``journal_options``: segment size (the disk space reserved for the journal) and the file layer
     (tests inject faults through it); see ``journal``.
     """
@@ -104,7 +103,6 @@ class LiveStore:
         *,
         journal_dir: str | os.PathLike[str] | None = None,
         fs: StorageFS | None = None,
-        compact_takeover_seconds: float = 6 * 3600.0,
         journal_options: JournalOptions | None = None,
     ) -> None:
         if not _COLLECTOR_ID_RE.match(collector_id):
@@ -119,7 +117,7 @@ class LiveStore:
         self._journal = JournalWriter(_journal_path(data_dir, self.root, journal_dir), collector_id,
                                       options=journal_options)
         self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error)
-        self._compactor = DayCompactor(self._fs, self.root, collector_id, compact_takeover_seconds)
+        self._compactor = DayCompactor(self._fs, self.root, collector_id)
         self._recovery = JournalRecovery(self._fs, self.root, collector_id, self._journal, self._io_lock)
         self._pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
         self._sinks: dict[str, tuple[int, list]] = {
@@ -314,18 +312,10 @@ class LiveStore:
     # -- compaction -----------------------------------------------------------------------------
 
     def compact(self, today: dt.date) -> list[str]:
-        """Merge the parts of every finished day this collector owns into day files; return the
-        files written. A day that fails is logged, counted and left as parts (``daycompactor.py``
-        says which collector compacts a shared day)."""
+        """Merge this collector's parts of every finished day into its day files; return the files
+        written. A day that fails is logged, counted and left as parts (``daycompactor.py``: shards
+        sharing a folder never touch each other's files)."""
         return self._compactor.compact(today)
-
-    @property
-    def compact_takeover_seconds(self) -> float:
-        return self._compactor.takeover_seconds
-
-    @compact_takeover_seconds.setter
-    def compact_takeover_seconds(self, seconds: float) -> None:
-        self._compactor.takeover_seconds = seconds
 
     # -- state ----------------------------------------------------------------------------------
 

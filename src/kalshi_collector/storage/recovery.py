@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kalshi_collector.storage.catalog import TABLES
-from kalshi_collector.storage.compact import merged_part_names
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.journal import JournalWriter, SegmentScan, damaged_path, read_segment
 from kalshi_collector.storage.layout import day_from_index, parse_part_name
@@ -129,10 +128,10 @@ class JournalRecovery:
         date, layout = day_from_index(day), TABLES[table].layout
         names = {path.name for path in layout.parts(self._fs, self._root, date)}
         try:
-            names |= merged_part_names(self._fs, layout.day_file(self._root, date))
+            names |= layout.merged_parts(self._fs, self._root, date)
         except Exception as exc:  # noqa: BLE001 - an unreadable day file: replay rather than risk a loss
-            log.error("cannot read the merged-parts list of %s (%s): replaying its journal rows",
-                      layout.day_file(self._root, date), exc)
+            log.error("cannot read the merged-parts list of a %s day file of %s (%s): replaying its journal "
+                      "rows", table, date, exc)
         best = 0
         for name in names:
             part = parse_part_name(name)
