@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kalshi_collector.book import BookStatus, BookStore
-from kalshi_collector.kalshi.numbers import BadNumber
 from kalshi_collector.kalshi import messages as wm
+from kalshi_collector.kalshi.numbers import BadNumber
 from kalshi_collector.live.connection import ConnectionState
 from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.resync import Resync
