@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -65,6 +66,7 @@ class _Bad(Exception):
 
 
 _json = msgspec.json.Decoder(float_hook=Decimal)
+_encode = msgspec.json.Encoder(decimal_format="number").encode  # Decimals back as the numbers they were
 
 
 def read_json(data: bytes | str) -> Any:
@@ -163,7 +165,16 @@ class LaxDecoder:
             return [self._coerce(v, it, f"{path}[]", notes) for v, it in zip(value, t.item_types, strict=True)]
         if isinstance(t, mi.StructType):
             return self._struct(value, t, path, notes)
-        return value  # dicts, Any, datetimes...: msgspec.convert has the last word
+        if isinstance(t, mi.RawType):  # kept as JSON text, for a later decode of its own
+            return msgspec.Raw(_encode(value))
+        if isinstance(t, mi.DateTimeType):
+            try:
+                return msgspec.convert(value, datetime)
+            except msgspec.ValidationError:
+                raise _Bad(f"{path}: not a date-time: {value!r}"[:120]) from None
+        if isinstance(t, mi.DictType) and not isinstance(value, dict):
+            raise _Bad(f"{path}: expected an object, got {type(value).__name__}")
+        return value  # Any, dicts...: msgspec.convert has the last word
 
     def _union(self, value: Any, t: mi.UnionType, path: str, notes: Notes) -> Any:
         nullable = any(isinstance(m, mi.NoneType) for m in t.types)
