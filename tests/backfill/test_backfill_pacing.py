@@ -38,7 +38,7 @@ async def test_a_burst_of_429s_to_requests_in_flight_does_not_stall_the_client(s
         started = time.monotonic()
         await asyncio.gather(*(c.historical_cutoff() for _ in range(16)))
         elapsed = time.monotonic() - started
-    assert c.stats["http_429"] == 16
+    assert c.stats.http_429 == 16
     assert elapsed < 3.0  # one short cool-down, not sixteen escalations to the 30 s cap
 
 
@@ -63,7 +63,7 @@ async def _refused_batch_is_split(sim: SimExchange, tmp_path: Path) -> None:
     async with client(sim) as c:
         summary = await backfill(c, tmp_path, request)
     assert summary.ok
-    assert c.stats["http_4xx"] >= 1  # the refused batch
+    assert c.stats.http_4xx >= 1  # the refused batch
     w = Window.from_dates(request.start, request.end)
     start_ts, end_ts = candle_request_bounds(w.start, w.end, 1)
     want = sum(len(sim.truth.candles(m["ticker"], 1, start_ts, end_ts)) for e in events for m in sim.truth.markets(e))
