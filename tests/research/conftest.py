@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.research import sample
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample folder of ``tests/research/sample.py``; read only (shared by the tests)."""
+    return sample.build(tmp_path_factory.mktemp("research") / "data")
