@@ -89,9 +89,10 @@ def trades(
     live = _side(live.sort_values("recv_ts", kind="stable"), "live")
     live = live[live["trade_id"].isna() | ~live["trade_id"].duplicated()]
     back = _side(back, "backfill")
-    seen_live = live.dropna(subset=["trade_id"]).set_index("trade_id")["recv_ts"]
-    back["recv_ts"] = back["trade_id"].map(seen_live)
-    back["source"] = back["trade_id"].isin(seen_live.index).map({True: "both", False: "backfill"})
+    seen_live = live.dropna(subset=["trade_id"])[["trade_id", "recv_ts"]]
+    back = back.drop(columns="recv_ts").merge(seen_live, on="trade_id", how="left")
+    back["source"] = "backfill"
+    back.loc[back["trade_id"].isin(seen_live["trade_id"]), "source"] = "both"
     only_live = live[~live["trade_id"].isin(back["trade_id"].dropna()) | live["trade_id"].isna()].copy()
     only_live["source"] = "live"
     frames = [f for f in (back, only_live) if len(f)]
