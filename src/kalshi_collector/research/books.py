@@ -39,7 +39,7 @@ from kalshi_collector.storage.catalog import dataset
 from kalshi_collector.storage.layout import LiveDaily
 from kalshi_collector.storage.reconstruct import BASELINE, replay_snapshots
 
-__all__ = ["book_states", "book_at", "market_tickers", "UnknownMarketError", "as_utc", "SOURCES"]
+__all__ = ["book_states", "book_at", "market_tickers", "last_recorded_day", "UnknownMarketError", "as_utc", "SOURCES"]
 
 SOURCES = ("auto", TAPE, SNAPSHOTS)
 _ORIGINAL = "as the original collector recorded it (baseline + delta snapshots; it recorded no validity)"
@@ -184,6 +184,12 @@ def _exact(levels: dict[float, float]) -> dict[int, int]:
     return {cents_to_micros(p): contracts_to_centi(q) for p, q in levels.items() if q > 0}
 
 
+def last_recorded_day(storage: ParquetStorage) -> dt.date | None:
+    """The latest UTC day with order-book data (tape or snapshots) in the folder."""
+    days = [d for kind in ("orderbook_deltas", "orderbook_snapshots") for d in _MarketDays(storage, kind, "").days(None, None)]
+    return max(days, default=None)
+
+
 def market_tickers(storage: ParquetStorage, start: dt.date | None = None, end: dt.date | None = None) -> set[str]:
     """Every market with a tape or order-book snapshot row in the date range (only that column is read)."""
     found: set[str] = set()
@@ -195,11 +201,15 @@ def market_tickers(storage: ParquetStorage, start: dt.date | None = None, end: d
 
 
 def no_market_message(storage: ParquetStorage, ticker: str, start: dt.date | None, end: dt.date | None) -> str:
-    """``no market T in DATA; did you mean ...`` with the closest tickers recorded in the range."""
-    known = market_tickers(storage, start, end)
+    """Why ``ticker`` has nothing from ``start`` to ``end``: ``no market T in DATA; did you mean ...``
+    (the closest tickers recorded on any day), or that its data is on other days."""
+    known = market_tickers(storage)
     where = storage.fs.url(storage.root)
+    if ticker in known:
+        return (f"no order-book data of {ticker} in {where} from {start} to {end or 'the end'} "
+                f"(it has some on other days)")
     if not known:
-        return f"no market {ticker} in {where}: no order-book data recorded from {start} to {end or 'the end'}"
+        return f"no market {ticker} in {where}: no order-book data recorded there"
     close = difflib.get_close_matches(ticker, sorted(known), n=3, cutoff=0.6)
     if close:
         return f"no market {ticker} in {where}; did you mean {', '.join(close)}?"
