@@ -133,3 +133,15 @@ def trades_view_sql(live: str = "trades_live", backfill: str = "trades") -> str:
     return (f"CREATE VIEW {VIEW} AS WITH l AS ({live_sql}), b AS ({select('backfill', backfill, '_b')}) "
             f"SELECT {columns}, {source} FROM b FULL OUTER JOIN l ON b.trade_id = l.trade_id "
             f"ORDER BY ts, market_ticker, trade_id")
+
+
+def mapping_table() -> str:
+    """The column mapping as the markdown table docs/research.md shows (a test keeps them equal)."""
+    lines = ["| column | `trades_live` | `trades` (backfilled) | meaning |", "|---|---|---|---|"]
+    for col in TRADE_COLUMNS:
+        live = f"`{col.live}`" if col.live else "—"
+        back = f"`{col.backfill}`" if col.backfill else "—"
+        lines.append(f"| `{col.name}` | {live} | {back} | {col.meaning} |")
+    lines.append("| `source` | — | — | `live` (only in `trades_live`), `backfill` (only in `trades`) or `both` "
+                 "(the same `trade_id` in both) |")
+    return "\n".join(lines)
