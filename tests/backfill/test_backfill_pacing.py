@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,12 +42,17 @@ async def test_a_burst_of_429s_to_requests_in_flight_does_not_stall_the_client(s
     assert elapsed < 3.0  # one short cool-down, not sixteen escalations to the 30 s cap
 
 
-async def test_a_refused_candle_batch_is_split_until_it_fits(
-    sim: SimExchange, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_refused_candle_batch_is_split_until_it_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Pretend we believed a much larger cap: the exchange answers 400 "too many candlesticks"
-    # and the backfill must halve the request until each part fits.
+    # and the backfill must halve the request until each part fits. Pieces are cut per day, so a
+    # request is refused only if one day's candles exceed 10,000 whatever the date: 8 brackets of one
+    # event alive the whole day are 11,520 one-minute candles.
     monkeypatch.setattr(P, "BATCH_MAX_CANDLES", 200_000)
+    async with SimExchange(replace(sim_config(), brackets_per_event=8)) as sim:
+        await _refused_batch_is_split(sim, tmp_path)
+
+
+async def _refused_batch_is_split(sim: SimExchange, tmp_path: Path) -> None:
     today = sim.model.today
     events = tuple(e["event_ticker"] for e in sim.truth.events()
                    if e["series_ticker"] == "KXHIGHNY" and e["event_ticker"].endswith(
