@@ -94,3 +94,22 @@ async def test_weather_request_has_a_total_time_limit_against_a_server_that_neve
             await http.get(IEM, silent_server + "/cgi-bin/request/asos1min.py")
         assert http.stats.timeouts == 1 and http.stats.requests == 1
     assert time.monotonic() - started < 2.0
+
+
+async def test_a_burst_of_429s_over_many_requests_is_one_warning(serve, caplog) -> None:
+    refused: set[str] = set()
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path not in refused:  # every path is refused once, then answered
+            refused.add(request.path)
+            return web.json_response({"error": "too many requests"}, status=429)
+        return web.json_response({"exchange_active": True, "trading_active": True})
+
+    base = await serve(handler)
+    with caplog.at_level(logging.DEBUG, logger="kalshi_collector"):
+        async with KalshiRestClient(base, requests_per_second=0, max_backoff=0.02) as c:
+            for i in range(20):
+                await c.get(f"/e{i}", None, into=ExchangeStatus)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "HTTP 429: too many requests" in warnings[0], warnings
+    assert c.stats.http_429 == 20 and c.stats.retries == 20
