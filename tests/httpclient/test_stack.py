@@ -113,3 +113,23 @@ async def test_a_burst_of_429s_over_many_requests_is_one_warning(serve, caplog) 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "HTTP 429: too many requests" in warnings[0], warnings
     assert c.stats.http_429 == 20 and c.stats.retries == 20
+
+
+async def test_a_station_day_against_a_silent_server_fails_within_the_total_limit(silent_server, tmp_path) -> None:
+    """The whole weather run (every source of one station-day) against servers that accept and never
+    answer: each request costs at most ``total_seconds``, and the day is reported failed."""
+    from datetime import UTC, date, datetime
+
+    from kalshi_collector.weather.observations import collect_weather
+    from kalshi_collector.weather.sources import SOURCES
+    from kalshi_collector.weather.stations import resolve_station
+
+    options = HttpOptions(timeout_seconds=30, attempts=4, backoff_initial_seconds=0.01, total_seconds=0.5,
+                          policies={IEM: HostPolicy(0.0, 4), "awc": HostPolicy(0.0, 4)})
+    started = time.monotonic()
+    run = await collect_weather([(resolve_station("KMDW"), date(2026, 2, 11))], list(SOURCES), data_dir=tmp_path,
+                                iem_url=silent_server, awc_url=silent_server, options=options,
+                                now=lambda: datetime(2026, 2, 12, 12, tzinfo=UTC))
+    assert {f.source for f in run.failures} == set(SOURCES)
+    assert all("no answer within 0.5s" in str(f) for f in run.failures), run.failures
+    assert time.monotonic() - started < 5.0
