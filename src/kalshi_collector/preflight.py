@@ -33,7 +33,7 @@ import msgspec
 
 from kalshi_collector.config import Config
 from kalshi_collector.errors import StartupFailed
-from kalshi_collector.httpclient import RetryLog, RetryPolicy, TransportError, call_with_retries
+from kalshi_collector.httpclient import Budget, RetryLog, RetryPolicy, TransportError, call_with_retries
 from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.kalshi.models import ExchangeStatus
 from kalshi_collector.kalshi.rest import ApiError, GaveUp, KalshiRestClient
@@ -114,7 +114,8 @@ async def _check_websocket(config: Config, time_left: float) -> None:
     url = config.kalshi.ws_url
     signer = KalshiSigner.from_files(*config.require_credentials("the live collector (WebSocket)"))
 
-    async def attempt(_: float | None) -> None:
+    async def attempt(budget: Budget) -> None:
+        budget.start()
         try:
             conn = await WsConnection.connect(url, signer, connect_timeout=10.0)
         except HandshakeRefused as exc:

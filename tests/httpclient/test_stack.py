@@ -133,3 +133,21 @@ async def test_a_station_day_against_a_silent_server_fails_within_the_total_limi
     assert {f.source for f in run.failures} == set(SOURCES)
     assert all("no answer within 0.5s" in str(f) for f in run.failures), run.failures
     assert time.monotonic() - started < 5.0
+
+
+async def test_waiting_in_line_behind_other_requests_does_not_count_against_the_limit(serve) -> None:
+    """IEM is asked one request at a time: the fifth request waits for four others, longer than its
+    own total limit, and still gets its full time once it is sent."""
+    import asyncio
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.25)
+        return web.Response(text="ok\n")
+
+    base = await serve(handler)
+    options = HttpOptions(timeout_seconds=5, attempts=1, total_seconds=0.6, policies={IEM: HostPolicy(0.0, 1)})
+    async with WeatherHttp(options) as http:
+        started = time.monotonic()
+        replies = await asyncio.gather(*(http.get(IEM, f"{base}/r{i}") for i in range(5)))
+    assert [r.text for r in replies] == ["ok\n"] * 5
+    assert time.monotonic() - started > 1.2  # serial: they did wait in line
