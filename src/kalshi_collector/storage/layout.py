@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import ClassVar, NamedTuple
 
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, is_damage
 from kalshi_collector.storage.fs import StorageFS, is_temp_name
 
 __all__ = [
@@ -233,7 +234,12 @@ class LiveDaily(Layout):
         merged: set[str] = set()
         if fs.isfile(day_path):
             paths.append(day_path)
-            merged = merged_part_names(fs, day_path)
+            try:
+                merged = merged_part_names(fs, day_path)
+            except DAMAGE_ERRORS as exc:
+                if not is_damage(exc):
+                    raise
+                merged = set()  # a damaged day file: its reader skips it, its parts are what is left
         paths += [path for path in self.parts(fs, root, day) if path.name not in merged]
         return paths
 
