@@ -40,6 +40,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from kalshi_collector.cliargs import non_negative_int
 from kalshi_collector.datafolder import add_data_dir_argument, open_data
 from kalshi_collector.storage import DATASETS, ParquetStorage
 from kalshi_collector.storage.atomic import atomic_write_parquet
@@ -223,7 +224,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "csv", "parquet"), default="table",
                         help="table (default) for a terminal, csv, or parquet (needs --output)")
     parser.add_argument("--output", "-o", metavar="PATH", help="write the result here instead of stdout")
-    parser.add_argument("--max-rows", type=int, default=100, metavar="N", help="rows shown by --format table (default 100)")
+    parser.add_argument("--max-rows", type=non_negative_int, default=100, metavar="N", help="rows shown by --format table (default 100)")
 
 
 def run(args: argparse.Namespace) -> int:

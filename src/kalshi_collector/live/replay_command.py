@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from kalshi_collector.cliargs import non_negative_int
 from kalshi_collector.config import load_config
 from kalshi_collector.errors import UsageError
 
@@ -12,7 +13,7 @@ from kalshi_collector.errors import UsageError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--market", required=True, metavar="TICKER", help="market ticker, e.g. KXHIGHCHI-26FEB11-B34.5")
     parser.add_argument("--at", required=True, metavar="TIME", help="ISO time, e.g. 2026-02-11T18:30:00Z (naive = UTC)")
-    parser.add_argument("--depth", type=int, default=10, help="levels per side to print (0 = all)")
+    parser.add_argument("--depth", type=non_negative_int, default=10, help="levels per side to print (0 = all)")
     parser.add_argument("--data-dir", metavar="DIR", help="data folder (default: storage.data_dir from the config)")
 
 
