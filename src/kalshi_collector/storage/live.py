@@ -141,6 +141,7 @@ class LiveStore:
         self._journal_errors = RepeatedLog(log, _REPEAT_SECONDS)
         self._write_errors = RepeatedLog(log, _REPEAT_SECONDS)
         self._data_dir = os.fspath(data_dir)
+        self._waited = 0.0  # how long close() waited for space
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
         if journal_sync_interval:
@@ -368,24 +369,20 @@ class LiveStore:
         for up to ``wait_for_space_seconds``, then journal what is left (into the journal's reserved
         space) for the next start's :meth:`recover`. Returns what was left and where (logged at
         ERROR when anything was)."""
-        if self._closed:
-            return self._report(0.0)
-        self._closed = True
-        self._sinks = {}  # from now on append() refuses
-        self._stop.set()
-        if self._sync_thread is not None:
-            self._sync_thread.join()
-        waited = retry_until_stored(self, wait_for_space_seconds)
-        report = self._report(waited)
-        if not report.clean:
-            log.error("closing: %s", report.message())
-        self._journal.close()
+        if not self._closed:
+            self._closed = True
+            self._sinks = {}  # from now on append() refuses
+            self._stop.set()
+            if self._sync_thread is not None:
+                self._sync_thread.join()
+            self._waited = retry_until_stored(self, wait_for_space_seconds)
+        report = StopReport(self.buffered_rows, self.unsynced_rows, self._journal.directory, self._data_dir,
+                            self._waited, self._last_error)
+        if not self._journal.closed:
+            if not report.clean:
+                log.error("closing: %s", report.message())
+            self._journal.close()
         return report
-
-    def _report(self, waited: float) -> StopReport:
-        return StopReport(rows_left=self.buffered_rows, rows_unjournaled=self.unsynced_rows,
-                          journal_dir=self._journal.directory, data_dir=self._data_dir,
-                          waited_seconds=waited, last_error=self._last_error)
 
     def __enter__(self) -> LiveStore:
         return self
