@@ -84,7 +84,7 @@ def test_a_mistyped_ticker_is_named_with_close_matches(sample_dir) -> None:
 
 def test_bad_arguments_are_clear(sample_dir) -> None:
     data = open_data(sample_dir)
-    with pytest.raises(ValueError, match="every: a positive interval, with an end time"):
+    with pytest.raises(ValueError, match="every=60: a positive interval, and an end time"):
         list(data.books(A, sample.T_SNAP, every=60))
     with pytest.raises(ValueError, match="source 'x'"):
         data.books(A, sample.T_SNAP, source="x")
