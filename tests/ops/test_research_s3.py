@@ -6,10 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from kalshi_collector.research import open_data
 from tests.ops.ops_helpers import S3
 from tests.research import sample
+
+from kalshi_collector.research import open_data
 
 
 def test_open_data_reads_a_bucket(s3: S3, tmp_path: Path) -> None:
