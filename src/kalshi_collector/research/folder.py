@@ -75,7 +75,8 @@ class ResearchData:
         """One query over :meth:`duckdb`'s views, as a DataFrame."""
         con = self.duckdb()
         try:
-            return con.sql(query).df()
+            relation = con.sql(query)
+            return pd.DataFrame() if relation is None else relation.df()  # None: a statement (SET ...)
         finally:
             con.close()
 
