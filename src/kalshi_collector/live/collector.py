@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import sys
@@ -31,6 +32,7 @@ from kalshi_collector.live.frames import FrameHandler
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
 from kalshi_collector.live.stream import Stream
+from kalshi_collector.live.tape import REJECTS, US, reject_row
 from kalshi_collector.live.upkeep import StoreUpkeep
 from kalshi_collector.live.view import CollectorView, StatsLine
 from kalshi_collector.storage import LiveStore
@@ -71,7 +73,7 @@ class Collector:
         key_id, key_path = config.require_credentials("the WebSocket")
         self.rest = KalshiRestClient.from_config(config)
         self.store = LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
-        self.discovery = Discovery(self.rest, config.events, config.event_series)
+        self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject)
         self.books = BookStore()
         self.markets: dict[str, TrackedMarket] = {}
         self.counters = Counters()
@@ -96,6 +98,12 @@ class Collector:
         self.crosscheck = CrossCheck(self.books, self.rest.get_orderbook, self.counters,
                                      on_mismatch=self._on_rest_mismatch)
         self._stats = StatsLine(clock())
+
+    def _rest_reject(self, source: str, raw: bytes, reason: str) -> None:
+        """A REST item that could not be decoded: kept raw in ``rejects`` (the rest of its page was kept)."""
+        log.warning("%s: kept an unreadable item in rejects: %s", source, reason)
+        self.counters.note_reject(source)
+        self.store.append(REJECTS, reject_row(int(self.clock() * US), source, None, raw, reason))
 
     # ================================================================== lifecycle
 
@@ -158,7 +166,7 @@ class Collector:
             connected=self.stream.connected, subscribed_channels=frozenset(conn.subs.sid_by_channel),
             subscriptions=tuple(conn.positions()), last_frame_at=ws.last_activity if ws is not None else None,
             counters=self.counters.copy(), lag=self.handler.lag.copy(), awaiting_resync=self.resync.waiting_since(),
-            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=dict(self.rest.stats),
+            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=copy.copy(self.rest.stats),
             stopping=self.stopping.is_set(),
         )
 

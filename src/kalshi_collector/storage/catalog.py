@@ -30,6 +30,7 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "CANDLESTICKS",
     "TRADES",
     "ASOS_1MIN",
@@ -116,6 +117,8 @@ ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts
                          aliases=("deltas",))
 TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
+# What could not be decoded, raw bytes and reason (the rest of its frame or page was kept).
+REJECTS = _live("rejects", schemas.REJECTS, ("recv_ts", "source"))
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 
@@ -154,7 +157,7 @@ def _by_name(*datasets: Dataset[L]) -> dict[str, Dataset[L]]:
 
 
 TABLES: dict[str, Dataset[LiveDaily]] = _by_name(
-    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS
+    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, REJECTS
 )
 """Live tables by name, in a stable order (the live store writes exactly these)."""
 BACKFILL: dict[str, Dataset[PerEvent]] = _by_name(CANDLESTICKS, TRADES)
