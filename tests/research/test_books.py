@@ -88,5 +88,9 @@ def test_bad_arguments_are_clear(sample_dir) -> None:
         list(data.books(A, sample.T_SNAP, every=60))
     with pytest.raises(ValueError, match="source 'x'"):
         data.books(A, sample.T_SNAP, source="x")
+    with pytest.raises(ValueError, match=r"start: expected a time such as '2026-02-11 18:30' \(UTC\), got NaT"):
+        data.books(A, pd.NaT)  # e.g. the min() of an empty column
+    with pytest.raises(ValueError, match=r"end: expected a time .* got 'soon'"):
+        data.books(A, sample.T_SNAP, "soon")
     with pytest.raises(ValueError, match="is before start"):
         data.books(A, sample.T_D2a, sample.T_SNAP)

@@ -54,7 +54,9 @@ def as_utc(value: object, what: str = "time") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{what}: expected a time such as '2026-02-11 18:30' (UTC), got {value!r}") from None
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise ValueError(f"{what}: expected a time such as '2026-02-11 18:30' (UTC), got {value!r}")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
