@@ -88,9 +88,11 @@ def _readable(storage: ParquetStorage, paths: list[PurePath], exclude: set[str])
     return keep
 
 
-def connect(storage: ParquetStorage, exclude: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+def connect(storage: ParquetStorage, exclude: set[str] = frozenset(),  # type: ignore[assignment]
+            *, lock_down: bool = True) -> Any:
     """A read-only DuckDB connection with one view per table of ``storage`` (see the module
-    docstring); files in ``exclude`` (paths as strings) are left out."""
+    docstring); files in ``exclude`` (paths as strings) are left out. ``lock_down=False``: an
+    ordinary connection over the same views (the research API's, in the user's own notebook)."""
     import duckdb
 
     con = duckdb.connect()
@@ -118,7 +120,8 @@ def connect(storage: ParquetStorage, exclude: set[str] = frozenset()) -> Any:  #
     from kalshi_collector.research.trades import trades_view_sql
 
     con.execute(trades_view_sql())  # trades_all: live and backfilled trades in one set of columns
-    _lock_down(con, allowed)
+    if lock_down:
+        _lock_down(con, allowed)
     return con
 
 
