@@ -19,7 +19,12 @@ from kalshi_collector.live.collector import Collector, CollectorOptions
 from kalshi_collector.live.discovery import LIVE_STATUSES
 from kalshi_collector.sim import FaultPlan, SimConfig, SimExchange
 from kalshi_collector.sim.variance import UNDECODABLE_ITEM, UNKNOWN_TYPE
-from tests.live.simrun import check_tape_complete, check_valid_snapshots_match_truth, collector_config, read_tables
+from tests.live.simrun import (
+    check_tape_complete,
+    check_valid_snapshots_match_truth,
+    collector_config,
+    read_tables,
+)
 
 pytestmark = pytest.mark.slow
 
