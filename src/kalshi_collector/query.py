@@ -3,7 +3,8 @@
 Each dataset of the catalog (:mod:`kalshi_collector.storage.catalog`: ``market_snapshots``,
 ``orderbook_snapshots``, ``orderbook_deltas``, ``trades_live``, ``book_events``, ``candlesticks``,
 ``trades``, ``asos_1min``, ``metar``, ``daily_climate``) is a view of the same name, as in
-docs/schemas.md, over exactly the files :meth:`ParquetStorage.files` lists: day files
+docs/schemas.md (plus ``trades_all``: live and backfilled trades in one set of columns,
+docs/research.md), over exactly the files :meth:`ParquetStorage.files` lists: day files
 and today's parts, never a part already merged into a day file, so no row is counted twice. A table
 with no files yet is an empty view with the right columns, so a query can name it anyway.
 
@@ -64,6 +65,9 @@ def connect(storage: ParquetStorage) -> Any:
         else:
             con.register(f"_empty_{view}", DATASETS[kind].schema.empty_table())
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM _empty_{view}")
+    from kalshi_collector.research.trades import trades_view_sql
+
+    con.execute(trades_view_sql())  # trades_all: live and backfilled trades in one set of columns
     return con
 
 
@@ -115,6 +119,9 @@ def describe(storage: ParquetStorage) -> str:
             columns = con.execute(f"DESCRIBE {view}").fetchall()
             cols = ", ".join(f"{name} {type_}" for name, type_, *_ in columns)
             lines.append(f"{view} ({files} file{'s' if files != 1 else ''}): {cols}")
+        columns = con.execute("DESCRIBE trades_all").fetchall()
+        cols = ", ".join(f"{name} {type_}" for name, type_, *_ in columns)
+        lines.append(f"trades_all (trades_live + trades, one set of columns; docs/research.md): {cols}")
         return "\n".join(lines) + "\n"
     finally:
         con.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import sys
@@ -165,7 +166,7 @@ class Collector:
             connected=self.stream.connected, subscribed_channels=frozenset(conn.subs.sid_by_channel),
             subscriptions=tuple(conn.positions()), last_frame_at=ws.last_activity if ws is not None else None,
             counters=self.counters.copy(), lag=self.handler.lag.copy(), awaiting_resync=self.resync.waiting_since(),
-            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=dict(self.rest.stats),
+            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=copy.copy(self.rest.stats),
             stopping=self.stopping.is_set(),
         )
 

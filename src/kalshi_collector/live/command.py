@@ -15,6 +15,7 @@ import signal
 from kalshi_collector.config import Config, load_config
 from kalshi_collector.live.collector import Collector
 from kalshi_collector.live.metrics import Monitor
+from kalshi_collector.preflight import Preflight, preflight
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +53,6 @@ def run(args: argparse.Namespace) -> int:
     config.require_credentials("the live collector (WebSocket)")
     if not config.events and not config.event_series:
         log.warning("no `events` or `event_series` configured: there is nothing to collect")
+    asyncio.run(preflight(config, Preflight(websocket=True, journal=True)))  # StartupFailed: one line, exit 1/2
     asyncio.run(run_collector(config, args.duration))
     return 0

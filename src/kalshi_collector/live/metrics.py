@@ -269,10 +269,10 @@ def storage_metrics(v: CollectorView) -> Iterator[Metric]:
 
 def rest_metrics(v: CollectorView) -> Iterator[Metric]:
     rest = v.rest
-    yield _counter("rest_requests", "REST requests sent (retries included)", rest.get("requests", 0))
-    yield _counter("rest_retries", "REST requests retried", rest.get("retries", 0))
+    yield _counter("rest_requests", "REST requests sent (retries included)", rest.requests)
+    yield _counter("rest_retries", "REST requests retried", rest.retries)
     yield _labelled("rest_errors", "REST failures by kind (http_429 = rate limited)", "kind",
-                    [(kind, rest.get(kind, 0)) for kind in _REST_ERRORS])
+                    [(kind, getattr(rest, kind)) for kind in _REST_ERRORS])
 
 
 class CollectorMetrics(PromCollector):

@@ -22,7 +22,13 @@ import pyarrow.parquet as pq
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
-from kalshi_collector.storage.layout import MERGED_PARTS_KEY, PARTS, merged_part_names
+from kalshi_collector.storage.layout import (
+    DEFAULT_COLLECTOR,
+    MERGED_PARTS_KEY,
+    PARTS,
+    merged_part_names,
+    parse_part_name,
+)
 from kalshi_collector.storage.schemas import conform
 
 __all__ = ["COMPACT_OPTIONS", "CompactionError", "compact_day", "merged_part_names"]
@@ -42,10 +48,13 @@ class CompactionError(RuntimeError):
     """The day file did not read back as written; the parts were kept."""
 
 
-def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) -> PurePath | None:
-    """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
+def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date,
+                collector_id: str = DEFAULT_COLLECTOR) -> PurePath | None:
+    """Merge ``collector_id``'s parts of ``day`` into its own day file; return it if rewritten.
 
-    Idempotent: parts already listed in the day file are only deleted, never merged twice. Parts
+    Only that collector's files are read for rows, written or deleted: collectors sharing a folder
+    (shards) never touch each other's files. Idempotent: parts already listed in any day file of the
+    day are only deleted, never merged twice. Parts
     in the legacy ``_parts/`` folder are merged like the others (that is how an old data folder
     migrates), and no column of a file is dropped (:meth:`~kalshi_collector.storage.catalog.Dataset.schema_for`).
     """
@@ -53,9 +62,10 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) ->
     for folder in layout.part_folders(root, day):
         fs.remove_stale_temp_files(folder)
     fs.remove_stale_temp_files(layout.path(root))
-    parts = layout.parts(fs, root, day)
-    target = layout.day_file(root, day)
-    already = merged_part_names(fs, target)
+    parts = [path for path in layout.parts(fs, root, day)
+             if (part := parse_part_name(path.name)) and part.collector_id == collector_id]
+    target = layout.day_file(root, day, collector_id)
+    already = layout.merged_parts(fs, root, day)  # an earlier version merged shards into c0's file
     fresh = [path for path in parts if path.name not in already]
     written: PurePath | None = None
     if fresh:
@@ -64,7 +74,7 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) ->
         schema = spec.schema_for(t.schema for t in tables)
         merged = pa.concat_tables([conform(t, schema) for t in tables])
         merged = merged.sort_by([(key, "ascending") for key in spec.sort_keys])
-        merged_names = sorted(already | {path.name for path in fresh})
+        merged_names = sorted(merged_part_names(fs, target) | {path.name for path in fresh})
         stamp = json.dumps(merged_names).encode()
         merged = merged.replace_schema_metadata({MERGED_PARTS_KEY: stamp})
         expected_rows = merged.num_rows
