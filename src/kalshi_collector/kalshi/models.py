@@ -524,10 +524,17 @@ def _as_text(value: _Number) -> str:
     return value if isinstance(value, str) else number_text(value)
 
 
+def _level(price: _Number, size: _Number) -> tuple[float, float]:
+    cents, contracts = dollars_to_cents(_as_text(price)), fp_to_contracts(_as_text(size))
+    if cents is None or contracts is None:  # a level is a price and a size: "" is no level at all
+        raise BadNumber(f"order-book level without a value: {[price, size]!r}")
+    return cents, contracts
+
+
 def _levels(pairs: list[tuple[_Number, _Number]] | None) -> tuple[tuple[float, float], ...]:
-    """Levels in cents and contracts; a level sent as bare numbers reads like its string form."""
-    return tuple((dollars_to_cents(_as_text(p)), fp_to_contracts(_as_text(q)))  # type: ignore[misc]
-                 for p, q in (pairs or ()))
+    """Levels in cents and contracts; a level sent as bare numbers reads like its string form.
+    Raises :class:`BadNumber` for a level that cannot be read: a book is exact or unusable."""
+    return tuple(_level(p, q) for p, q in (pairs or ()))
 
 
 class HistoricalCutoff(msgspec.Struct, kw_only=True, frozen=True):

@@ -7,9 +7,13 @@ and everything else the collector cares about (ticker values, lifecycle news, a 
 through callables. So the same handler runs in the daemon and can replay recorded frames without a
 network or an event loop.
 
-Per frame: decode once (:func:`kalshi.messages.decode`), then one lookup in :attr:`FrameHandler.dispatch`
-(message class -> method). Every message that carries a ``seq`` is checked against its sid's
-numbering — control replies too, or the next data message would read as a gap. The per-connection
+Per frame: decode once (:func:`kalshi.messages.decode`: the strict fast path, the tolerant fallback
+when it fails, each repair counted), then one lookup in :attr:`FrameHandler.dispatch` (message class
+-> method). Every message that carries a ``seq`` is checked against its sid's numbering — control
+replies too, or the next data message would read as a gap. A frame that cannot be read (or whose
+numbers cannot be converted exactly) is kept raw in ``rejects``; its ``seq`` still counts when it
+can be read, so it causes no false gap, and if it was an order-book message only its own book is
+doubted and re-requested. The per-connection
 state (sequence tracker, subscriptions, connection id) is one :class:`ConnectionState`, replaced
 when a connection opens.
 """
