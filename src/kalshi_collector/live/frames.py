@@ -96,6 +96,7 @@ class FrameHandler:
         self.conn = ConnectionState()
         self._clock = clock
         self._append = sink.append
+        self._note_repair = counters.note_repair  # bound once: decode takes it on every frame
         self._extend = sink.extend
         self._apply_delta = books.apply_delta
         self._on_ticker_values = on_ticker
@@ -143,7 +144,7 @@ class FrameHandler:
         """Handle one frame. Never raises: a frame that cannot be read is kept in ``rejects``,
         counted, and its sequence number still counted when it can be read."""
         try:
-            msg = wm.decode(frame, self.counters.note_repair)
+            msg = wm.decode(frame, self._note_repair)
         except wm.MessageError as exc:
             self._rejected(recv_ts, frame, exc)
             return
