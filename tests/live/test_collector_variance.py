@@ -36,6 +36,7 @@ async def _run(tmp_path):
     plan = FaultPlan(variance_every=25)
     async with SimExchange(SimConfig(seed=5, faults=plan, message_rate=400, state_dir=tmp_path / "sim")) as sim:
         collector = Collector(collector_config(sim, tmp_path / "data"), options=CollectorOptions(stats_interval=5))
+        collector.handler.CENSUS_EVERY = 7  # sample more often than in production (a short run)
         await collector.run(duration=SECONDS)
         return sim, collector, read_tables(tmp_path / "data")
 
@@ -94,6 +95,7 @@ async def test_variance_loses_nothing_keeps_rejects_raw_and_causes_no_false_resy
     repaired = {(r.record, r.repair.value) for r in c.field_repairs}
     assert {("orderbook_delta", "number_from_text"), ("orderbook_delta", "text_from_number")} <= repaired, repaired
     assert c.unknown_types.get(UNKNOWN_TYPE, 0) >= 1
+    assert {f.field for f in c.unknown_fields} >= {"sim_envelope_note", "msg.sim_new_field"}, c.unknown_fields
     assert c.handler_errors == 0
     undecodable = {(f["ticker"], f["ts_ms"]) for f in log if f["kind"] == "undecodable"}
     assert check_tape_complete(sim, t, skipped_kinds=("gap", "undecodable")) > 1000

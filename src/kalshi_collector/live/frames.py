@@ -75,6 +75,10 @@ def _ignore(*_: object) -> None:
 
 
 class FrameHandler:
+    CENSUS_EVERY = 1024
+    """One frame in this many is also read for fields our structs do not declare (Kalshi adding
+    fields): cheap enough for the read loop, and a new field shows within seconds at any real rate."""
+
     def __init__(
         self,
         books: BookStore,
@@ -155,7 +159,10 @@ class FrameHandler:
         except Exception as exc:  # a bug or a shape we did not foresee must not kill the daemon
             self.counters.handler_errors += 1
             self._warnings.warn("handler", "error handling %s: %r", type(msg).__name__, exc)
-        self.counters.messages += 1
+        counters = self.counters
+        counters.messages += 1
+        if not counters.messages % self.CENSUS_EVERY:
+            counters.note_unknown_fields(wm.unknown_fields(frame))
 
     # --- frames that cannot be read (rare path) -----------------------------------------------------
 
