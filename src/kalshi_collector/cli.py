@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),
     "query": ("kalshi_collector.query", "run SQL over every table (DuckDB, optional extra)"),
+    "quarantine": ("kalshi_collector.quarantine", "list damaged data files; --apply moves them to _damaged/"),
     "plot": ("kalshi_collector.plot", "draw an event's brackets over time (matplotlib, optional extra)"),
 }
 

@@ -160,6 +160,9 @@ class StorageConfig(_Section):
     max_buffered_rows: Annotated[int, msgspec.Meta(ge=1000)] = 100_000
     # Identifies this collector in part-file names, so several VMs can share one bucket.
     collector_id: str = "c0"
+    # At stop, while part files cannot be written (disk full), retry this long before leaving the
+    # rows in the journal and exiting non-zero (keep it under systemd's TimeoutStopSec, 120 s).
+    stop_wait_for_space_seconds: NonNegative = 60.0
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9_]+$", self.collector_id):

@@ -107,8 +107,8 @@ def test_the_journal_stays_local_and_recovers_into_the_bucket_after_a_kill(s3: S
     os.environ["XDG_STATE_HOME"] = str(state)
     try:
         with LiveStore(url, journal_sync_interval=None) as store:
-            assert store.recover() == {"market_snapshots": 12, "orderbook_snapshots": 0, "orderbook_deltas": 0,
-                                       "trades_live": 0, "book_events": 0}
+            recovered = store.recover()
+            assert recovered["market_snapshots"] == 12 and sum(recovered.values()) == 12
         with LiveStore(url, journal_sync_interval=None) as store:  # exactly once: nothing left to replay
             assert not any(store.recover().values())
     finally:

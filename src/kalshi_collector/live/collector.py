@@ -36,6 +36,7 @@ from kalshi_collector.live.tape import REJECTS, US, reject_row
 from kalshi_collector.live.upkeep import StoreUpkeep
 from kalshi_collector.live.view import CollectorView, StatsLine
 from kalshi_collector.storage import LiveStore
+from kalshi_collector.storage.closing import StopReport
 
 __all__ = ["Collector", "CollectorOptions", "Service"]
 
@@ -65,14 +66,17 @@ class Service(Protocol):
 
 class Collector:
     def __init__(self, config: Config, *, options: CollectorOptions | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, store: LiveStore | None = None) -> None:
+        """``store``: the live store to write to (default: one on ``storage.data_dir``; tests hand
+        in one over a faulty file layer)."""
         self.config = config
         self.opts = opts = options or CollectorOptions()
         self.clock = clock
         col = config.collection
         key_id, key_path = config.require_credentials("the WebSocket")
         self.rest = KalshiRestClient.from_config(config)
-        self.store = LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
+        self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
+        self.stop_report: StopReport | None = None  # set once stopped: rows a full disk kept out of parts
         self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject)
         self.books = BookStore()
         self.markets: dict[str, TrackedMarket] = {}
@@ -151,7 +155,8 @@ class Collector:
         if self.stream.conn is not None:
             await self.stream.conn.close()
         await self.rest.close()
-        await asyncio.to_thread(self.store.close)
+        self.stop_report = await asyncio.to_thread(self.store.close,
+                                                   self.config.storage.stop_wait_for_space_seconds)
         st = self.store.stats
         log.info("stopped; rows written %s, %d still buffered", st["rows_written"], st["buffered_rows"])
 

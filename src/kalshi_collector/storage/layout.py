@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import ClassVar, NamedTuple
 
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, is_damage
 from kalshi_collector.storage.fs import StorageFS, is_temp_name
 
 __all__ = [
@@ -224,7 +225,12 @@ class LiveDaily(Layout):
         """Names of the parts of ``day`` some day file already holds (any collector's)."""
         merged: set[str] = set()
         for path in self.day_files(fs, root, day):
-            merged |= merged_part_names(fs, path)
+            try:
+                merged |= merged_part_names(fs, path)
+            except DAMAGE_ERRORS as exc:
+                if not is_damage(exc):
+                    raise
+                # a damaged day file: its reader skips it, its parts are what is left
         return merged
 
     def parts_dir(self, root: PurePath, day: dt.date) -> PurePath:
@@ -269,11 +275,9 @@ class LiveDaily(Layout):
 
     def day_paths(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
         """The day files (every collector's), then the parts none of them has merged yet."""
-        paths = self.day_files(fs, root, day)
-        merged: set[str] = set()
-        for path in paths:
-            merged |= merged_part_names(fs, path)
-        return paths + [path for path in self.parts(fs, root, day) if path.name not in merged]
+        merged = self.merged_parts(fs, root, day)
+        return self.day_files(fs, root, day) + [path for path in self.parts(fs, root, day)
+                                                if path.name not in merged]
 
     def groups(
         self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kalshi_collector.storage.catalog import TABLES
+from kalshi_collector.storage.closing import StopReport, retry_until_stored
 from kalshi_collector.storage.daycompactor import DayCompactor
 from kalshi_collector.storage.fs import (
     StorageFS,
@@ -133,6 +134,8 @@ class LiveStore:
         self._counters = dict.fromkeys(("write_errors", "journal_errors", "flushes", "syncs", "journal_bytes"), 0)
         self._timings = {"last_flush_seconds": 0.0, "last_sync_seconds": 0.0, "last_flush_rows": 0}
         self._last_flush_ok = True
+        self._last_error = ""  # the last storage write error, for the stop report
+        self._data_dir = os.fspath(data_dir)
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
         if journal_sync_interval:
@@ -283,6 +286,7 @@ class LiveStore:
 
     def _write_error(self, what: str, exc: BaseException) -> None:
         self._counters["write_errors"] += 1
+        self._last_error = f"{type(exc).__name__}: {exc}"
         log.error("storage write failed: %s: %s: %s", what, type(exc).__name__, exc)
 
     # -- recovery -------------------------------------------------------------------------------
@@ -350,23 +354,29 @@ class LiveStore:
             "journal_reserve_bytes": self._journal.reserve.total,
         }
 
-    def close(self) -> None:
-        """Stop the sync thread, then a final sync and flush. Rows that still cannot be written
-        stay in the journal for the next start's :meth:`recover`."""
+    def close(self, wait_for_space_seconds: float = 0.0) -> StopReport:
+        """Stop the sync thread, then flush; while part files cannot be written (a full disk) retry
+        for up to ``wait_for_space_seconds``, then journal what is left (into the journal's reserved
+        space) for the next start's :meth:`recover`. Returns what was left and where (logged at
+        ERROR when anything was)."""
         if self._closed:
-            return
+            return self._report(0.0)
         self._closed = True
         self._sinks = {}  # from now on append() refuses
         self._stop.set()
         if self._sync_thread is not None:
             self._sync_thread.join()
-        self.flush()
-        self.sync()
-        left = self.buffered_rows
-        if left:
-            log.error("closing with %d rows not in part files; %d of them journaled for recovery",
-                      left, left - self.unsynced_rows)
+        waited = retry_until_stored(self, wait_for_space_seconds)
+        report = self._report(waited)
+        if not report.clean:
+            log.error("closing: %s", report.message())
         self._journal.close()
+        return report
+
+    def _report(self, waited: float) -> StopReport:
+        return StopReport(rows_left=self.buffered_rows, rows_unjournaled=self.unsynced_rows,
+                          journal_dir=self._journal.directory, data_dir=self._data_dir,
+                          waited_seconds=waited, last_error=self._last_error)
 
     def __enter__(self) -> LiveStore:
         return self
