@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from kalshi_collector.book import BookStore, LevelDiff, OrderBook
 from kalshi_collector.kalshi.models import Orderbook
+from kalshi_collector.kalshi.numbers import BadNumber
 from kalshi_collector.kalshi.rest import ApiError
 from kalshi_collector.live.counters import Counters
 
@@ -72,7 +73,7 @@ class CrossCheck:
                 return None
             try:
                 rest = rest_levels(await self._fetch(ticker))
-            except ApiError as exc:
+            except (ApiError, BadNumber) as exc:  # no answer, or a REST book we cannot read exactly
                 log.debug("cross-check of %s skipped: %s", ticker, exc)
                 return None
             self._counters.rest_checks += 1

@@ -7,9 +7,13 @@ and everything else the collector cares about (ticker values, lifecycle news, a 
 through callables. So the same handler runs in the daemon and can replay recorded frames without a
 network or an event loop.
 
-Per frame: decode once (:func:`kalshi.messages.decode`), then one lookup in :attr:`FrameHandler.dispatch`
-(message class -> method). Every message that carries a ``seq`` is checked against its sid's
-numbering — control replies too, or the next data message would read as a gap. The per-connection
+Per frame: decode once (:func:`kalshi.messages.decode`: the strict fast path, the tolerant fallback
+when it fails, each repair counted), then one lookup in :attr:`FrameHandler.dispatch` (message class
+-> method). Every message that carries a ``seq`` is checked against its sid's numbering — control
+replies too, or the next data message would read as a gap. A frame that cannot be read (or whose
+numbers cannot be converted exactly) is kept raw in ``rejects``; its ``seq`` still counts when it
+can be read, so it causes no false gap, and if it was an order-book message only its own book is
+doubted and re-requested. The per-connection
 state (sequence tracker, subscriptions, connection id) is one :class:`ConnectionState`, replaced
 when a connection opens.
 """
@@ -71,6 +75,10 @@ def _ignore(*_: object) -> None:
 
 
 class FrameHandler:
+    CENSUS_EVERY = 1024
+    """One frame in this many is also read for fields our structs do not declare (Kalshi adding
+    fields): cheap enough for the read loop, and a new field shows within seconds at any real rate."""
+
     def __init__(
         self,
         books: BookStore,
@@ -92,6 +100,7 @@ class FrameHandler:
         self.conn = ConnectionState()
         self._clock = clock
         self._append = sink.append
+        self._note_repair = counters.note_repair  # bound once: decode takes it on every frame
         self._extend = sink.extend
         self._apply_delta = books.apply_delta
         self._on_ticker_values = on_ticker
@@ -139,7 +148,7 @@ class FrameHandler:
         """Handle one frame. Never raises: a frame that cannot be read is kept in ``rejects``,
         counted, and its sequence number still counted when it can be read."""
         try:
-            msg = wm.decode(frame, self.counters.note_repair)
+            msg = wm.decode(frame, self._note_repair)
         except wm.MessageError as exc:
             self._rejected(recv_ts, frame, exc)
             return
@@ -150,7 +159,10 @@ class FrameHandler:
         except Exception as exc:  # a bug or a shape we did not foresee must not kill the daemon
             self.counters.handler_errors += 1
             self._warnings.warn("handler", "error handling %s: %r", type(msg).__name__, exc)
-        self.counters.messages += 1
+        counters = self.counters
+        counters.messages += 1
+        if not counters.messages % self.CENSUS_EVERY:
+            counters.note_unknown_fields(wm.unknown_fields(frame))
 
     # --- frames that cannot be read (rare path) -----------------------------------------------------
 

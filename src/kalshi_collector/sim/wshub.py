@@ -32,6 +32,7 @@ from kalshi_collector.sim.faults import (
     OneShots,
 )
 from kalshi_collector.sim.model import CHANNEL_OF_KIND, DELTA, TICKER, ExchangeModel, Market, Out
+from kalshi_collector.sim.variance import Variance, Varied, unknown_frame
 from kalshi_collector.sim.wirefmt import dollars, fp
 
 __all__ = ["WsHub", "WsConn", "Subscription", "DATA_CHANNELS", "SILENT_CHANNELS", "ERRORS"]
@@ -103,6 +104,7 @@ class WsConn:
         self.dropping = False
         self.stall_until = 0.0
         self.faults = ConnFaults(hub.plan, conn_id, hub.seed, hub.oneshots)
+        self.variance = Variance(hub.plan.variance_every)
         self._route: dict[tuple[int, str | None], tuple[Subscription, ...]] = {}
         writer = getattr(ws, "_writer", None)
         self.transport: asyncio.Transport | None = getattr(writer, "transport", None)
@@ -155,7 +157,7 @@ class WsConn:
         """Queue every message of a batch that one of this connection's subscriptions wants."""
         if self.dropping or self.closed or not self.subs:
             return
-        faulty = self.faults.active
+        faulty = self.faults.active or self.variance.active
         push = self.out.append
         for o in outs:
             m = o.market
@@ -183,6 +185,16 @@ class WsConn:
         self.wake.set()
 
     def _faulty_push(self, sub: Subscription, o: Out, frame: str, has_seq: bool) -> None:
+        if sub.held is None and self.variance.due():
+            varied = self.variance.vary(o.msg_type, frame)
+            if varied is not None:
+                frame = self._varied(sub, o, varied, has_seq)
+                has_seq = has_seq and not varied.drops_seq
+                if varied.then_unknown:  # sent as it is, then the unknown type takes the next number
+                    sub.seq += 1
+                    self.out.append(frame)
+                    self.out.append(unknown_frame(sub.sid, sub.seq))
+                    return
         flags = self.faults.decide(o.kind == DELTA, has_seq)
         held, sub.held = sub.held, None
         if not flags:
@@ -215,6 +227,15 @@ class WsConn:
         if flags & DROP:
             self.dropping = True
             self.hub.log_fault("drop", self.id, sub.sid, seq, ticker, o.ts_ms)
+
+    def _varied(self, sub: Subscription, o: Out, varied: Varied, has_seq: bool) -> str:
+        """Log one variant (``undecodable`` when a correct client must lose it) and return its frame."""
+        if varied.drops_seq:
+            sub.seq -= 1  # a message without a seq consumes no number
+        ticker = o.market.ticker if o.market is not None else o.event_ticker
+        kind = "variance" if varied.decodable else "undecodable"
+        self.hub.log_fault(kind, self.id, sub.sid, sub.seq if has_seq else None, ticker, o.ts_ms)
+        return varied.frame
 
     # -- writing --------------------------------------------------------------------------------
     async def writer(self) -> None:
@@ -425,7 +446,13 @@ class WsHub:
     def _snapshot(self, conn: WsConn, sub: Subscription, m: Market, cmd_id: int | None = None) -> None:
         conn._release(sub)
         sub.seq += 1
-        conn.push(snapshot_frame(sub, m, cmd_id))
+        frame = snapshot_frame(sub, m, cmd_id)
+        if conn.variance.due():
+            varied = conn.variance.vary("orderbook_snapshot", frame)
+            if varied is not None:
+                self.log_fault("variance", conn.id, sub.sid, sub.seq, m.ticker, None)
+                frame = varied.frame
+        conn.push(frame)
 
     def _unsubscribe(self, conn: WsConn, cmd_id: int, params: dict[str, Any]) -> None:
         sids = params.get("sids")
@@ -514,8 +541,12 @@ class WsHub:
         conn.subs_changed()
         conn._release(sub)
         sub.seq += 1
-        conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
-                    "msg": {"market_tickers": list(sub.tickers)}})
+        if conn.variance.active:  # also seen: the list at the top level, no msg
+            conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
+                        "market_tickers": list(sub.tickers)})
+        else:
+            conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
+                        "msg": {"market_tickers": list(sub.tickers)}})
         if sub.channel == "orderbook_delta":
             for t in added:
                 self._snapshot(conn, sub, self.model.market_by_ticker[t])
