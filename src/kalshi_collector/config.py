@@ -149,6 +149,10 @@ class CollectionConfig(_Section):
     rest_check_interval_seconds: NonNegative = 30.0
     # A stream that delivers nothing (not even a ping) for this long is treated as dead.
     stall_timeout_seconds: Positive = 30.0
+    # Keep the raw tape (raw_ws: every frame as received, every command and decision; raw_rest:
+    # discovery and cross-check bodies), from which `kalshi-collector rebuild` regenerates the
+    # derived tables. docs/schemas.md says what it costs.
+    raw_tape: bool = True
 
 
 class StorageConfig(_Section):

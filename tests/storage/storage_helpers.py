@@ -38,12 +38,24 @@ def event_row(ts: int, i: int = 0) -> tuple:
     return (ts, None, 1, i, i + 2, "gap", f"missed {i}", None)
 
 
+def raw_ws_row(ts: int, i: int = 0) -> tuple:
+    frame = ('{"type":"orderbook_delta","sid":1,"seq":%d,"msg":{"market_ticker":"KXHIGHCHI-26FEB11-B34.5",'
+             '"price_dollars":"0.6700","delta_fp":"-25.00","side":"no"}}' % i)
+    return (ts, i, 1, "in", frame.encode())
+
+
+def raw_rest_row(ts: int, i: int = 0) -> tuple:
+    return (ts, i, "discovery", "/events?series_ticker=KXHIGHCHI&status=open", 200, b'{"events":[]}')
+
+
 ROW_FACTORIES = {
     "market_snapshots": market_row,
     "orderbook_snapshots": orderbook_row,
     "orderbook_deltas": delta_row,
     "trades_live": trade_row,
     "book_events": event_row,
+    "raw_ws": raw_ws_row,
+    "raw_rest": raw_rest_row,
 }
 
 # Which column identifies a row uniquely in the factories above (to check exactly-once).
@@ -53,6 +65,8 @@ ID_COLUMN = {
     "orderbook_deltas": "seq",
     "trades_live": "trade_id",
     "book_events": "expected_seq",
+    "raw_ws": "n",
+    "raw_rest": "n",
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from urllib.parse import urlencode
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
@@ -132,6 +133,9 @@ class KalshiRestClient:
         self._last_429_at = float("-inf")
         self.stats: Counter[str] = Counter()
         self.on_request: Callable[[str, int], None] | None = None  # hook for metrics: (outcome, status)
+        # hook for the raw tape: (source, path?query, status, body bytes as received), every answer
+        self.on_body: Callable[[str, str, int, bytes], None] | None = None
+        self.source = "rest"  # what on_body reports as the source (the collector names its uses)
 
     @classmethod
     def from_config(cls, config: Config, *, signed: bool | None = None, **overrides: Any) -> KalshiRestClient:
@@ -216,6 +220,8 @@ class KalshiRestClient:
             raise TransientError(f"{type(exc).__name__} on {path}") from None
         if self.on_request:
             self.on_request(path, status)
+        if self.on_body is not None:
+            self.on_body(self.source, path + ("?" + urlencode(params) if params else ""), status, body)
         if status == 200:
             self._consecutive_429 = 0
             return body

@@ -14,7 +14,7 @@ Adding a table is one declaration below (and its columns in ``schemas.py``): see
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import pyarrow as pa
@@ -30,6 +30,9 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "RAW_WS",
+    "RAW_REST",
+    "RAW_TABLES",
     "CANDLESTICKS",
     "TRADES",
     "ASOS_1MIN",
@@ -57,6 +60,9 @@ class Dataset(Generic[L]):
     ``legacy``: optional columns that files written by other versions carry (the original
     collector's ``snapshot_type``). Nothing writes them; reading and compaction keep them, with
     this type, wherever a file has them (see :meth:`schema_for`).
+    ``write_options``: parquet writer options of this dataset's compacted day files, over the
+    store's defaults (``storage.compact.COMPACT_OPTIONS``): the raw tape spends more CPU once a day
+    for a much smaller file.
     """
 
     name: str
@@ -67,6 +73,7 @@ class Dataset(Generic[L]):
     key: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     legacy: pa.Schema = schemas.NO_COLUMNS
+    write_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         names = self.schema.names
@@ -99,8 +106,10 @@ TableSpec = Dataset
 
 
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
-          legacy: pa.Schema = schemas.NO_COLUMNS) -> Dataset[LiveDaily]:
-    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy)
+          legacy: pa.Schema = schemas.NO_COLUMNS, write_options: Mapping[str, object] | None = None,
+          ) -> Dataset[LiveDaily]:
+    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy,
+                   write_options=dict(write_options or {}))
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -116,6 +125,19 @@ ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts
                          aliases=("deltas",))
 TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
+
+# The raw tape (what the exchange sent, bytes as received; the derived tables above are rebuilt
+# from it by ``kalshi-collector rebuild``). Replay order is ``n``. Its frames are near-duplicates of
+# each other: zstd at a high level over large pages finds the repeats (bench/bench_tape.py: ~259 B
+# per order-book delta frame -> under 20 B). No dictionary for ``data``: its values never repeat.
+RAW_WRITE_OPTIONS: dict[str, object] = {
+    "compression_level": 12,
+    "data_page_size": 8 << 20,
+    "row_group_size": 4 << 20,
+    "use_dictionary": ["kind"],
+}
+RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS)
+RAW_REST = _live("raw_rest", schemas.RAW_REST, ("n",), write_options=RAW_WRITE_OPTIONS)
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 
@@ -154,9 +176,11 @@ def _by_name(*datasets: Dataset[L]) -> dict[str, Dataset[L]]:
 
 
 TABLES: dict[str, Dataset[LiveDaily]] = _by_name(
-    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS
+    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, RAW_WS, RAW_REST
 )
 """Live tables by name, in a stable order (the live store writes exactly these)."""
+RAW_TABLES: dict[str, Dataset[LiveDaily]] = _by_name(RAW_WS, RAW_REST)
+"""The raw tape's tables (the rest of ``TABLES`` is derived from them: ``kalshi-collector rebuild``)."""
 BACKFILL: dict[str, Dataset[PerEvent]] = _by_name(CANDLESTICKS, TRADES)
 WEATHER: dict[str, Dataset[PerDay]] = _by_name(ASOS_1MIN, METAR, DAILY_CLIMATE)
 """Weather datasets by source name (``weather/SOURCE/``)."""
