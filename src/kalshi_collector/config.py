@@ -170,6 +170,12 @@ class StorageConfig(_Section):
             )
 
 
+class BackfillConfig(_Section):
+    # Keep every REST body the backfill receives in raw_rest. Off by default: the backfill's tables
+    # already hold those pages' content and Kalshi serves them again (docs/schemas.md, raw_rest).
+    keep_raw: bool = False
+
+
 class WeatherConfig(_Section):
     stations: list[str] = msgspec.field(default_factory=list)
     iem_url: str = IEM_URL
@@ -191,6 +197,7 @@ class Config(_Section):
     event_series: list[str] = msgspec.field(default_factory=list)
     collection: CollectionConfig = msgspec.field(default_factory=CollectionConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     weather: WeatherConfig = msgspec.field(default_factory=WeatherConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     # Where the file was read from (relative paths in it were resolved against its folder).
