@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from kalshi_collector.live.tape import RAW_REST, RAW_WS, US, raw_json, raw_rest_row, raw_ws_row
+from kalshi_collector.storage import LiveStore
 
 __all__ = ["RawTape", "market_fields"]
 
@@ -48,9 +49,8 @@ class RawTape:
         self.conn = 0  # the connection the next records belong to (0: none open)
 
     @classmethod
-    def for_store(cls, store: object, *, clock: Callable[[], float] = time.time) -> RawTape:
-        appender = store.appender  # type: ignore[attr-defined]
-        return cls(appender(RAW_WS), appender(RAW_REST), clock=clock)
+    def for_store(cls, store: LiveStore, *, clock: Callable[[], float] = time.time) -> RawTape:
+        return cls(store.appender(RAW_WS), store.appender(RAW_REST), clock=clock)
 
     def now_us(self) -> int:
         return int(self._clock() * US)
