@@ -1,7 +1,8 @@
 """The raw tape's cost: bytes per raw message, rebuild speed, and the live collector with it on vs off.
 
 One simulator process (``bench_live.start_sim``), the real :class:`Collector` run twice against it
-(raw tape off, then on), each for ``BENCH_TAPE_SECONDS`` (default 20) at ``BENCH_LIVE_RATE``
+(raw tape off, then on), each in a fresh process of its own (so neither inherits the other's
+memory), for ``BENCH_TAPE_SECONDS`` (default 20) at ``BENCH_LIVE_RATE``
 (default 14000 events/s, about 20,000 messages/s). Printed, each beside its baseline of this run:
 
 * the live run with the raw tape on vs off: messages/s, exchange->applied p99, peak RSS (ratios);
@@ -15,7 +16,10 @@ One simulator process (``bench_live.start_sim``), the real :class:`Collector` ru
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -116,13 +120,22 @@ def _live_line(name: str, r: dict) -> str:
             f"frame->applied p99 {r['recv_p99_ms']:.3f} ms  peak RSS {r['peak_rss_sampled_mb']:.0f} MB")
 
 
+def _run_apart(info: dict[str, str], data: Path, raw_tape: bool) -> dict:
+    """One live run in a fresh interpreter: its RSS is its own."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_tape", "--run", json.dumps(info), str(data), "on" if raw_tape else "off"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         sim, info = start_sim(tmpd / "sim")
         try:
-            off = asyncio.run(ours(info, tmpd / "off", SECONDS, raw_tape=False))
-            on = asyncio.run(ours(info, tmpd / "on", SECONDS, raw_tape=True))
+            off = _run_apart(info, tmpd / "off", raw_tape=False)
+            on = _run_apart(info, tmpd / "on", raw_tape=True)
         finally:
             sim.terminate()
             sim.wait(10)
@@ -141,4 +154,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--run"]:
+        result = asyncio.run(ours(json.loads(sys.argv[2]), Path(sys.argv[3]), SECONDS, raw_tape=sys.argv[4] == "on"))
+        print(json.dumps(result))
+    else:
+        main()

@@ -58,8 +58,16 @@ class RawTape:
     # --- the read loop (hot path) -------------------------------------------------------------------
 
     def frame(self, recv_ts: float, frame: str | bytes) -> None:
-        """A frame as received (before it is decoded)."""
+        """A frame as received (before it is decoded), on the current connection."""
         self._ws((int(recv_ts * US), self._n(), self.conn, "in", frame))
+
+    def frames(self, conn: int) -> Callable[[float, str | bytes], None]:
+        """:meth:`frame` for one connection's read loop, its lookups bound once (the hot path)."""
+
+        def record(recv_ts: float, frame: str | bytes, _append: Append = self._ws, _n=self._n) -> None:
+            _append((int(recv_ts * 1_000_000), _n(), conn, "in", frame))
+
+        return record
 
     # --- what the collector did ---------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class Stream:
 
     async def _read(self, conn: WsConnection) -> None:
         on_frame = self.on_frame
-        record = self.tape.frame if self.tape is not None else None
+        record = self.tape.frames(conn.number) if self.tape is not None else None
         healthy_after = self._clock() + self._healthy_after
         async for recv_ts, frame in conn.frames():
             if record is not None:

@@ -62,7 +62,8 @@ class Dataset(Generic[L]):
     this type, wherever a file has them (see :meth:`schema_for`).
     ``write_options``: parquet writer options of this dataset's compacted day files, over the
     store's defaults (``storage.compact.COMPACT_OPTIONS``): the raw tape spends more CPU once a day
-    for a much smaller file.
+    for a much smaller file. ``part_options``: the same for the live store's part files (written
+    beside the read loop: kept cheap).
     """
 
     name: str
@@ -74,6 +75,7 @@ class Dataset(Generic[L]):
     aliases: tuple[str, ...] = ()
     legacy: pa.Schema = schemas.NO_COLUMNS
     write_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
+    part_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         names = self.schema.names
@@ -107,9 +109,9 @@ TableSpec = Dataset
 
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
           legacy: pa.Schema = schemas.NO_COLUMNS, write_options: Mapping[str, object] | None = None,
-          ) -> Dataset[LiveDaily]:
+          part_options: Mapping[str, object] | None = None) -> Dataset[LiveDaily]:
     return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy,
-                   write_options=dict(write_options or {}))
+                   write_options=dict(write_options or {}), part_options=dict(part_options or {}))
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -136,8 +138,12 @@ RAW_WRITE_OPTIONS: dict[str, object] = {
     "row_group_size": 4 << 20,
     "use_dictionary": ["kind"],
 }
-RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS)
-RAW_REST = _live("raw_rest", schemas.RAW_REST, ("n",), write_options=RAW_WRITE_OPTIONS)
+# Part files: no dictionary for the frames either (a dictionary of 100k distinct frames is only
+# memory and time spent before the writer gives up on it).
+RAW_PART_OPTIONS: dict[str, object] = {"use_dictionary": ["kind"]}
+RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS, part_options=RAW_PART_OPTIONS)
+RAW_REST = _live("raw_rest", schemas.RAW_REST, ("n",), write_options=RAW_WRITE_OPTIONS,
+                 part_options=RAW_PART_OPTIONS)
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 
