@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kalshi_collector import cli
 from kalshi_collector.kalshi import messages as wm
 from kalshi_collector.live.collector import Collector, CollectorOptions
 from kalshi_collector.live.rebuild_io import DERIVED, rebuild
@@ -77,7 +78,8 @@ def _strict_decoder(reject: str):
     return decode
 
 
-async def test_a_fixed_decoder_recovers_the_rows_an_old_one_rejected(tmp_path: Path) -> None:
+async def test_a_fixed_decoder_recovers_the_rows_an_old_one_rejected(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     data, _ = await _record(tmp_path, FaultPlan(), 6)
     start, end = _days(data)
     old = rebuild(data, tmp_path / "old", start, end, decode=_strict_decoder('"type":"trade"'))
@@ -87,3 +89,20 @@ async def test_a_fixed_decoder_recovers_the_rows_an_old_one_rejected(tmp_path: P
     live = ParquetStorage(data).read_parquets("trades_live")
     pd.testing.assert_frame_equal(_sorted(ParquetStorage(tmp_path / "fixed").read_parquets("trades_live")),
                                   _sorted(live), check_dtype=False)
+    # the command line does the same (and refuses to write over its own output)
+    args = ["rebuild", "--data", str(data), "--out", str(tmp_path / "cli"), "--start", str(start), "--end", str(end)]
+    assert cli.main(args) == 0
+    assert f"trades_live {len(live)}" in capsys.readouterr().out
+    assert cli.main(args) == 2
+    assert "already holds" in capsys.readouterr().err
+
+
+def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert cli.main(["rebuild", "--data", str(data), "--out", str(tmp_path / "o"), "--date", "2026-02-11",
+                     "--start", "2026-02-11"]) == 2
+    assert "give either --date or --start/--end, not both" in capsys.readouterr().err
+    assert cli.main(["rebuild", "--data", str(data), "--out", str(tmp_path / "o"), "--date", "11/02/2026"]) == 2
+    assert "--date '11/02/2026': expected a date such as 2026-02-11" in capsys.readouterr().err
+    assert cli.main(["rebuild", "--data", str(data), "--out", str(data), "--date", "2026-02-11"]) == 2
+    assert "--out must be another folder than --data" in capsys.readouterr().err
