@@ -130,7 +130,11 @@ class MeasuredCollector(Collector):
         self.handler.dispatch[wm.OrderbookDelta] = measured
 
 
-async def ours(info: dict[str, str], data_dir: Path, seconds: float, *, raw_tape: bool = True) -> dict[str, object]:
+async def ours(info: dict[str, str], data_dir: Path, seconds: float, *, raw_tape: bool = True,
+               max_buffered_rows: int | None = None) -> dict[str, object]:
+    storage: dict[str, object] = {"data_dir": str(data_dir)}  # default flush rules: 60 s or 100,000 rows
+    if max_buffered_rows is not None:
+        storage["max_buffered_rows"] = max_buffered_rows
     cfg = config_from_dict(
         {
             "kalshi": {"api_key_id": info["API key id"], "private_key_path": info["private key"],
@@ -138,7 +142,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, *, raw_tape
             "event_series": SERIES,
             "collection": {"interval_seconds": 1, "spike_threshold_cents": 0, "rest_check_interval_seconds": 5,
                            "raw_tape": raw_tape},
-            "storage": {"data_dir": str(data_dir)},  # default flush rules: 300 s or 100,000 rows
+            "storage": storage,
             "metrics": {"port": 0},
         },
         env={},

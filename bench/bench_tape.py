@@ -11,6 +11,9 @@ memory), for ``BENCH_TAPE_SECONDS`` (default 20) at ``BENCH_LIVE_RATE``
   ``orderbook_deltas`` table's bytes per row;
 * rebuild speed (raw records/s through ``kalshi-collector rebuild``) beside the bare frame handler's
   rate on the same frames (decode + seq + book + rows into a list: the live read path without I/O).
+
+``BENCH_TAPE_MAX_BUFFERED`` sets ``storage.max_buffered_rows`` of both live runs (default: the
+config's default): raw rows count toward it and weigh about twice a derived row in memory.
 """
 
 from __future__ import annotations
@@ -155,7 +158,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--run"]:
-        result = asyncio.run(ours(json.loads(sys.argv[2]), Path(sys.argv[3]), SECONDS, raw_tape=sys.argv[4] == "on"))
+        limit = os.environ.get("BENCH_TAPE_MAX_BUFFERED")
+        result = asyncio.run(ours(json.loads(sys.argv[2]), Path(sys.argv[3]), SECONDS, raw_tape=sys.argv[4] == "on",
+                                  max_buffered_rows=int(limit) if limit else None))
         print(json.dumps(result))
     else:
         main()

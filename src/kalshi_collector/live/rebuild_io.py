@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kalshi_collector.errors import UsageError
 from kalshi_collector.kalshi import messages as wm
@@ -111,11 +112,13 @@ def _raw_days(storage: ParquetStorage, start: dt.date, end: dt.date) -> list[dt.
 
 
 def _n_bounds(storage: ParquetStorage, day: dt.date) -> tuple[int, int] | None:
-    table = storage.read_arrow("raw_ws", day, day).select(["n"])
-    if not table.num_rows:
+    """The first and last ``n`` of a day's raw records (its ``n`` column only), or None."""
+    bounds = [pc.min_max(storage.fs.read_table(path, columns=["n"]).column("n"))
+              for path in storage.files("raw_ws", day, day)]
+    found = [(b["min"].as_py(), b["max"].as_py()) for b in bounds if b["min"].is_valid]
+    if not found:
         return None
-    column = table.column("n")
-    return pa.compute.min(column).as_py(), pa.compute.max(column).as_py()
+    return min(lo for lo, _ in found), max(hi for _, hi in found)
 
 
 def _first_day(storage: ParquetStorage, start: dt.date) -> dt.date:
@@ -130,7 +133,10 @@ def _first_day(storage: ParquetStorage, start: dt.date) -> dt.date:
 
 
 def _records(storage: ParquetStorage, day: dt.date) -> Iterator[tuple[int, int, int, str, object]]:
-    table = storage.read_arrow("raw_ws", day, day).sort_by("n")
+    table = storage.read_arrow("raw_ws", day, day)
+    n = table.column("n").combine_chunks()
+    if len(n) > 1 and not pc.all(pc.greater(pc.pairwise_diff(n)[1:], 0)).as_py():
+        table = table.sort_by("n")  # parts; a compacted day is in n order already
     for batch in table.to_batches(_BATCH):
         ts = batch.column(0).cast(pa.int64()).to_pylist()
         yield from zip(ts, *(batch.column(i).to_pylist() for i in range(1, 5)), strict=True)
