@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from kalshi_collector import __version__
 from kalshi_collector.config import ConfigError
-from kalshi_collector.errors import UsageError
+from kalshi_collector.errors import StartupFailed, UsageError
 
 # command name -> (module path, one-line help). Modules are imported lazily so that
 # `kalshi-collector --help` stays fast and optional extras are only needed by their command.
@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),
     "query": ("kalshi_collector.query", "run SQL over every table (DuckDB, optional extra)"),
+    "quarantine": ("kalshi_collector.quarantine", "list damaged data files; --apply moves them to _damaged/"),
     "plot": ("kalshi_collector.plot", "draw an event's brackets over time (matplotlib, optional extra)"),
 }
 
@@ -104,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"kalshi-collector {args.command}: {exc}", file=sys.stderr)
         return 2
+    except StartupFailed as exc:
+        print(f"kalshi-collector {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

@@ -61,7 +61,10 @@ async def test_rebuild_of_a_faulty_run_gives_the_rows_the_live_run_wrote(tmp_pat
     assert report.runs == 1 and report.records == len(raw)
     out = ParquetStorage(tmp_path / "out")
     for table in DERIVED:
-        ours, theirs = _sorted(out.read_parquets(table)), _sorted(live.read_parquets(table))
+        ours, theirs = out.read_parquets(table), live.read_parquets(table)
+        if table == "rejects":  # the WebSocket's: REST items rejected by discovery are not in raw_ws
+            theirs = theirs[theirs["source"] == "ws"]
+        ours, theirs = _sorted(ours), _sorted(theirs)
         assert len(theirs) > 0, table
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=table)
     events = live.read_parquets("book_events")["action"]
@@ -70,11 +73,11 @@ async def test_rebuild_of_a_faulty_run_gives_the_rows_the_live_run_wrote(tmp_pat
 
 def _strict_decoder(reject: str):
     """An 'old' decoder with a bug: it cannot read frames containing ``reject``."""
-    def decode(frame: str | bytes):
+    def decode(frame: str | bytes, repairs=None):
         text = frame.decode() if isinstance(frame, bytes) else frame
         if reject in text:
             raise wm.MessageError(f"old decoder: cannot read {reject}")
-        return wm.decode(frame)
+        return wm.decode(frame, repairs)
     return decode
 
 

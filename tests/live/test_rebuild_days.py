@@ -46,6 +46,8 @@ def _record_across_midnight(data: Path, fx: Path) -> None:
         tape.snapshot(at(-4), "periodic", 0)
         frame(-1, "ws_orderbook_delta", seq=4)  # seq 3 never came: a doubt from yesterday
         tape.sent(state.update_markets(1, "get_snapshot", [M]))
+        at(0.5)
+        tape.frame(clock.now, '{"type":"trade","sid":3,"seq')  # garbage: kept in rejects
         frame(1, "ws_orderbook_snapshot", seq=5, id=3)  # resolved today
         tape.snapshot(at(2), "periodic", 0)
         frame(2.5, "ws_trade")

@@ -38,6 +38,9 @@ def event_row(ts: int, i: int = 0) -> tuple:
     return (ts, None, 1, i, i + 2, "gap", f"missed {i}", None)
 
 
+def reject_row(ts: int, i: int = 0) -> tuple:
+    return (ts, "ws", 1, b'{"type":"trade","sid":3,"seq":%d,"msg":{}}' % i, f"bad trade {i}: msg.trade_id: missing")
+
 def raw_ws_row(ts: int, i: int = 0) -> tuple:
     frame = ('{"type":"orderbook_delta","sid":1,"seq":%d,"msg":{"market_ticker":"KXHIGHCHI-26FEB11-B34.5",'
              '"price_dollars":"0.6700","delta_fp":"-25.00","side":"no"}}' % i)
@@ -54,6 +57,7 @@ ROW_FACTORIES = {
     "orderbook_deltas": delta_row,
     "trades_live": trade_row,
     "book_events": event_row,
+    "rejects": reject_row,
     "raw_ws": raw_ws_row,
     "raw_rest": raw_rest_row,
 }
@@ -65,6 +69,7 @@ ID_COLUMN = {
     "orderbook_deltas": "seq",
     "trades_live": "trade_id",
     "book_events": "expected_seq",
+    "rejects": "error",
     "raw_ws": "n",
     "raw_rest": "n",
 }

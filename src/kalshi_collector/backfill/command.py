@@ -24,6 +24,7 @@ from kalshi_collector.backfill.store import BackfillLocked
 from kalshi_collector.config import Config, load_config
 from kalshi_collector.errors import UsageError
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
+from kalshi_collector.preflight import preflight
 from kalshi_collector.storage import LiveStore
 
 __all__ = ["add_arguments", "run", "parse_request"]
@@ -127,9 +128,9 @@ def _keep_raw(client: KalshiRestClient, config: Config) -> LiveStore:
     numbers = itertools.count(int(time.time() * 1_000_000))
 
     def on_body(source: str, request: str, status: int, body: bytes) -> None:
-        append((int(time.time() * 1_000_000), next(numbers), source, request, status, body))
+        append((int(time.time() * 1_000_000), next(numbers), "backfill", request, status, body))
 
-    client.source, client.on_body = "backfill", on_body
+    client.on_body = on_body
     return store
 
 
@@ -143,10 +144,11 @@ def run(args: argparse.Namespace) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     request = parse_request(args, config, today=datetime.now(UTC).date())
+    asyncio.run(preflight(config))  # StartupFailed: one line, exit 1/2
     try:
         summary = asyncio.run(_run(config, request, args.concurrency, make_progress(sys.stderr)))
     except ApiError as exc:
-        print(f"kalshi-collector backfill: the exchange did not answer: {exc}", file=sys.stderr)
+        print(f"kalshi-collector backfill: {exc.operator_message()}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"kalshi-collector backfill: cannot write under {config.storage.data_dir}: {exc}", file=sys.stderr)

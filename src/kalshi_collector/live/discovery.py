@@ -3,16 +3,19 @@
 Re-run every few minutes (and nudged by ``market_lifecycle_v2``) so that tomorrow's daily event is
 picked up as soon as it opens and settled ones are dropped. A pinned event that does not exist is
 logged and skipped: one typo in the config must not stop the recording of everything else.
+An event or market item of a listing that cannot be decoded is handed to ``on_reject`` (the
+collector's ``rejects`` table, source ``rest:event`` or ``rest:events``) and the rest of the listing kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kalshi_collector.kalshi.messages import EventLifecycleBody, MarketLifecycleBody
-from kalshi_collector.kalshi.models import Market
+from kalshi_collector.kalshi.models import Market, rejects_to
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient, NotFound
 
 __all__ = ["TrackedMarket", "Discovery", "LIVE_STATUSES"]
@@ -35,9 +38,19 @@ class TrackedMarket:
     status: str
 
 
+RestReject = Callable[[str, bytes, str], None]
+"""``(source, raw item, reason)``: where an event or market item that cannot be decoded goes."""
+
+
+def _log_reject(source: str, raw: bytes, reason: str) -> None:
+    log.warning("%s: left out an unreadable item: %s", source, reason)
+
+
 class Discovery:
-    def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str]) -> None:
+    def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str],
+                 on_reject: RestReject = _log_reject) -> None:
         self.rest = rest
+        self.on_reject = on_reject
         self.events = list(events)
         self.series = list(series)
         self.missing_events: set[str] = set()
@@ -51,7 +64,8 @@ class Discovery:
         failures = 0
         for event_ticker in self.events:
             try:
-                event = await self.rest.get_event(event_ticker, with_nested_markets=True)
+                with rejects_to(lambda raw, why: self.on_reject("rest:event", raw, why)):
+                    event = await self.rest.get_event(event_ticker, with_nested_markets=True)
             except NotFound:
                 if event_ticker not in self.missing_events:
                     log.error("configured event %s does not exist on the exchange; skipping it", event_ticker)
@@ -65,7 +79,9 @@ class Discovery:
             self._add(found, event.markets)
         for series in self.series:
             try:
-                events = await self.rest.list_events(series_ticker=series, status="open", with_nested_markets=True)
+                with rejects_to(lambda raw, why: self.on_reject("rest:events", raw, why)):
+                    events = await self.rest.list_events(series_ticker=series, status="open",
+                                                         with_nested_markets=True)
             except ApiError as exc:
                 failures += 1
                 log.warning("could not list open events of series %s: %s", series, exc)

@@ -27,6 +27,7 @@ from kalshi_collector.storage import LiveStore
 __all__ = ["RawTape", "market_fields"]
 
 Append = Callable[[tuple], None]
+_REST_SOURCES = frozenset({"discovery", "crosscheck", "backfill"})
 
 
 def market_fields(market: object) -> list[str]:
@@ -112,6 +113,6 @@ class RawTape:
     def rest(self, source: str, request: str, status: int, body: bytes) -> None:
         """A REST body as received (the client's ``on_body``). The collector's one client serves
         discovery and the cross-check: an order-book path is the cross-check's."""
-        if source == "rest":
+        if source not in _REST_SOURCES:  # the client's own name for itself
             source = "crosscheck" if request.split("?", 1)[0].endswith("/orderbook") else "discovery"
         self._rest(raw_rest_row(self.now_us(), self._rest_n(), source, request, status, body))

@@ -42,8 +42,9 @@ __all__ = ["Replayer", "exact_seconds", "pending_command", "Decoder"]
 
 log = logging.getLogger(__name__)
 
-Decoder = Callable[[str | bytes], Any]
-"""Frame -> message, raising ``kalshi.messages.MessageError`` for a frame it cannot read."""
+Decoder = Callable[..., Any]
+"""Called like :func:`kalshi.messages.decode` (frame, repairs callable): the message, or
+``kalshi.messages.MessageError`` for a frame it cannot read."""
 
 _json = msgspec.json.Decoder()
 

@@ -11,6 +11,8 @@ of its table's schema (``storage.schemas``), times as int epoch microseconds:
   outcome_side, taker_book_side, is_block_trade, sid, seq.
 * ``book_events``: ts, market_ticker, sid, expected_seq, received_seq, action, detail,
   recovered_ts — the ledger of every doubt about a book and its recovery.
+* ``rejects``: recv_ts, source, conn, raw, error — a record even the tolerant decoder could not
+  read, its bytes exactly as received.
 * ``raw_ws``: recv_ts, n, conn, kind, data — the raw tape the tables above are derived from
   (:func:`raw_ws_row`; ``live.rawtape`` numbers and stamps them, ``live.rebuild`` replays them).
 * ``raw_rest``: recv_ts, n, source, request, status, body — every REST body discovery, the
@@ -30,11 +32,13 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "RowSink",
     "BookEvent",
     "delta_row",
     "snapshot_rows",
     "trade_row",
+    "reject_row",
     "RAW_WS",
     "RAW_REST",
     "raw_ws_row",
@@ -45,6 +49,7 @@ __all__ = [
 ORDERBOOK_DELTAS = "orderbook_deltas"
 TRADES_LIVE = "trades_live"
 BOOK_EVENTS = "book_events"
+REJECTS = "rejects"
 RAW_WS = "raw_ws"
 RAW_REST = "raw_rest"
 
@@ -118,6 +123,11 @@ def trade_row(recv_us: int, msg: Trade) -> tuple:
         msg.sid,
         msg.seq,
     )
+
+
+def reject_row(recv_us: int, source: str, conn: int | None, raw: bytes | str, error: str) -> tuple:
+    """One ``rejects`` row: ``raw`` as received (a text frame is stored as its UTF-8 bytes)."""
+    return (recv_us, source, conn, raw.encode() if isinstance(raw, str) else bytes(raw), error)
 
 
 _json = msgspec.json.Encoder()

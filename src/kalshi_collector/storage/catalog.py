@@ -30,6 +30,7 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "RAW_WS",
     "RAW_REST",
     "RAW_TABLES",
@@ -127,6 +128,8 @@ ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts
                          aliases=("deltas",))
 TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
+# What could not be decoded, raw bytes and reason (the rest of its frame or page was kept).
+REJECTS = _live("rejects", schemas.REJECTS, ("recv_ts", "source"))
 
 # The raw tape (what the exchange sent, bytes as received; the derived tables above are rebuilt
 # from it by ``kalshi-collector rebuild``). Replay order is ``n``. Its frames are near-duplicates of
@@ -182,7 +185,7 @@ def _by_name(*datasets: Dataset[L]) -> dict[str, Dataset[L]]:
 
 
 TABLES: dict[str, Dataset[LiveDaily]] = _by_name(
-    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, RAW_WS, RAW_REST
+    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, REJECTS, RAW_WS, RAW_REST
 )
 """Live tables by name, in a stable order (the live store writes exactly these)."""
 RAW_TABLES: dict[str, Dataset[LiveDaily]] = _by_name(RAW_WS, RAW_REST)
