@@ -21,9 +21,9 @@ D1, D2 = dt.date(2026, 2, 10), dt.date(2026, 2, 11)
 MIDNIGHT = (D2 - dt.date(1970, 1, 1)).days * 86_400.0
 
 
-def _record_across_midnight(data: Path, fx: Path) -> None:
+def _record_across_midnight(data: Path, fx: Path, collector_id: str = "c0") -> None:
     clock = Clock(MIDNIGHT - 10)
-    with LiveStore(data, journal_sync_interval=None) as store:
+    with LiveStore(data, collector_id=collector_id, journal_sync_interval=None) as store:
         tape = RawTape.for_store(store, clock=clock)
         state = ConnectionState(number=1)
 
@@ -84,3 +84,19 @@ def test_day_by_day_equals_the_range(tmp_path: Path, kalshi_fixtures: Path) -> N
     today = ParquetStorage(tmp_path / "d2").read_parquets("market_snapshots")
     assert len(today) == 2 and today["book_valid"].all(), "today's books come from yesterday's snapshot"
     assert ParquetStorage(tmp_path / "d1").read_parquets("market_snapshots")["book_valid"].tolist() == [True]
+
+
+def test_shards_sharing_a_folder_are_replayed_apart(tmp_path: Path, kalshi_fixtures: Path) -> None:
+    """Two collectors recorded the same run (same numbers: their clocks started together)."""
+    _record_across_midnight(tmp_path / "one", kalshi_fixtures)
+    for cid in ("c0", "east"):
+        _record_across_midnight(tmp_path / "two", kalshi_fixtures, collector_id=cid)
+    single = rebuild(tmp_path / "one", tmp_path / "single", D1, D2)
+    double = rebuild(tmp_path / "two", tmp_path / "double", D1, D2)
+    assert double.runs == 2 * single.runs and double.records == 2 * single.records
+    for table in DERIVED:
+        once = _rows(tmp_path / "single", table)
+        pd.testing.assert_frame_equal(_sorted(_rows(tmp_path / "double", table)), _sorted(pd.concat([once, once])),
+                                      obj=table)
+    assert sorted(p.name for p in (tmp_path / "double" / "orderbook_deltas").iterdir()) == [
+        "2026-02-10.parquet", "2026-02-11.parquet"], "compacted, one day file per day"

@@ -115,7 +115,15 @@ async def _run(config: Config, request: BackfillRequest, concurrency: int | None
             )
         finally:
             if raw is not None:
-                await asyncio.to_thread(raw.close)
+                await asyncio.to_thread(_close_raw, raw)
+
+
+def _close_raw(store: LiveStore) -> None:
+    """Flush, and compact the finished days of this store's own parts (no one else compacts a
+    shard's parts: docs/operations.md)."""
+    store.flush()
+    store.compact(datetime.now(UTC).date())
+    store.close()
 
 
 def _keep_raw(client: KalshiRestClient, config: Config) -> LiveStore:

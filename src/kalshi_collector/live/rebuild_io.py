@@ -7,6 +7,8 @@ the end of the range is replayed on into the next day until every doubt that beg
 is resolved (a ``recovered`` row is dated when its doubt began). Only rows dated inside the range
 are written.
 
+Collectors sharing the folder (shards: their own part and day-file names) are replayed apart.
+
 Writing: the same layout as the data folder (``TABLE/YYYY-MM-DD.parquet``, sorted as compaction
 sorts), through part files and :func:`~kalshi_collector.storage.compact.compact_day`, so memory is
 bounded by a day's rows of one table, as for the daily compaction. ``OUT`` must not hold those
@@ -32,8 +34,16 @@ from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.storage.catalog import RAW_TABLES, RAW_WS, TABLES
 from kalshi_collector.storage.compact import compact_day
 from kalshi_collector.storage.fs import StorageFS, open_data_dir
-from kalshi_collector.storage.layout import DAY_US, PartName, day_from_index
+from kalshi_collector.storage.layout import (
+    DAY_US,
+    DEFAULT_COLLECTOR,
+    PartName,
+    day_from_index,
+    parse_day_file,
+    parse_part_name,
+)
 from kalshi_collector.storage.rows import rows_to_table, split_by_day
+from kalshi_collector.storage.schemas import conform
 
 __all__ = ["RebuildReport", "rebuild", "DERIVED"]
 
@@ -101,45 +111,72 @@ class _PartSink:
             if not table.num_rows:
                 continue
             date = day_from_index(day)
-            part = PartName("rebuild", day * DAY_US, day * DAY_US + DAY_US - 1, self._cut)
+            part = PartName(DEFAULT_COLLECTOR, day * DAY_US, day * DAY_US + DAY_US - 1, self._cut)
             self._fs.write_parquet(spec.layout.part_file(self._root, date, part), table)
             self.report.rows[name] += table.num_rows
             self.written.add((name, date))
 
 
-def _raw_days(storage: ParquetStorage, start: dt.date, end: dt.date) -> list[dt.date]:
-    return RAW_WS.layout.days(storage.fs, storage.root, start, end)
+def _collector_of(path: PurePath) -> str | None:
+    """Whose records a raw file holds: its part name or shard day-file name says."""
+    part = parse_part_name(path.name)
+    if part is not None:
+        return part.collector_id
+    day_file = parse_day_file(path.name)
+    return day_file[1] if day_file else None
 
 
-def _n_bounds(storage: ParquetStorage, day: dt.date) -> tuple[int, int] | None:
-    """The first and last ``n`` of a day's raw records (its ``n`` column only), or None."""
-    bounds = [pc.min_max(storage.fs.read_table(path, columns=["n"]).column("n"))
-              for path in storage.files("raw_ws", day, day)]
-    found = [(b["min"].as_py(), b["max"].as_py()) for b in bounds if b["min"].is_valid]
-    if not found:
-        return None
-    return min(lo for lo, _ in found), max(hi for _, hi in found)
+class _RawFiles:
+    """``raw_ws`` files by UTC day and collector: collectors sharing a folder (shards) number their
+    runs independently, so each collector's records are replayed apart."""
 
+    def __init__(self, storage: ParquetStorage) -> None:
+        self._fs, self._root = storage.fs, storage.root
 
-def _first_day(storage: ParquetStorage, start: dt.date) -> dt.date:
-    """The day the run open at the start of the range began (``start`` if none was)."""
-    day = start
-    for _ in range(_LOOKBACK_DAYS):
-        here, before = _n_bounds(storage, day), _n_bounds(storage, day - dt.timedelta(days=1))
-        if here is None or before is None or before[1] != here[0] - 1:
-            return day
-        day -= dt.timedelta(days=1)
-    return day
+    def days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        return RAW_WS.layout.days(self._fs, self._root, start, end)
 
+    def paths(self, day: dt.date) -> dict[str, list[PurePath]]:
+        found: dict[str, list[PurePath]] = {}
+        for path in RAW_WS.layout.day_paths(self._fs, self._root, day):
+            cid = _collector_of(path)
+            if cid is not None:
+                found.setdefault(cid, []).append(path)
+        return found
 
-def _records(storage: ParquetStorage, day: dt.date) -> Iterator[tuple[int, int, int, str, object]]:
-    table = storage.read_arrow("raw_ws", day, day)
-    n = table.column("n").combine_chunks()
-    if len(n) > 1 and not pc.all(pc.greater(pc.pairwise_diff(n)[1:], 0)).as_py():
-        table = table.sort_by("n")  # parts; a compacted day is in n order already
-    for batch in table.to_batches(_BATCH):
-        ts = batch.column(0).cast(pa.int64()).to_pylist()
-        yield from zip(ts, *(batch.column(i).to_pylist() for i in range(1, 5)), strict=True)
+    def collectors(self, start: dt.date, end: dt.date) -> list[str]:
+        return sorted({cid for day in self.days(start, end) for cid in self.paths(day)})
+
+    def n_bounds(self, cid: str, day: dt.date) -> tuple[int, int] | None:
+        """The first and last ``n`` of a collector's records of a day (its ``n`` column only)."""
+        bounds = [pc.min_max(self._fs.read_table(path, columns=["n"]).column("n"))
+                  for path in self.paths(day).get(cid, [])]
+        found = [(b["min"].as_py(), b["max"].as_py()) for b in bounds if b["min"].is_valid]
+        if not found:
+            return None
+        return min(lo for lo, _ in found), max(hi for _, hi in found)
+
+    def first_day(self, cid: str, start: dt.date) -> dt.date:
+        """The day the collector's run open at the start of the range began (``start`` if none was)."""
+        day = start
+        for _ in range(_LOOKBACK_DAYS):
+            here, before = self.n_bounds(cid, day), self.n_bounds(cid, day - dt.timedelta(days=1))
+            if here is None or before is None or before[1] != here[0] - 1:
+                return day
+            day -= dt.timedelta(days=1)
+        return day
+
+    def records(self, cid: str, day: dt.date) -> Iterator[tuple[int, int, int, str, object]]:
+        tables = [conform(self._fs.read_table(path), RAW_WS.schema) for path in self.paths(day).get(cid, [])]
+        if not tables:
+            return
+        table = pa.concat_tables(tables)
+        n = table.column("n").combine_chunks()
+        if len(n) > 1 and not pc.all(pc.greater(pc.pairwise_diff(n)[1:], 0)).as_py():
+            table = table.sort_by("n")  # parts; a compacted day is in n order already
+        for batch in table.to_batches(_BATCH):
+            ts = batch.column(0).cast(pa.int64()).to_pylist()
+            yield from zip(ts, *(batch.column(i).to_pylist() for i in range(1, 5)), strict=True)
 
 
 class _Runs:
@@ -176,20 +213,21 @@ def rebuild(data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     """Regenerate the derived live tables of ``[start, end]`` from ``data_dir``'s raw tape into ``out_dir``."""
     if end < start:
         raise UsageError(f"--end {end} is before --start {start}")
-    storage = ParquetStorage(data_dir)
-    out_fs, out_root = open_data_dir(out_dir)
-    _refuse_existing(out_fs, out_root, start, end)
     if os.path.abspath(os.fspath(out_dir)) == os.path.abspath(os.fspath(data_dir)):
         raise UsageError("--out must be another folder than --data (a rebuild never overwrites what was recorded)")
+    out_fs, out_root = open_data_dir(out_dir)
+    _refuse_existing(out_fs, out_root, start, end)
+    raw = _RawFiles(ParquetStorage(data_dir))
     report = RebuildReport()
     first, last = (start - dt.date(1970, 1, 1)).days, (end - dt.date(1970, 1, 1)).days
     sink = _PartSink(out_fs, out_root, first, last, report)
-    runs = _Runs(sink, decode, report)
-    for day in _raw_days(storage, _first_day(storage, start), end):
-        for record in _records(storage, day):
-            runs.feed(*record)
-    _replay_on(storage, runs, end, (last + 1) * DAY_US)
-    runs.close()
+    for cid in raw.collectors(start, end):
+        runs = _Runs(sink, decode, report)
+        for day in raw.days(raw.first_day(cid, start), end):
+            for record in raw.records(cid, day):
+                runs.feed(*record)
+        _replay_on(raw, cid, runs, end, (last + 1) * DAY_US)
+        runs.close()
     sink.flush()
     for name, date in sorted(sink.written):
         written = compact_day(out_fs, out_root, TABLES[name], date)
@@ -198,14 +236,14 @@ def rebuild(data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], s
     return report
 
 
-def _replay_on(storage: ParquetStorage, runs: _Runs, end: dt.date, end_us: int) -> None:
+def _replay_on(raw: _RawFiles, cid: str, runs: _Runs, end: dt.date, end_us: int) -> None:
     """Replay past the range while the run open at its end still has doubts from inside it."""
     day = end + dt.timedelta(days=1)
     for _ in range(_LOOKBACK_DAYS):
-        bounds = _n_bounds(storage, day)
+        bounds = raw.n_bounds(cid, day)
         if bounds is None or not runs.continues(bounds[0]):
             return
-        for i, record in enumerate(_records(storage, day)):
+        for i, record in enumerate(raw.records(cid, day)):
             if i % 1024 == 0:
                 since = runs.replayer.doubts_since() if runs.replayer else None
                 if since is None or since >= end_us or not runs.continues(record[1]):
