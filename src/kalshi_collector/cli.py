@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settlement": ("kalshi_collector.weather.settlement_command", "show how temperature events settle"),
     "migrate": ("kalshi_collector.migrate.command", "bring the original collector's files into this data folder"),
     "replay": ("kalshi_collector.live.replay_command", "rebuild a market's order book at a moment from the tape"),
+    "rebuild": ("kalshi_collector.live.rebuild_command", "regenerate the derived live tables from the raw tape"),
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),
     "query": ("kalshi_collector.query", "run SQL over every table (DuckDB, optional extra)"),

@@ -151,6 +151,10 @@ class CollectionConfig(_Section):
     rest_check_interval_seconds: NonNegative = 30.0
     # A stream that delivers nothing (not even a ping) for this long is treated as dead.
     stall_timeout_seconds: Positive = 30.0
+    # Keep the raw tape (raw_ws: every frame as received, every command and decision; raw_rest:
+    # discovery and cross-check bodies), from which `kalshi-collector rebuild` regenerates the
+    # derived tables. docs/schemas.md says what it costs.
+    raw_tape: bool = True
 
 
 class StorageConfig(_Section):
@@ -169,6 +173,12 @@ class StorageConfig(_Section):
             raise ValueError(
                 f"`collector_id` = {self.collector_id!r}: expected letters, digits or underscores only"
             )
+
+
+class BackfillConfig(_Section):
+    # Keep every REST body the backfill receives in raw_rest. Off by default: the backfill's tables
+    # already hold those pages' content and Kalshi serves them again (docs/schemas.md, raw_rest).
+    keep_raw: bool = False
 
 
 class WeatherConfig(_Section):
@@ -195,6 +205,7 @@ class Config(_Section):
     event_series: list[str] = msgspec.field(default_factory=list)
     collection: CollectionConfig = msgspec.field(default_factory=CollectionConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     weather: WeatherConfig = msgspec.field(default_factory=WeatherConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     # Where the file was read from (relative paths in it were resolved against its folder).

@@ -81,7 +81,7 @@ def test_recovering_twice_changes_nothing(data_dir: Path) -> None:
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         first = store.recover()
     assert first == {"market_snapshots": 1000, "orderbook_snapshots": 1000, "orderbook_deltas": 1000,
-                     "trades_live": 1000, "book_events": 1001, "rejects": 1000}
+                     "trades_live": 1000, "book_events": 1001, "rejects": 1000, "raw_ws": 1000, "raw_rest": 1000}
     files = data_files(data_dir)
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0

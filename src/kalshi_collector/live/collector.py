@@ -29,6 +29,7 @@ from kalshi_collector.live.counters import Counters
 from kalshi_collector.live.crosscheck import CrossCheck
 from kalshi_collector.live.discovery import Discovery, TrackedMarket
 from kalshi_collector.live.frames import FrameHandler
+from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
 from kalshi_collector.live.stream import Stream
@@ -77,17 +78,21 @@ class Collector:
         self.rest = KalshiRestClient.from_config(config)
         self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
         self.stop_report: StopReport | None = None  # set once stopped: rows a full disk kept out of parts
+        self.tape = RawTape.for_store(self.store, clock=clock) if col.raw_tape else None
+        if self.tape is not None:
+            self.rest.on_body = self.tape.rest
         self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject)
         self.books = BookStore()
         self.markets: dict[str, TrackedMarket] = {}
         self.counters = Counters()
         self.stopping = asyncio.Event()
         self.valid_at_stop = 0
-        self.snapshots = SnapshotCycle(self.books, self.store, self.counters, col)
+        self.snapshots = SnapshotCycle(self.books, self.store, self.counters, col, self.tape)
         self.upkeep = StoreUpkeep(self.store, config.storage, self.stopping,
                                   compact_check_interval=opts.compact_check_interval, clock=clock)
         self.resync = Resync(self.books, self.store, self.counters, request=self._request_snapshots,
-                             retry_seconds=opts.resync_retry_seconds, clock=clock)
+                             retry_seconds=opts.resync_retry_seconds, clock=clock,
+                             on_retry=self.tape.retry if self.tape else None)
         self.handler = FrameHandler(
             self.books, self.resync, self.store, self.counters, clock=clock,
             on_ticker=self.snapshots.on_ticker, on_market_lifecycle=self.discovery.on_market_lifecycle,
@@ -96,11 +101,11 @@ class Collector:
         self.stream = Stream(
             config.kalshi.ws_url, KalshiSigner.from_files(key_id, key_path), self.counters,
             ready=self._ready, on_connected=self._subscribe_all, on_frame=self.handler.on_frame,
-            on_disconnected=self.handler.connection_closed, stall_timeout=col.stall_timeout_seconds,
-            clock=clock, stopping=self.stopping,
+            on_disconnected=self._disconnected, stall_timeout=col.stall_timeout_seconds,
+            clock=clock, stopping=self.stopping, tape=self.tape,
         )
         self.crosscheck = CrossCheck(self.books, self.rest.get_orderbook, self.counters,
-                                     on_mismatch=self._on_rest_mismatch)
+                                     on_mismatch=self._on_rest_mismatch, on_verdict=self._verdict)
         self._stats = StatsLine(clock())
 
     def _rest_reject(self, source: str, raw: bytes, reason: str) -> None:
@@ -187,10 +192,15 @@ class Collector:
         return False
 
     async def _subscribe_all(self, ws: WsConnection) -> None:
+        if self.tape is not None:
+            self.tape.opened(ws.number, self.stream.url)
         state = self.handler.connection_opened(ws.number)
-        await ws.send(state.subscribe_markets(sorted(self.markets)))
-        await ws.send(state.subscribe_lifecycle())
+        await ws.send(self.stream.record_sent(state.subscribe_markets(sorted(self.markets))))
+        await ws.send(self.stream.record_sent(state.subscribe_lifecycle()))
         state.subscribed_at = self.clock()
+
+    def _disconnected(self, why: str) -> None:
+        self.handler.connection_closed(why, self.tape.closed(why) if self.tape is not None else None)
 
     def _request_snapshots(self, sid: int, tickers: list[str]) -> bool:
         if self.stream.conn is None:
@@ -199,7 +209,14 @@ class Collector:
 
     def _on_rest_mismatch(self, ticker: str, book: OrderBook, diffs: list[LevelDiff]) -> None:
         sid = book.sid or self.handler.conn.subs.sid("orderbook_delta") or 0
-        self.resync.rest_mismatch(ticker, sid, f"{len(diffs)} levels differ: {diffs[:3]}")
+        detail, now_us = f"{len(diffs)} levels differ: {diffs[:3]}", int(self.clock() * 1_000_000)
+        if self.tape is not None:
+            self.tape.crosscheck(now_us, ticker, "differs", sid, detail)
+        self.resync.rest_mismatch(ticker, sid, detail, now_us)
+
+    def _verdict(self, ticker: str, verdict: str) -> None:
+        if self.tape is not None:
+            self.tape.crosscheck(self.tape.now_us(), ticker, verdict)
 
     # ================================================================== markets
 
@@ -211,17 +228,22 @@ class Collector:
             return
         added = sorted(set(found) - set(self.markets))
         removed = sorted(set(self.markets) - set(found))
+        changed = found != self.markets
         self.markets = found
+        live = self.stream.conn is not None and self.stream.connected
+        if changed and self.tape is not None:  # before any effect of it, with the books it drops
+            self.tape.markets(self.tape.now_us(), found, removed if live else ())
         self.snapshots.set_markets(found)
         if added or removed:
             log.info("markets: %d tracked (+%d -%d)", len(found), len(added), len(removed))
-        if self.stream.conn is None or not self.stream.connected:
+        if not live:
             return
-        for command in self.handler.conn.market_updates(added, removed):
-            await self.stream.send(command)
-        for t in removed:
+        commands = self.handler.conn.market_updates(added, removed)
+        for t in removed:  # at once, so the raw tape's `markets` record is the whole change
             self.books.remove(t)
         self.resync.forget(removed)
+        for command in commands:
+            await self.stream.send(command)
 
     # ================================================================== tasks
 

@@ -92,6 +92,7 @@ class FrameHandler:
         on_market_lifecycle: Callable[[wm.MarketLifecycleBody], None] = _ignore,
         on_event_lifecycle: Callable[[wm.EventLifecycleBody], None] = _ignore,
         on_terminal_error: Callable[[], None] = _ignore,
+        decode: Callable[..., Any] = wm.decode,
     ) -> None:
         self.books = books
         self.resync = resync
@@ -108,6 +109,9 @@ class FrameHandler:
         self._on_event_lifecycle = on_event_lifecycle
         self._on_terminal_error = on_terminal_error
         self._warnings = LimitedLog(clock)
+        # injectable so that a rebuild can replay the raw tape through a fixed decoder; called like
+        # wm.decode (frame, repairs callable), it raises wm.MessageError for a frame it cannot read
+        self._decode = decode
         self.dispatch: dict[type, Callable[[float, Any], None]] = {
             wm.OrderbookDelta: self._on_delta,
             wm.Ticker: self._on_ticker,
@@ -130,9 +134,12 @@ class FrameHandler:
         self.conn = ConnectionState(number=number)
         return self.conn
 
-    def connection_closed(self, why: str) -> None:
-        """Nothing is known any more: every book waits for the next connection's snapshots."""
-        now_us = int(self._clock() * US)
+    def connection_closed(self, why: str, now_us: int | None = None) -> None:
+        """Nothing is known any more: every book waits for the next connection's snapshots.
+
+        ``now_us``: the time of the ``close`` record on the raw tape (default: the clock)."""
+        if now_us is None:
+            now_us = int(self._clock() * US)
         number = self.conn.number
         tickers = [b.ticker for b in self.books if b.valid]
         self.books.invalidate_all("disconnected")
@@ -148,7 +155,7 @@ class FrameHandler:
         """Handle one frame. Never raises: a frame that cannot be read is kept in ``rejects``,
         counted, and its sequence number still counted when it can be read."""
         try:
-            msg = wm.decode(frame, self._note_repair)
+            msg = self._decode(frame, self._note_repair)
         except wm.MessageError as exc:
             self._rejected(recv_ts, frame, exc)
             return

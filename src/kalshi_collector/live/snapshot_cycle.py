@@ -5,6 +5,8 @@ Joins the pure parts — :class:`SnapshotScheduler` and :class:`SpikeDetector` (
 :class:`SnapshotBuilder` (what) — for the collector's snapshot task, which only ticks the clock.
 ``on_ticker`` is the frame handler's callable for ``ticker`` messages: the builder keeps the values
 and the spike detector sees the same quote the snapshot rows will hold. No clock of its own.
+With a raw tape, each snapshot taken is a ``snapshot`` record (its snapshot_ts, trigger and depth),
+so a rebuild takes it again at the same instant of the replay.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kalshi_collector.book import BookStore
 from kalshi_collector.config import CollectionConfig
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.live.counters import Counters, SnapshotTrigger
+from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.scheduler import SnapshotScheduler, SpikeDetector
 from kalshi_collector.live.snapshot import MarketInfo, SnapshotBuilder
 from kalshi_collector.live.tape import US, RowSink
@@ -24,8 +27,10 @@ __all__ = ["SnapshotCycle"]
 
 
 class SnapshotCycle:
-    def __init__(self, books: BookStore, sink: RowSink, counters: Counters, collection: CollectionConfig) -> None:
+    def __init__(self, books: BookStore, sink: RowSink, counters: Counters, collection: CollectionConfig,
+                 tape: RawTape | None = None) -> None:
         self._books = books
+        self._tape = tape
         self._sink = sink
         self._counters = counters
         self.scheduler = SnapshotScheduler(collection.interval_seconds, collection.interval_overrides)
@@ -49,7 +54,10 @@ class SnapshotCycle:
         return None
 
     def take(self, trigger: SnapshotTrigger, now: float) -> None:
-        snap = self.builder.build(self._books, int(now * US), trigger.value)
+        snapshot_ts = int(now * US)
+        if self._tape is not None:
+            self._tape.snapshot(snapshot_ts, trigger.value, self.builder.max_depth)
+        snap = self.builder.build(self._books, snapshot_ts, trigger.value)
         self._sink.extend("market_snapshots", snap.market_rows)
         self._sink.extend("orderbook_snapshots", snap.orderbook_rows())
         self.scheduler.record(datetime.fromtimestamp(now, UTC))

@@ -102,7 +102,7 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date,
             sorting_columns=pq.SortingColumn.from_ordering(
                 merged.schema, [(key, "ascending") for key in spec.sort_keys]
             ),
-            **COMPACT_OPTIONS,
+            **{**COMPACT_OPTIONS, **spec.write_options},
         )
         written = target
         log.info("compacted %s %s: %d parts -> %d rows", spec.name, day, len(fresh), expected_rows)

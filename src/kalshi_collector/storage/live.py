@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,14 @@ class LiveStore:
         if sink is None or len(row) != sink[0]:
             raise _refusal(self._closed, table, [row])
         sink[1].append(row)
+
+    def appender(self, table: str) -> Callable[[tuple], None]:
+        """The bare ``append`` of ``table``'s pending list, for a caller whose rows have the table's
+        width by construction (the raw tape: one per WebSocket frame, where even :meth:`append`'s
+        width check is a measurable share of the read loop). Rows are checked at the flush as always."""
+        if table not in self._sinks:
+            raise self._refusal(table, [()])
+        return self._sinks[table][1].append
 
     def extend(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
         """Buffer many rows of one table."""

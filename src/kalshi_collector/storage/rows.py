@@ -72,11 +72,21 @@ def row_day(row: Any) -> int | None:
     return ts // DAY_US
 
 
+def _binary(values: Sequence[Any]) -> pa.Array:
+    """A binary column (the raw tape's frames, mostly ``str`` as aiohttp hands text frames over):
+    read as UTF-8 text and cast, zero-copy, which is ~3x faster than converting each ``str`` to
+    bytes; a value that is not UTF-8 sends the whole column the slow, general way."""
+    try:
+        return pa.array(values, type=pa.string()).cast(pa.binary())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(values, type=pa.binary())
+
+
 def _convert(spec: TableSpec, rows: Sequence[Sequence[Any]]) -> pa.Table:
     columns = list(zip(*rows, strict=True))
     arrays = []
     for values, fld in zip(columns, spec.schema, strict=True):
-        array = pa.array(values, type=fld.type)
+        array = _binary(values) if fld.type == pa.binary() else pa.array(values, type=fld.type)
         if not fld.nullable and array.null_count:
             raise ValueError(f"{spec.name}.{fld.name} must not be null")
         arrays.append(array)
