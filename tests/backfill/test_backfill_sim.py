@@ -25,11 +25,11 @@ from bf_helpers import (
 
 from kalshi_collector.backfill import BackfillRequest, UnknownTickers, backfill
 from kalshi_collector.backfill.command import _run
+from kalshi_collector.backfill.plan import Window, candle_request_bounds
 from kalshi_collector.backfill.progress import make_progress
 from kalshi_collector.config import config_from_dict
-from kalshi_collector.storage import ParquetStorage
-from kalshi_collector.backfill.plan import Window, candle_request_bounds
 from kalshi_collector.sim import FaultPlan, SimExchange
+from kalshi_collector.storage import ParquetStorage
 
 
 def _in_scope_markets(sim: SimExchange, request: BackfillRequest) -> list[dict]:

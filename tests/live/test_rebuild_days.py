@@ -15,7 +15,7 @@ from kalshi_collector.live.discovery import TrackedMarket
 from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.rebuild_io import DERIVED, rebuild
 from kalshi_collector.storage import LiveStore, ParquetStorage
-from tests.live.frame_helpers import M, Clock, fixture
+from tests.live.frame_helpers import Clock, M, fixture
 
 D1, D2 = dt.date(2026, 2, 10), dt.date(2026, 2, 11)
 MIDNIGHT = (D2 - dt.date(1970, 1, 1)).days * 86_400.0

@@ -42,8 +42,8 @@ def reject_row(ts: int, i: int = 0) -> tuple:
     return (ts, "ws", 1, b'{"type":"trade","sid":3,"seq":%d,"msg":{}}' % i, f"bad trade {i}: msg.trade_id: missing")
 
 def raw_ws_row(ts: int, i: int = 0) -> tuple:
-    frame = ('{"type":"orderbook_delta","sid":1,"seq":%d,"msg":{"market_ticker":"KXHIGHCHI-26FEB11-B34.5",'
-             '"price_dollars":"0.6700","delta_fp":"-25.00","side":"no"}}' % i)
+    frame = ('{"type":"orderbook_delta","sid":1,"seq":' + str(i) + ',"msg":{"market_ticker":"KXHIGHCHI-26FEB11-B34.5",'
+             '"price_dollars":"0.6700","delta_fp":"-25.00","side":"no"}}')
     return (ts, i, 1, "in", frame.encode())
 
 
