@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kalshi_collector import __version__
 from kalshi_collector.config import ConfigError
@@ -64,8 +65,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``kalshi-collector replay: argument --depth: ...``)
+    and exit 2, like every other error a user can fix; subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (--help shows the options)\n")
+
+
 def build_parser(load_modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kalshi-collector",
         description="Record Kalshi market data (order books, trades, candlesticks, weather) to parquet.",
     )

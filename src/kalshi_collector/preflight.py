@@ -33,7 +33,8 @@ import msgspec
 
 from kalshi_collector.config import Config
 from kalshi_collector.errors import StartupFailed
-from kalshi_collector.httpclient import RetryLog, RetryPolicy, TransportError, call_with_retries
+from kalshi_collector.httpclient import Budget, RetryLog, RetryPolicy, TransportError, call_with_retries
+from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.kalshi.models import ExchangeStatus
 from kalshi_collector.kalshi.rest import ApiError, GaveUp, KalshiRestClient
 from kalshi_collector.kalshi.ws import HandshakeRefused, StreamClosed, WsConnection
@@ -110,12 +111,13 @@ async def _check_rest(config: Config, time_left: float) -> None:
 
 
 async def _check_websocket(config: Config, time_left: float) -> None:
-    client = KalshiRestClient.from_config(config)
     url = config.kalshi.ws_url
+    signer = KalshiSigner.from_files(*config.require_credentials("the live collector (WebSocket)"))
 
-    async def attempt(_: float | None) -> None:
+    async def attempt(budget: Budget) -> None:
+        budget.start()
         try:
-            conn = await WsConnection.connect(url, client.signer, connect_timeout=10.0)
+            conn = await WsConnection.connect(url, signer, connect_timeout=10.0)
         except HandshakeRefused as exc:
             raise StartupFailed(exc.operator_message()) from None
         except StreamClosed as exc:

@@ -18,11 +18,11 @@ from kalshi_collector.httpclient.errors import (
     snippet,
 )
 from kalshi_collector.httpclient.ratelimit import CoolDown, RateGate
-from kalshi_collector.httpclient.retry import RetryLog, RetryPolicy, call_with_retries
+from kalshi_collector.httpclient.retry import Budget, RetryLog, RetryPolicy, call_with_retries
 from kalshi_collector.httpclient.stats import HttpStats
 
 __all__ = [
-    "BadBody", "BodyHook", "CoolDown", "HttpClient", "HttpError", "HttpStats", "Params", "RateGate", "Reply",
+    "BadBody", "BodyHook", "Budget", "CoolDown", "HttpClient", "HttpError", "HttpStats", "Params", "RateGate", "Reply",
     "RetryLog", "RetryPolicy", "StatusError", "TRANSIENT_STATUS", "TransportError", "call_with_retries",
     "is_transient_status", "snippet",
 ]

@@ -24,6 +24,7 @@ from yarl import URL
 
 from kalshi_collector.httpclient.errors import TransportError
 from kalshi_collector.httpclient.ratelimit import RateGate
+from kalshi_collector.httpclient.retry import Budget
 from kalshi_collector.httpclient.stats import HttpStats
 
 __all__ = ["HttpClient", "Reply", "BodyHook", "Params"]
@@ -90,18 +91,22 @@ class HttpClient:
         gate: RateGate | None = None,
         params: Params | None = None,
         headers: Callable[[], Mapping[str, str] | None] | None = None,
-        time_left: float | None = None,
+        budget: Budget | None = None,
     ) -> Reply:
         """One GET. ``headers`` is called once the gate lets the request through (a signature's
-        timestamp must be fresh); ``time_left`` shortens the wait for the answer below the client's."""
+        timestamp must be fresh); so is ``budget.start()``, and ``budget.left()`` shortens the wait
+        for the answer below the client's timeout."""
         if self._session is None:
             await self.open()
         assert self._session is not None
         full = URL(url).update_query(params) if params else URL(url)
-        timeout = None
-        if time_left is not None and time_left < self.timeout_seconds:
-            timeout = aiohttp.ClientTimeout(total=time_left, sock_connect=self._timeout.sock_connect)
         async with gate.turn() if gate is not None else contextlib.nullcontext(0.0) as sent_at:
+            timeout = None
+            if budget is not None:
+                budget.start()
+                left = budget.left()
+                if left is not None and left < self.timeout_seconds:
+                    timeout = aiohttp.ClientTimeout(total=left, sock_connect=self._timeout.sock_connect)
             reply = await self._get(source, full, headers() if headers else None, timeout)
         if gate is not None:
             gate.note_status(reply.status, sent_at)

@@ -2,9 +2,11 @@
 
 Only transient failures (:mod:`.errors`) are retried, with capped exponential backoff plus jitter
 (``tenacity``); a ``Retry-After`` the server sent is honoured up to the cap. ``total_seconds``
-bounds a whole request, retries and waits included: no attempt starts that could not finish in
-time, and the last attempt gets only the time that is left (a server that accepts a connection
-and never answers costs at most that long).
+bounds a whole request, retries and waits included, counted from the moment its first attempt is
+let through the service's gate (:class:`Budget`; waiting in line behind the service's other
+requests is not this request's doing): no retry starts after the limit, and each attempt waits for
+an answer only as long as is left (a server that accepts a connection and never answers costs at
+most that long).
 
 Logging follows what an operator needs: the first failed attempt of a request is one WARNING line
 (what failed, where, when the next try is); later attempts of the same request go to DEBUG. The
@@ -25,7 +27,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
     wait_exponential,
     wait_random,
 )
@@ -33,7 +34,7 @@ from tenacity import (
 from kalshi_collector.httpclient.errors import HttpError
 from kalshi_collector.httpclient.stats import HttpStats
 
-__all__ = ["RetryPolicy", "RetryLog", "call_with_retries"]
+__all__ = ["Budget", "RetryPolicy", "RetryLog", "call_with_retries"]
 
 T = TypeVar("T")
 
@@ -55,10 +56,10 @@ class RetryPolicy:
         hinted = getattr(exc, "retry_after", None) or 0.0
         return min(max(base, hinted), self.max_seconds)
 
-    def retrying(self, before_sleep: Callable[[RetryCallState], None]) -> AsyncRetrying:
+    def retrying(self, before_sleep: Callable[[RetryCallState], None], budget: Budget) -> AsyncRetrying:
         stop = stop_after_attempt(max(1, self.attempts))
         if self.total_seconds is not None:
-            stop = stop | stop_before_delay(self.total_seconds)
+            stop = stop | budget.spent
         return AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, HttpError) and e.transient),
             stop=stop,
@@ -66,6 +67,32 @@ class RetryPolicy:
             before_sleep=before_sleep,
             reraise=True,
         )
+
+
+class Budget:
+    """The time limit of one request (None: none), counted from :meth:`start`: the moment its first
+    attempt got through the gate."""
+
+    def __init__(self, total_seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total_seconds = total_seconds
+        self._clock = clock
+        self._started: float | None = None
+
+    def start(self) -> None:
+        if self._started is None:
+            self._started = self._clock()
+
+    def left(self) -> float | None:
+        """Seconds left (at least a millisecond), or None without a limit."""
+        if self.total_seconds is None:
+            return None
+        used = 0.0 if self._started is None else self._clock() - self._started
+        return max(0.001, self.total_seconds - used)
+
+    def spent(self, state: RetryCallState) -> bool:
+        """tenacity stop: a retry after the coming wait would start at or past the limit."""
+        left = self.left()
+        return left is not None and left - (state.upcoming_sleep or 0.0) <= 0.001
 
 
 class RetryLog:
@@ -99,19 +126,19 @@ class RetryLog:
 
 async def call_with_retries(
     policy: RetryPolicy,
-    attempt: Callable[[float | None], Awaitable[T]],
+    attempt: Callable[[Budget], Awaitable[T]],
     *,
     source: str,
     log: RetryLog,
     stats: HttpStats | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``attempt(time_left)`` until it returns or fails permanently; the last failure is raised.
+    """Run ``attempt(budget)`` until it returns or fails permanently; the last failure is raised.
 
-    ``time_left`` is what remains of ``policy.total_seconds`` (None without a total limit), so an
-    attempt can bound its own wait for an answer.
+    ``budget`` is the request's :class:`Budget` of ``policy.total_seconds``: the attempt starts it
+    once through the gate and bounds its wait for an answer by ``budget.left()``.
     """
-    started = clock()
+    budget = Budget(policy.total_seconds, clock)
 
     def before_sleep(state: RetryCallState) -> None:
         if stats is not None:
@@ -120,8 +147,7 @@ async def call_with_retries(
         wait = state.next_action.sleep if state.next_action else 0.0
         log.retrying(source, exc, state.attempt_number, policy, wait)
 
-    async for try_ in policy.retrying(before_sleep):
+    async for try_ in policy.retrying(before_sleep, budget):
         with try_:
-            left = None if policy.total_seconds is None else max(0.001, policy.total_seconds - (clock() - started))
-            return await attempt(left)
+            return await attempt(budget)
     raise AssertionError("unreachable")  # pragma: no cover

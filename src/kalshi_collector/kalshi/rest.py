@@ -31,6 +31,7 @@ from kalshi_collector.config import PROD_REST_URL, Config
 from kalshi_collector.httpclient import (
     BadBody,
     BodyHook,
+    Budget,
     HttpClient,
     HttpError,
     HttpStats,
@@ -225,11 +226,11 @@ class KalshiRestClient:
         sign = (lambda: self.signer.headers("GET", self._base_path + path)) if self.signer else None
         attempts = 0
 
-        async def attempt(time_left: float | None) -> T:
+        async def attempt(budget: Budget) -> T:
             nonlocal attempts
             attempts += 1
             reply = await self.http.send(SOURCE, self.base_url + path, gate=self.gate, params=qp, headers=sign,
-                                         time_left=time_left)
+                                         budget=budget)
             if reply.status != 200:
                 raise _refusal(reply, path)
             try:

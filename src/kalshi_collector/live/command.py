@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 
+from kalshi_collector.cliargs import positive_float
 from kalshi_collector.config import Config, load_config
 from kalshi_collector.live.collector import Collector
 from kalshi_collector.live.metrics import Monitor
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
+    parser.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
 
 
 async def run_monitored(collector: Collector, duration: float | None = None) -> Monitor:

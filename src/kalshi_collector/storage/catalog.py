@@ -55,7 +55,9 @@ class Dataset(Generic[L]):
     """One table of the data folder. See the module docstring.
 
     ``key``: the columns that identify a row; writers that merge (backfill, weather) keep one row
-    per key. Empty for the live tapes, which keep every row they are given.
+    per key. Empty for most live tapes, which keep every row they are given; ``trades_live``
+    keeps one row per ``trade_id`` (first received): compaction and the reader fold repeats
+    (:mod:`~kalshi_collector.storage.dedupe`).
     ``time_column``: the column a date range selects on. For a live table it is the first column,
     whose UTC day decides the file a row goes to (the writer reads it as ``row[0]``).
     ``legacy``: optional columns that files written by other versions carry (the original
@@ -109,10 +111,11 @@ TableSpec = Dataset
 
 
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
-          legacy: pa.Schema = schemas.NO_COLUMNS, write_options: Mapping[str, object] | None = None,
+          legacy: pa.Schema = schemas.NO_COLUMNS, key: tuple[str, ...] = (),
+          write_options: Mapping[str, object] | None = None,
           part_options: Mapping[str, object] | None = None) -> Dataset[LiveDaily]:
-    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy,
-                   write_options=dict(write_options or {}), part_options=dict(part_options or {}))
+    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, key=key, aliases=aliases,
+                   legacy=legacy, write_options=dict(write_options or {}), part_options=dict(part_options or {}))
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -126,7 +129,8 @@ ORDERBOOK_SNAPSHOTS = _live("orderbook_snapshots", schemas.ORDERBOOK_SNAPSHOTS,
 # stable, so the levels of one snapshot message stay in the order they were received.
 ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts", "conn", "sid", "seq"),
                          aliases=("deltas",))
-TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
+# A trade sent twice (a resent message, overlapping connections) is stored once, as first received.
+TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"), key=("trade_id",))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
 # What could not be decoded, raw bytes and reason (the rest of its frame or page was kept).
 REJECTS = _live("rejects", schemas.REJECTS, ("recv_ts", "source"))

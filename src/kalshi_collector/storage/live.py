@@ -10,8 +10,9 @@ Life of a row::
 
 Every accepted row is at all times in memory, in the journal, or in a parquet file, and the
 journal's coverage invariant (``journal/__init__.py``) makes recovery exactly-once. Errors never escape the
-background paths: a failed sync or flush is logged at ERROR, counted in :attr:`LiveStore.stats`,
-and retried by the next call with nothing dropped. Rows that cannot be stored at all (wrong width,
+background paths: a failed sync or flush is logged at ERROR (the same error once a minute with a
+count of repeats, :mod:`kalshi_collector.repeats`, and a line when it clears), counted in
+:attr:`LiveStore.stats`, and retried by the next call with nothing dropped. Rows that cannot be stored at all (wrong width,
 wrong types) are quarantined under ``_rejected/`` with the reason, never silently lost and never
 allowed to block the good rows around them.
 
@@ -36,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kalshi_collector.repeats import ErrorKind, RepeatedLog
 from kalshi_collector.storage.catalog import TABLES
 from kalshi_collector.storage.closing import StopReport, retry_until_stored
 from kalshi_collector.storage.daycompactor import DayCompactor
@@ -56,6 +58,7 @@ __all__ = ["LiveStore"]
 log = logging.getLogger(__name__)
 
 _COLLECTOR_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_REPEAT_SECONDS = 60.0  # the same storage error is logged at most once a minute (with a count)
 
 
 def _journal_path(data_dir: str | os.PathLike[str], root: Path,
@@ -135,7 +138,10 @@ class LiveStore:
         self._timings = {"last_flush_seconds": 0.0, "last_sync_seconds": 0.0, "last_flush_rows": 0}
         self._last_flush_ok = True
         self._last_error = ""  # the last storage write error, for the stop report
+        self._journal_errors = RepeatedLog(log, _REPEAT_SECONDS)
+        self._write_errors = RepeatedLog(log, _REPEAT_SECONDS)
         self._data_dir = os.fspath(data_dir)
+        self._waited = 0.0  # how long close() waited for space
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
         if journal_sync_interval:
@@ -197,9 +203,11 @@ class LiveStore:
             self._journal.append(frame)
         except OSError as exc:
             self._counters["journal_errors"] += 1
-            log.error("journal write failed, %d rows kept in memory for the next sync: %s",
-                      sum(len(rows) for _, rows in batches), exc)
+            self._journal_errors.error(ErrorKind.of(exc), "journal write failed, %d rows kept in memory for the "
+                                       "next sync: %s", sum(len(rows) for _, rows in batches), exc)
             return False
+        if self._journal_errors.active:
+            self._journal_errors.clear_all("journal writes work again; the rows kept in memory are journaled")
         self._drop_pending(batches)
         for name, rows in batches:
             self._journaled[name].extend(rows)
@@ -276,6 +284,8 @@ class LiveStore:
                 self._inflight = 0
                 if complete:
                     self._retire(cut)
+        if complete and self._write_errors.active:
+            self._write_errors.clear_all("part files are written again; every buffered row is stored")
         for name, count in written.items():
             self._rows_written[name] += count
         self._counters["flushes"] += 1
@@ -294,7 +304,7 @@ class LiveStore:
     def _write_error(self, what: str, exc: BaseException) -> None:
         self._counters["write_errors"] += 1
         self._last_error = f"{type(exc).__name__}: {exc}"
-        log.error("storage write failed: %s: %s: %s", what, type(exc).__name__, exc)
+        self._write_errors.error(ErrorKind.of(exc), "storage write failed: %s: %s: %s", what, type(exc).__name__, exc)
 
     # -- recovery -------------------------------------------------------------------------------
 
@@ -366,24 +376,20 @@ class LiveStore:
         for up to ``wait_for_space_seconds``, then journal what is left (into the journal's reserved
         space) for the next start's :meth:`recover`. Returns what was left and where (logged at
         ERROR when anything was)."""
-        if self._closed:
-            return self._report(0.0)
-        self._closed = True
-        self._sinks = {}  # from now on append() refuses
-        self._stop.set()
-        if self._sync_thread is not None:
-            self._sync_thread.join()
-        waited = retry_until_stored(self, wait_for_space_seconds)
-        report = self._report(waited)
-        if not report.clean:
-            log.error("closing: %s", report.message())
-        self._journal.close()
+        if not self._closed:
+            self._closed = True
+            self._sinks = {}  # from now on append() refuses
+            self._stop.set()
+            if self._sync_thread is not None:
+                self._sync_thread.join()
+            self._waited = retry_until_stored(self, wait_for_space_seconds)
+        report = StopReport(self.buffered_rows, self.unsynced_rows, self._journal.directory, self._data_dir,
+                            self._waited, self._last_error)
+        if not self._journal.closed:
+            if not report.clean:
+                log.error("closing: %s", report.message())
+            self._journal.close()
         return report
-
-    def _report(self, waited: float) -> StopReport:
-        return StopReport(rows_left=self.buffered_rows, rows_unjournaled=self.unsynced_rows,
-                          journal_dir=self._journal.directory, data_dir=self._data_dir,
-                          waited_seconds=waited, last_error=self._last_error)
 
     def __enter__(self) -> LiveStore:
         return self

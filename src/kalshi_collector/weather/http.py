@@ -26,6 +26,7 @@ from kalshi_collector import __version__
 from kalshi_collector.httpclient import (
     BadBody,
     BodyHook,
+    Budget,
     HttpClient,
     HttpError,
     HttpStats,
@@ -167,8 +168,8 @@ class WeatherHttp:
         if not self._open:
             raise RuntimeError("WeatherHttp used outside 'async with'")
 
-        async def attempt(time_left: float | None) -> Response:
-            reply = await self._http.send(service, url, gate=self._gate(service), params=params, time_left=time_left)
+        async def attempt(budget: Budget) -> Response:
+            reply = await self._http.send(service, url, gate=self._gate(service), params=params, budget=budget)
             if reply.status not in ok_status:
                 raise HttpStatusError(reply.status, reply.url, snippet(reply.body), reply.retry_after)
             return Response(url=reply.url, status=reply.status, body=reply.body, content_type=reply.content_type)
