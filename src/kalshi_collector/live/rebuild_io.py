@@ -5,7 +5,7 @@ Reading: ``raw_ws`` of the range, in ``n`` order. A collector run is a contiguou
 days are read back while the day before ends with the record just before), and one still open at
 the end of the range is replayed on into the next day until every doubt that began inside the range
 is resolved (a ``recovered`` row is dated when its doubt began). Only rows dated inside the range
-are written.
+are written. The raw records are streamed a batch at a time (:meth:`_RawFiles.records`).
 
 Collectors sharing the folder (shards: their own part and day-file names) are replayed apart.
 
