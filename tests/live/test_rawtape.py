@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 
 import msgspec
+import pytest
 
 from kalshi_collector.live.connection import ConnectionState
 from kalshi_collector.live.discovery import TrackedMarket
 from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.rebuild import exact_seconds, pending_command
 from kalshi_collector.live.subscriptions import PendingCommand
+from kalshi_collector.storage import LiveStore
 
 
 def test_records_are_numbered_in_order_from_the_run_start_and_stamped_with_the_given_times() -> None:
@@ -50,3 +52,13 @@ def test_commands_read_back_as_what_connection_state_expected() -> None:
         assert state.subs.pending[cid] == pending
     assert pending_command(b"not json") is None
     assert pending_command(sent[2]) == (3, PendingCommand("update_subscription", (), ("A",), 7, "get_snapshot"))
+
+
+def test_the_store_hands_out_a_raw_appender_only_for_its_tables(tmp_path) -> None:
+    with LiveStore(tmp_path, journal_sync_interval=None) as store:
+        store.appender("raw_ws")((1_770_834_581_500_000, 1, 1, "in", b"{}"))
+        assert store.buffered_rows == 1
+        with pytest.raises(ValueError, match="unknown table 'raw'"):
+            store.appender("raw")
+    with pytest.raises(RuntimeError, match="closed"):
+        store.appender("raw_ws")

@@ -5,7 +5,7 @@ Reading: ``raw_ws`` of the range, in ``n`` order. A collector run is a contiguou
 days are read back while the day before ends with the record just before), and one still open at
 the end of the range is replayed on into the next day until every doubt that began inside the range
 is resolved (a ``recovered`` row is dated when its doubt began). Only rows dated inside the range
-are written.
+are written. The raw records are streamed a batch at a time (:meth:`_RawFiles.records`).
 
 Collectors sharing the folder (shards: their own part and day-file names) are replayed apart.
 
@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -117,6 +118,13 @@ class _PartSink:
             self.written.add((name, date))
 
 
+class _Span(NamedTuple):
+    first: int
+    last: int
+    ordered: bool
+    path: PurePath
+
+
 def _collector_of(path: PurePath) -> str | None:
     """Whose records a raw file holds: its part name or shard day-file name says."""
     part = parse_part_name(path.name)
@@ -147,14 +155,20 @@ class _RawFiles:
     def collectors(self, start: dt.date, end: dt.date) -> list[str]:
         return sorted({cid for day in self.days(start, end) for cid in self.paths(day)})
 
+    def spans(self, cid: str, day: dt.date) -> list[_Span]:
+        """Each of a collector's files of a day with its ``n`` range (its ``n`` column only), in ``n`` order."""
+        found = []
+        for path in self.paths(day).get(cid, []):
+            n = self._fs.read_table(path, columns=["n"]).column("n").combine_chunks()
+            if len(n):
+                ordered = len(n) < 2 or pc.all(pc.greater(pc.pairwise_diff(n)[1:], 0)).as_py()
+                found.append(_Span(pc.min(n).as_py(), pc.max(n).as_py(), bool(ordered), path))
+        return sorted(found, key=lambda span: (span.first, span.last))
+
     def n_bounds(self, cid: str, day: dt.date) -> tuple[int, int] | None:
-        """The first and last ``n`` of a collector's records of a day (its ``n`` column only)."""
-        bounds = [pc.min_max(self._fs.read_table(path, columns=["n"]).column("n"))
-                  for path in self.paths(day).get(cid, [])]
-        found = [(b["min"].as_py(), b["max"].as_py()) for b in bounds if b["min"].is_valid]
-        if not found:
-            return None
-        return min(lo for lo, _ in found), max(hi for _, hi in found)
+        """The first and last ``n`` of a collector's records of a day, or None."""
+        spans = self.spans(cid, day)
+        return (spans[0].first, max(span.last for span in spans)) if spans else None
 
     def first_day(self, cid: str, start: dt.date) -> dt.date:
         """The day the collector's run open at the start of the range began (``start`` if none was)."""
@@ -167,14 +181,19 @@ class _RawFiles:
         return day
 
     def records(self, cid: str, day: dt.date) -> Iterator[tuple[int, int, int, str, object]]:
-        tables = [conform(self._fs.read_table(path), RAW_WS.schema) for path in self.paths(day).get(cid, [])]
-        if not tables:
-            return
-        table = pa.concat_tables(tables)
-        n = table.column("n").combine_chunks()
-        if len(n) > 1 and not pc.all(pc.greater(pc.pairwise_diff(n)[1:], 0)).as_py():
-            table = table.sort_by("n")  # parts; a compacted day is in n order already
-        for batch in table.to_batches(_BATCH):
+        """A collector's records of a day in ``n`` order. Streamed a batch at a time when its files
+        are each in order and do not overlap (a compacted day; the parts of one run); else read
+        whole and sorted (parts whose rows a failed flush put back)."""
+        spans = self.spans(cid, day)
+        streamable = all(span.ordered for span in spans) and all(
+            a.last < b.first for a, b in zip(spans, spans[1:], strict=False))
+        if streamable:
+            batches = (b for span in spans for b in self._fs.iter_batches(span.path, _BATCH))
+        else:
+            table = pa.concat_tables([conform(self._fs.read_table(s.path), RAW_WS.schema) for s in spans])
+            batches = iter(table.sort_by("n").to_batches(_BATCH))
+        for batch in batches:
+            batch = conform(pa.Table.from_batches([batch]), RAW_WS.schema)
             ts = batch.column(0).cast(pa.int64()).to_pylist()
             yield from zip(ts, *(batch.column(i).to_pylist() for i in range(1, 5)), strict=True)
 

@@ -158,11 +158,10 @@ class LiveStore:
         sink[1].append(row)
 
     def appender(self, table: str) -> Callable[[tuple], None]:
-        """The bare ``append`` of ``table``'s pending list, for a caller whose rows have the table's
-        width by construction (the raw tape: one per WebSocket frame, where even :meth:`append`'s
-        width check is a measurable share of the read loop). Rows are checked at the flush as always."""
+        """``table``'s bare list append, for rows of the right width by construction (the raw tape's
+        frames: there even :meth:`append`'s check costs); the flush checks them as always."""
         if table not in self._sinks:
-            raise self._refusal(table, [()])
+            raise _refusal(self._closed, table, [()])
         return self._sinks[table][1].append
 
     def extend(self, table: str, rows: Iterable[Sequence[Any]]) -> None:
