@@ -79,7 +79,7 @@ def test_fixture_frames_become_rows_and_a_gap_becomes_a_snapshot_request(kalshi_
     d.feed(T0 + 2, fixture(kalshi_fixtures, "ws_trade"))
     assert d.rows.tables["trades_live"] == [
         (_us(T0 + 2), 1_770_834_581_512_000, "d0f9ea4d-84e3-44e7-b2b7-f3aa0fffacde", M, 33.0, 67.0, 25.0,
-         "yes", "bid", False, 3, 17)]
+         "yes", "bid", False, 3, 17, d.handler.conn.number)]
     c = d.counters
     assert (c.messages, c.seq_breaks[SeqStatus.GAP], c.resync_requests, c.recovered) == (7, 1, 1, 1)
 

@@ -74,8 +74,8 @@ EVENTS = [
 ]
 # trade t-2 was received live and fetched again by the backfill; t-0 only backfilled; t-1 only live
 LIVE_TRADES = [
-    (us(at(D2, 0, 6)), us(at(D2, 0, 6)) - 30_000, "t-1", A, 30.0, 70.0, 2.0, "yes", "ask", False, 2, 1),
-    (us(at(D2, 0, 11)), us(at(D2, 0, 11)) - 30_000, "t-2", A, 31.0, 69.0, 1.5, "no", "bid", False, 2, 2),
+    (us(at(D2, 0, 6)), us(at(D2, 0, 6)) - 30_000, "t-1", A, 30.0, 70.0, 2.0, "yes", "ask", False, 2, 1, 1),
+    (us(at(D2, 0, 11)), us(at(D2, 0, 11)) - 30_000, "t-2", A, 31.0, 69.0, 1.5, "no", "bid", False, 2, 2, 1),
 ]
 BACKFILLED_TRADES = [
     {"timestamp": at(D1, 23, 40), "event_ticker": EVENT, "market_ticker": B, "trade_id": "t-0", "price": 40.0,

@@ -31,7 +31,7 @@ def delta_row(ts: int, i: int = 0) -> tuple:
 
 
 def trade_row(ts: int, i: int = 0) -> tuple:
-    return (ts, ts - 900, f"trade-{i}", "KXHIGHCHI-26FEB11-B34.5", 33.0, 67.0, 25.0, "yes", "bid", False, 3, i)
+    return (ts, ts - 900, f"trade-{i}", "KXHIGHCHI-26FEB11-B34.5", 33.0, 67.0, 25.0, "yes", "bid", False, 3, i, 1)
 
 
 def event_row(ts: int, i: int = 0) -> tuple:

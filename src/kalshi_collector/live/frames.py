@@ -260,7 +260,7 @@ class FrameHandler:
 
     def _on_trade(self, recv_ts: float, msg: wm.Trade) -> None:
         self._in_order(recv_ts, msg.sid, msg.seq)
-        self._append(TRADES_LIVE, trade_row(int(recv_ts * US), msg))
+        self._append(TRADES_LIVE, trade_row(int(recv_ts * US), self.conn.number, msg))
 
     # --- control and lifecycle ----------------------------------------------------------------------
 

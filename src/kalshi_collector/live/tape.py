@@ -107,7 +107,7 @@ def snapshot_rows(recv_us: int, msg: OrderbookSnapshot, conn: int) -> list[tuple
     return rows
 
 
-def trade_row(recv_us: int, msg: Trade) -> tuple:
+def trade_row(recv_us: int, conn: int, msg: Trade) -> tuple:
     b = msg.msg
     return (
         recv_us,
@@ -122,6 +122,7 @@ def trade_row(recv_us: int, msg: Trade) -> tuple:
         b.is_block_trade,
         msg.sid,
         msg.seq,
+        conn,
     )
 
 

@@ -46,8 +46,11 @@ def split_by_day(spec: TableSpec, rows: Sequence[Any]) -> tuple[dict[int, list],
         except TypeError:
             ok = False
         if not ok:
-            rejected.append((row, f"{spec.name}: expected a row of {width} values"))
-            continue
+            padded = _widened(spec, row)
+            if padded is None:
+                rejected.append((row, f"{spec.name}: expected a row of {width} values"))
+                continue
+            row = padded
         ts = row[0]
         if type(ts) is not int or not 0 <= ts < MAX_US:
             rejected.append((row, f"{spec.name}.{spec.time_column}: expected epoch microseconds (int), got {ts!r}"))
@@ -59,6 +62,18 @@ def split_by_day(spec: TableSpec, rows: Sequence[Any]) -> tuple[dict[int, list],
         else:
             bucket.append(row)
     return by_day, rejected
+
+
+def _widened(spec: TableSpec, row: Any) -> tuple | None:
+    """A row journaled by an older version, before nullable columns were added at the end of its
+    table: padded with nulls (as an older file reads); anything else cannot be stored (None)."""
+    try:
+        have = len(row)
+    except TypeError:
+        return None
+    if not 0 < have < spec.width or not all(f.nullable for f in list(spec.schema)[have:]):
+        return None
+    return (*row, *([None] * (spec.width - have)))
 
 
 def row_day(row: Any) -> int | None:

@@ -116,6 +116,7 @@ TRADES_LIVE = pa.schema(
         _f("is_block_trade", pa.bool_()),
         _f("sid", pa.int32()),
         _f("seq", pa.int64()),
+        _f("conn", pa.int64()),  # added later: rows of older versions (files, journal) read it as null
     ]
 )
 
