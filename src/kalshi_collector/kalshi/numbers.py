@@ -16,6 +16,8 @@ __all__ = ["dollars_to_cents", "fp_to_contracts", "cents_to_dollars", "contracts
 
 _HUNDRED = Decimal(100)
 _cache: dict[str, float] = {}
+_count_cache: dict[str, float] = {}
+_CACHE_MAX = 100_000
 
 
 class BadNumber(ValueError):
@@ -37,19 +39,29 @@ def dollars_to_cents(value: str | None) -> float | None:
         cents = float(Decimal(value) * _HUNDRED)
     except (InvalidOperation, TypeError) as exc:
         raise BadNumber(f"not a dollar amount: {value!r}") from exc
-    if len(_cache) < 100_000:
+    if len(_cache) < _CACHE_MAX:
         _cache[value] = cents
     return cents
 
 
 def fp_to_contracts(value: str | None) -> float | None:
-    """``"12.34"`` -> ``12.34`` contracts. Two decimals fit float64 exactly enough to round-trip."""
+    """``"12.34"`` -> ``12.34`` contracts. Two decimals fit float64 exactly enough to round-trip.
+
+    Memoised like prices: trade sizes repeat (``"1.00"``, ``"10.00"``), and a Decimal per trade
+    was a tenth of the backfill's trade-page decode (bench/bench_rest_pages.py).
+    """
     if value is None:
         return None
+    hit = _count_cache.get(value)
+    if hit is not None:
+        return hit
     try:
-        return float(Decimal(value))
+        count = float(Decimal(value))
     except (InvalidOperation, TypeError) as exc:
         raise BadNumber(f"not a contract count: {value!r}") from exc
+    if len(_count_cache) < _CACHE_MAX:
+        _count_cache[value] = count
+    return count
 
 
 def cents_to_dollars(cents: float) -> str:
