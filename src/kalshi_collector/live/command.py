@@ -50,7 +50,8 @@ def _stop(collector: Collector, sig: signal.Signals) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.require_credentials("the live collector (WebSocket)")
-    if not config.events and not config.event_series:
-        log.warning("no `events` or `event_series` configured: there is nothing to collect")
+    if not config.events and not config.event_series and not config.collection.follows_exchange:
+        log.warning("no `events`, `event_series`, collection.follow_all or collection.follow_categories "
+                    "configured: there is nothing to collect")
     asyncio.run(run_collector(config, args.duration))
     return 0

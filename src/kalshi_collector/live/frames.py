@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kalshi_collector.book import BookStatus, BookStore
@@ -79,7 +79,11 @@ class FrameHandler:
         on_market_lifecycle: Callable[[wm.MarketLifecycleBody], None] = _ignore,
         on_event_lifecycle: Callable[[wm.EventLifecycleBody], None] = _ignore,
         on_terminal_error: Callable[[], None] = _ignore,
+        on_subscribed: Callable[[str, int], None] = _ignore,
+        owned: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``owned``: the markets this connection carries, when it is one of several sharing
+        ``books`` (a lost connection then spoils only its own books; None = every book)."""
         self.books = books
         self.resync = resync
         self.counters = counters
@@ -93,6 +97,8 @@ class FrameHandler:
         self._on_market_lifecycle = on_market_lifecycle
         self._on_event_lifecycle = on_event_lifecycle
         self._on_terminal_error = on_terminal_error
+        self._on_subscribed_sid = on_subscribed
+        self._owned = owned
         self._warnings = LimitedLog(clock)
         self.dispatch: dict[type, Callable[[float, Any], None]] = {
             wm.OrderbookDelta: self._on_delta,
@@ -120,8 +126,11 @@ class FrameHandler:
         """Nothing is known any more: every book waits for the next connection's snapshots."""
         now_us = int(self._clock() * US)
         number = self.conn.number
-        tickers = [b.ticker for b in self.books if b.valid]
-        self.books.invalidate_all("disconnected")
+        if self._owned is None:
+            tickers = [b.ticker for b in self.books if b.valid]
+            self.books.invalidate_all("disconnected")
+        else:
+            tickers = self.books.invalidate(list(self._owned()), "disconnected")
         self.conn = ConnectionState()
         self.resync.connection_lost(now_us, tickers)
         action = "stopped" if why == "stopping" else "disconnect"
@@ -166,6 +175,8 @@ class FrameHandler:
             log.warning("%s on %s sid %d: expected seq %s, got %s", kind, channel, sid, check.expected, check.received)
             return
         tickers = set(subs.markets(sid)) | set(self.books.tickers_for_sid(sid))
+        if self._owned is not None:  # another connection's sid may carry the same number
+            tickers &= set(self._owned())
         self.resync.sequence_break(recv_us, sid, check, tickers)
 
     def _on_delta(self, recv_ts: float, msg: wm.OrderbookDelta) -> None:
@@ -211,6 +222,7 @@ class FrameHandler:
         self.conn.subs.on_subscribed(msg.id, msg.msg.channel, sid)
         self.conn.seq.forget(sid)
         log.info("subscribed %s as sid %d", msg.msg.channel, sid)
+        self._on_subscribed_sid(msg.msg.channel, sid)
 
     def _on_ok(self, recv_ts: float, msg: wm.Ok) -> None:
         if msg.sid is not None and msg.seq is not None:

@@ -1,0 +1,139 @@
+"""One lane: a WebSocket connection and the markets it carries (stream, frame handler, resync).
+
+The collector runs one lane per ``collection.markets_per_connection`` markets (see
+:mod:`kalshi_collector.live.lanes`). Each lane has its own connection state (command ids, sids
+and their ``seq`` numbering start afresh on every connection), its own resync (a sid means
+something only on its own connection) and its own subscriptions; the books, the store, the
+counters and the lag are shared. Lane 0 alone subscribes ``market_lifecycle_v2`` (it carries
+every market; on every lane it would arrive once per lane).
+
+Subscribing within Kalshi's limits: the first ``subscribe_batch`` markets go in the
+``subscribe``; the rest follow as ``add_markets`` of the granted sids, ``subscribe_batch`` at a
+time, as soon as each channel's ``subscribed`` reply names its sid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+
+from kalshi_collector.book import BookStore, LevelDiff, OrderBook
+from kalshi_collector.kalshi.auth import KalshiSigner
+from kalshi_collector.kalshi.ws import WsConnection
+from kalshi_collector.live.counters import Counters, Lag
+from kalshi_collector.live.frames import FrameHandler
+from kalshi_collector.live.lanes import batches
+from kalshi_collector.live.resync import Resync
+from kalshi_collector.live.stream import Stream
+from kalshi_collector.live.subscriptions import MARKET_CHANNELS
+from kalshi_collector.live.tape import RowSink
+
+__all__ = ["Lane", "LaneWiring"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaneWiring:
+    """What every lane shares: the parts and callables the supervisor hands each one."""
+
+    url: str
+    signer: KalshiSigner | None
+    books: BookStore
+    sink: RowSink
+    counters: Counters
+    lag: Lag
+    clock: Callable[[], float]
+    stopping: object  # the collector's asyncio.Event
+    stall_timeout: float
+    resync_retry_seconds: float
+    subscribe_batch: int
+    on_ticker: Callable
+    on_market_lifecycle: Callable
+    on_event_lifecycle: Callable
+
+
+class Lane:
+    def __init__(self, number: int, wiring: LaneWiring, ready: Callable[[], Awaitable[bool]]) -> None:
+        """``ready`` is awaited before each connection attempt (False: nothing to subscribe yet)."""
+        self.number = number
+        self.markets: set[str] = set()
+        self._batch = wiring.subscribe_batch
+        self._backlog: dict[str, list[str]] = {}  # channel -> markets still to add on its sid
+        w = wiring
+        self.resync = Resync(w.books, w.sink, w.counters, request=self._request_snapshots,
+                             retry_seconds=w.resync_retry_seconds, clock=w.clock)
+        self.handler = FrameHandler(
+            w.books, self.resync, w.sink, w.counters, lag=w.lag, clock=w.clock,
+            on_ticker=w.on_ticker, on_market_lifecycle=w.on_market_lifecycle,
+            on_event_lifecycle=w.on_event_lifecycle, on_terminal_error=lambda: self.stream.drop(),
+            on_subscribed=self._on_subscribed, owned=self._owned,
+        )
+        self.stream = Stream(
+            w.url, w.signer, w.counters, ready=ready, on_connected=self.subscribe_all,
+            on_frame=self.handler.on_frame, on_disconnected=self.handler.connection_closed,
+            stall_timeout=w.stall_timeout, clock=w.clock, stopping=w.stopping,  # type: ignore[arg-type]
+        )
+        self._clock = w.clock
+
+    def _owned(self) -> Collection[str]:
+        return self.markets
+
+    # --- subscribing ---------------------------------------------------------------------------
+
+    async def subscribe_all(self, ws: WsConnection) -> None:
+        """A fresh connection: the first batch in the ``subscribe``, the rest once sids are known."""
+        state = self.handler.connection_opened(ws.number)
+        tickers = sorted(self.markets)
+        first, rest = tickers[:self._batch], tickers[self._batch:]
+        self._backlog = {channel: rest for channel in MARKET_CHANNELS} if rest else {}
+        if first:
+            await ws.send(state.subscribe_markets(first))
+        if self.number == 0:
+            await ws.send(state.subscribe_lifecycle())
+        state.subscribed_at = self._clock()
+
+    def _on_subscribed(self, channel: str, sid: int) -> None:
+        rest = self._backlog.pop(channel, None)
+        if not rest:
+            return
+        for piece in batches(rest, self._batch):
+            self.stream.send_soon(self.handler.conn.update_markets(sid, "add_markets", piece))
+
+    async def change_markets(self, added: list[str], removed: list[str]) -> None:
+        """Discovery moved this lane's markets: update the live subscriptions, batch by batch."""
+        self.markets.update(added)
+        self.markets.difference_update(removed)
+        if self.stream.conn is None or not self.stream.connected:
+            return
+        conn = self.handler.conn
+        if added and not conn.subs.sid_by_channel.keys() & set(MARKET_CHANNELS):
+            # nothing granted on this connection yet (it carried no market): subscribe afresh
+            first, rest = added[:self._batch], added[self._batch:]
+            self._backlog = {channel: rest for channel in MARKET_CHANNELS} if rest else {}
+            await self.stream.send(conn.subscribe_markets(first))
+            added = []
+        for a in batches(added, self._batch):
+            for command in conn.market_updates(a, []):
+                await self.stream.send(command)
+        for r in batches(removed, self._batch):
+            for command in conn.market_updates([], r):
+                await self.stream.send(command)
+        self.resync.forget(removed)
+
+    # --- resync --------------------------------------------------------------------------------
+
+    def _request_snapshots(self, sid: int, tickers: list[str]) -> bool:
+        if self.stream.conn is None:
+            return False
+        return self.stream.send_soon(self.handler.conn.update_markets(sid, "get_snapshot", tickers))
+
+    def on_rest_mismatch(self, ticker: str, book: OrderBook, diffs: list[LevelDiff]) -> None:
+        sid = book.sid or self.handler.conn.subs.sid("orderbook_delta") or 0
+        self.resync.rest_mismatch(ticker, sid, f"{len(diffs)} levels differ: {diffs[:3]}")
+
+    def retry_stuck(self) -> None:
+        if self.stream.connected:
+            conn = self.handler.conn
+            self.resync.retry_stuck(conn.subs.sid("orderbook_delta"), self.markets, conn.subscribed_at)
