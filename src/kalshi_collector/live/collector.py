@@ -27,7 +27,7 @@ from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.crosscheck import CrossCheck
 from kalshi_collector.live.discovery import Discovery, TrackedMarket
 from kalshi_collector.live.frames import FrameHandler
-from kalshi_collector.live.lane import Lane, LaneWiring
+from kalshi_collector.live.lane import Lane, Lanes, LaneWiring
 from kalshi_collector.live.lanes import LanePlan
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
@@ -93,10 +93,7 @@ class Collector:
             on_market_lifecycle=self.discovery.on_market_lifecycle,
             on_event_lifecycle=self.discovery.on_event_lifecycle,
         )
-        self.lanes: list[Lane] = []
-        self._lane_tasks: list[asyncio.Task] = []
-        self._running = False
-        self._add_lane()
+        self.lanes = Lanes(self._wiring, first_ready=self._ready, on_new=self._new_lane)
         self.crosscheck = CrossCheck(self.books, self.rest.get_orderbook, self.counters,
                                      on_mismatch=self._on_rest_mismatch)
         self._stats = StatsLine(clock())
@@ -117,7 +114,7 @@ class Collector:
             await service.start()
         rest_check = self.config.collection.rest_check_interval_seconds
         tasks = [asyncio.create_task(coro, name=name) for name, coro in (
-            ("stream", self._run_lanes()),
+            ("stream", self.lanes.run()),
             ("snapshots", self._every(self.opts.snapshot_tick, self._snapshot_if_due)),
             ("flush", self.upkeep.flush_loop()),
             ("compact", self.upkeep.compact_loop()),
@@ -185,42 +182,8 @@ class Collector:
     def resync(self) -> Resync:
         return self.lanes[0].resync
 
-    def _add_lane(self) -> Lane:
-        number = len(self.lanes)
-        lane = self._new_lane(number)
-        self.lanes.append(lane)
-        if self._running:
-            self._lane_tasks.append(asyncio.create_task(lane.stream.run(), name=f"stream-{number}"))
-        return lane
-
-    def _new_lane(self, number: int) -> Lane:
-        """Build lane ``number`` (a benchmark overrides this to observe every lane's handler)."""
-        if number == 0:
-            return Lane(0, self._wiring, ready=self._ready)
-        lane: Lane
-
-        async def ready() -> bool:
-            if lane.markets:
-                return True
-            await lane.stream.sleep(5.0)
-            return False
-
-        lane = Lane(number, self._wiring, ready=ready)
-        return lane
-
-    async def _run_lanes(self) -> None:
-        self._running = True
-        self._lane_tasks = [asyncio.create_task(ln.stream.run(), name=f"stream-{ln.number}") for ln in self.lanes]
-        try:
-            while True:  # lanes opened later add their own task to the list
-                await asyncio.gather(*self._lane_tasks)
-                if all(t.done() for t in self._lane_tasks):
-                    return
-        finally:
-            self._running = False
-            for t in self._lane_tasks:
-                t.cancel()
-            await asyncio.gather(*self._lane_tasks, return_exceptions=True)
+    def _new_lane(self, number: int, lane: Lane) -> None:
+        """Called with every lane as it is built (a benchmark overrides it to observe each handler)."""
 
     async def _ready(self) -> bool:
         """Connect only with something to subscribe; otherwise look again after a while."""
@@ -258,9 +221,7 @@ class Collector:
             log.info("markets: %d tracked (+%d -%d) on %d connection(s)", len(self.markets), added,
                      len(removed), len(self.plan))
         for change in changes:
-            while len(self.lanes) <= change.lane:
-                self._add_lane()
-            await self.lanes[change.lane].change_markets(change.added, change.removed)
+            await self.lanes.get(change.lane).change_markets(change.added, change.removed)
         for t in removed:
             self.books.remove(t)
 

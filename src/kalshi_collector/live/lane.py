@@ -14,8 +14,9 @@ time, as soon as each channel's ``subscribed`` reply names its sid.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from kalshi_collector.book import BookStore, LevelDiff, OrderBook
@@ -29,7 +30,7 @@ from kalshi_collector.live.stream import Stream
 from kalshi_collector.live.subscriptions import MARKET_CHANNELS
 from kalshi_collector.live.tape import RowSink
 
-__all__ = ["Lane", "LaneWiring"]
+__all__ = ["Lane", "Lanes", "LaneWiring"]
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +138,64 @@ class Lane:
         if self.stream.connected:
             conn = self.handler.conn
             self.resync.retry_stuck(conn.subs.sid("orderbook_delta"), self.markets, conn.subscribed_at)
+
+
+class Lanes:
+    """Every lane of the collector, lane 0 first; a lane opened while running starts at once."""
+
+    def __init__(self, wiring: LaneWiring, *, first_ready: Callable[[], Awaitable[bool]],
+                 on_new: Callable[[int, Lane], None]) -> None:
+        self._wiring = wiring
+        self._first_ready = first_ready
+        self._on_new = on_new
+        self._lanes: list[Lane] = []
+        self._tasks: list[asyncio.Task] = []
+        self._running = False
+        self._add()
+
+    def __iter__(self) -> Iterator[Lane]:
+        return iter(list(self._lanes))
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+    def __getitem__(self, number: int) -> Lane:
+        return self._lanes[number]
+
+    def get(self, number: int) -> Lane:
+        """Lane ``number``, opening lanes up to it (they connect once they have markets)."""
+        while len(self._lanes) <= number:
+            self._add()
+        return self._lanes[number]
+
+    def _add(self) -> None:
+        number = len(self._lanes)
+        if number == 0:
+            lane = Lane(0, self._wiring, ready=self._first_ready)
+        else:
+            lane = Lane(number, self._wiring, ready=lambda: _has_markets(lane))
+        self._lanes.append(lane)
+        self._on_new(number, lane)
+        if self._running:
+            self._tasks.append(asyncio.create_task(lane.stream.run(), name=f"stream-{number}"))
+
+    async def run(self) -> None:
+        """Every lane's stream until stopped (lanes opened later add their task as they open)."""
+        self._running = True
+        self._tasks = [asyncio.create_task(ln.stream.run(), name=f"stream-{ln.number}") for ln in self._lanes]
+        try:
+            while not all(t.done() for t in self._tasks):
+                await asyncio.gather(*self._tasks)
+        finally:
+            self._running = False
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _has_markets(lane: Lane) -> bool:
+    """A lane beyond the first connects once discovery has given it markets."""
+    if lane.markets:
+        return True
+    await lane.stream.sleep(5.0)
+    return False
