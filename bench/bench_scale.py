@@ -18,7 +18,8 @@ share of one core, bytes written, and bytes per stored snapshot level after comp
 Warm-up (until every book is valid) is excluded from the latency figures.
 
 Knobs: ``BENCH_SCALE_SECONDS`` (45), ``BENCH_SCALE_MARKETS`` (20000), ``BENCH_SCALE_RATE`` (sim
-events/s, 14000 = about 20,000 messages/s), ``BENCH_SCALE_SNAPSHOT_S`` (10).
+events/s, 14000 = about 20,000 messages/s), ``BENCH_SCALE_SNAPSHOT_S`` (10),
+``BENCH_SCALE_BURST_RATE`` (0; e.g. 36000 events/s = bursts to ~50,000 msg/s, 2 s every 15 s).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ BASELINE_SECONDS = min(15.0, SECONDS)
 MARKETS = int(os.environ.get("BENCH_SCALE_MARKETS", "20000"))
 RATE = float(os.environ.get("BENCH_SCALE_RATE", "14000"))
 SNAPSHOT_S = float(os.environ.get("BENCH_SCALE_SNAPSHOT_S", "10"))
+BURST_RATE = float(os.environ.get("BENCH_SCALE_BURST_RATE", "0"))  # e.g. 36000 events/s = ~50k msg/s
+BURST_EVERY_S, BURST_SECONDS = 15.0, 2.0
 PER_CONNECTION = 5_000
 
 
@@ -61,7 +64,9 @@ def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         [sys.executable, "-m", "kalshi_collector.cli", "sim", "--port", str(_free_port()), "--seed", "1",
          "--rate", str(RATE), "--series", "KXHIGHCHI", "--markets", str(MARKETS), "--history-days", "0",
          "--history-trades", "0", "--busy-markets", "300", "--ws-max-markets-per-sub", str(PER_CONNECTION),
-         "--state-dir", str(state), "--log-level", "WARNING"],
+         "--state-dir", str(state), "--log-level", "WARNING",
+         *(("--burst-rate", str(BURST_RATE), "--burst-every", str(BURST_EVERY_S), "--burst-seconds",
+            str(BURST_SECONDS)) if BURST_RATE else ())],
         stdout=subprocess.PIPE, text=True,
     )
     info: dict[str, str] = {}
@@ -94,6 +99,7 @@ async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
     tickers = await open_tickers(info["REST URL"])
     lat = array("d")
     n = 0
+    per_second: dict[int, int] = {}
     async with aiohttp.ClientSession() as s:
         async with s.ws_connect(info["WS URL"], headers=signer.ws_headers(info["WS URL"]), max_msg_size=0) as ws:
             for i in range(0, len(tickers), PER_CONNECTION):
@@ -109,10 +115,12 @@ async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
                 if time.monotonic() < warm_until:
                     continue
                 n += 1
+                sec = int(time.monotonic())
+                per_second[sec] = per_second.get(sec, 0) + 1
                 if obj.get("type") == "orderbook_delta":
                     lat.append(time.time() - obj["msg"]["ts_ms"] / 1000)
     a = np.array(lat) * 1000
-    return {"markets": len(tickers), "msgs_per_s": n / seconds,
+    return {"markets": len(tickers), "msgs_per_s": n / seconds, "peak_per_s": max(per_second.values(), default=0),
             "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99))}
 
 
@@ -204,10 +212,11 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
     prober = asyncio.create_task(_loop_probe(stalls, stop))
     rss_start, n0, cpu0, t0 = rss_mb(), c.counters.messages, _cpu(), time.monotonic()
     c.probe.warm = True
-    rss_series = []
+    rss_series, peak, last_n = [], 0, n0
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         rss_series.append(rss_mb())
+        peak, last_n = max(peak, c.counters.messages - last_n), c.counters.messages
     c.probe.warm = False
     elapsed, cpu = time.monotonic() - t0, _cpu() - cpu0
     msgs, rss_end = c.counters.messages - n0, rss_mb()
@@ -226,7 +235,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
         if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
         "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series),
         "cpu_share": cpu / elapsed, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
-        "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken,
+        "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
     }
 
 
@@ -261,16 +270,19 @@ def main() -> None:
         sim, info = start_sim(tmpd / "sim")
         try:
             b = asyncio.run(baseline(info, BASELINE_SECONDS))
-            print(f"simulator: {b['markets']:,} open markets, {RATE:,.0f} order-flow events/s (300 busy markets)")
+            bursts = (f", bursts of {BURST_RATE:,.0f} events/s for {BURST_SECONDS:.0f} s every {BURST_EVERY_S:.0f} s"
+                      if BURST_RATE else "")
+            print(f"simulator: {b['markets']:,} open markets, {RATE:,.0f} order-flow events/s (300 busy markets){bursts}")
             print(f"baseline (receive + json.loads only, one connection, {BASELINE_SECONDS:.0f} s): "
-                  f"{b['msgs_per_s']:,.0f} msg/s, exchange->parsed p50 {b['p50_ms']:.2f} ms p99 {b['p99_ms']:.2f} ms")
+                  f"{b['msgs_per_s']:,.0f} msg/s (peak second {b['peak_per_s']:,}), exchange->parsed p50 {b['p50_ms']:.2f} ms p99 {b['p99_ms']:.2f} ms")
             r = asyncio.run(ours(info, tmpd / "data", SECONDS))
         finally:
             sim.terminate()
             sim.wait(10)
         d = stored_sizes(tmpd / "data")
     print(f"collector, follow_all: {r['markets']:,} markets on {r['lanes']} connections, every book valid after "
-          f"{r['warm_s']:.1f} s; measured {r['elapsed']:.0f} s: {r['msgs_per_s']:,.0f} msg/s, {r['deltas']:,} deltas")
+          f"{r['warm_s']:.1f} s; measured {r['elapsed']:.0f} s: {r['msgs_per_s']:,.0f} msg/s (peak second "
+          f"{r['peak_per_s']:,}), {r['deltas']:,} deltas")
     print(f"  exchange->applied p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms (target <= 5 ms; baseline p99 "
           f"{b['p99_ms']:.2f} ms, ratio {r['p99_ms'] / max(b['p99_ms'], 1e-9):.1f}x); frame->applied p99 "
           f"{r['recv_p99_ms']:.3f} ms")

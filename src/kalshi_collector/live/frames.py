@@ -46,6 +46,13 @@ log = logging.getLogger(__name__)
 _APPLIED = BookStatus.APPLIED
 _NOT_READY = BookStatus.NOT_READY
 
+# Kalshi's limit errors (docs/kalshi-api.md "Limits"): the setting that avoids them.
+_LIMIT_HINTS = {
+    26: "; a subscription hit Kalshi's per-subscription market limit: lower collection.markets_per_connection",
+    27: "; Kalshi refused the command rate: raise collection.subscribe_batch (fewer, larger commands)",
+}
+
+
 class LimitedLog:
     """At most one warning per kind per ``every`` seconds: a flood of bad frames must not flood the log."""
 
@@ -240,7 +247,8 @@ class FrameHandler:
             self._in_order(recv_ts, err.sid, err.seq)
         pending = self.conn.subs.on_error(err.id)
         what = f"{pending.cmd} {pending.action or ''}".strip() if pending else "?"
-        log.warning("exchange error %d (%s) answering %s", err.msg.code, err.msg.msg, what)
+        log.warning("exchange error %d (%s) answering %s%s", err.msg.code, err.msg.msg, what,
+                    _LIMIT_HINTS.get(err.msg.code, ""))
         if err.terminal and err.sid is not None:
             # the subscription is dead (API.md 7): start over on a fresh connection
             log.error("subscription %d terminated by the exchange (code %d); reconnecting", err.sid, err.msg.code)
