@@ -92,14 +92,18 @@ class Discovery:
 
     async def _exchange(self, found: dict[str, TrackedMarket]) -> int:
         """Every open event of the exchange (or of the chosen categories) into ``found``; the
-        number of failed listings (0 or 1: a listing cut short keeps what it had so far)."""
+        number of failed listings (0 or 1). A listing cut short keeps every market the previous
+        discovery found as well: thousands of subscriptions must not churn on one failed page."""
         try:
             async for page in self.rest.iter_events(status="open", with_nested_markets=True, limit=200):
                 for event in page:
                     if self.follow_all or event.category in self.categories:
                         self._add(found, event.markets)
         except ApiError as exc:
-            log.warning("could not list the exchange's open events: %s", exc)
+            log.warning("could not list the exchange's open events (keeping the %d markets found before): %s",
+                        len(self.found), exc)
+            for ticker, market in self.found.items():
+                found.setdefault(ticker, market)
             return 1
         return 0
 
