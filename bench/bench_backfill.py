@@ -78,9 +78,9 @@ async def _rate_run(url: str, data_dir: Path, client_limit: float, seconds: floa
     async with KalshiRestClient(url, requests_per_second=client_limit, burst_seconds=2.0, max_retries=20) as client:
         task = asyncio.create_task(backfill(client, data_dir, request, concurrency=16))
         await asyncio.sleep(WARMUP)
-        s0 = dict(client.stats)
+        s0 = client.stats.as_dict()
         await asyncio.sleep(seconds)
-        s1 = dict(client.stats)
+        s1 = client.stats.as_dict()
         task.cancel()
         try:
             await task

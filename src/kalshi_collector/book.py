@@ -31,15 +31,10 @@ import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from kalshi_collector.kalshi.messages import (
-    BadNumber,
-    OrderbookDelta,
-    OrderbookSnapshot,
-    centi_contracts,
-    price_micros,
-)
-from kalshi_collector.kalshi.messages import _centi_cache as _CENTI  # memo tables shared with messages
-from kalshi_collector.kalshi.messages import _micros_cache as _MICROS
+from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot
+from kalshi_collector.kalshi.numbers import CENTI_MEMO as _CENTI  # the converters' memo tables
+from kalshi_collector.kalshi.numbers import PRICE_MICROS_MEMO as _MICROS
+from kalshi_collector.kalshi.numbers import BadNumber, centi_contracts, price_micros
 
 __all__ = ["BookStatus", "OrderBook", "BookStore", "LevelDiff", "Side", "MICROS_PER_CENT", "CENTI_PER_CONTRACT"]
 

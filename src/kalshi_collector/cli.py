@@ -13,10 +13,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kalshi_collector import __version__
 from kalshi_collector.config import ConfigError
-from kalshi_collector.errors import UsageError
+from kalshi_collector.errors import StartupFailed, UsageError
 
 # command name -> (module path, one-line help). Modules are imported lazily so that
 # `kalshi-collector --help` stays fast and optional extras are only needed by their command.
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),
     "query": ("kalshi_collector.query", "run SQL over every table (DuckDB, optional extra)"),
+    "quarantine": ("kalshi_collector.quarantine", "list damaged data files; --apply moves them to _damaged/"),
     "plot": ("kalshi_collector.plot", "draw an event's brackets over time (matplotlib, optional extra)"),
 }
 
@@ -62,8 +64,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``kalshi-collector replay: argument --depth: ...``)
+    and exit 2, like every other error a user can fix; subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (--help shows the options)\n")
+
+
 def build_parser(load_modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kalshi-collector",
         description="Record Kalshi market data (order books, trades, candlesticks, weather) to parquet.",
     )
@@ -103,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"kalshi-collector {args.command}: {exc}", file=sys.stderr)
         return 2
+    except StartupFailed as exc:
+        print(f"kalshi-collector {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

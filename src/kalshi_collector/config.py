@@ -92,6 +92,8 @@ class KalshiConfig(_Section):
     requests_per_second: NonNegative | None = None
     request_timeout_seconds: Positive = 30.0
     max_retries: NonNegativeInt = 8
+    # `collect` and `backfill` give up (exit 1) when the exchange has not answered for this long at start.
+    startup_timeout_seconds: Positive = 120.0
 
     def __post_init__(self) -> None:
         _check_url(self.base_url, ("http", "https"), "kalshi.base_url", PROD_REST_URL)
@@ -181,6 +183,9 @@ class StorageConfig(_Section):
     max_buffered_rows: Annotated[int, msgspec.Meta(ge=1000)] = 100_000
     # Identifies this collector in part-file names, so several VMs can share one bucket.
     collector_id: str = "c0"
+    # At stop, while part files cannot be written (disk full), retry this long before leaving the
+    # rows in the journal and exiting non-zero (keep it under systemd's TimeoutStopSec, 120 s).
+    stop_wait_for_space_seconds: NonNegative = 60.0
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9_]+$", self.collector_id):
@@ -193,6 +198,9 @@ class WeatherConfig(_Section):
     stations: list[str] = msgspec.field(default_factory=list)
     iem_url: str = IEM_URL
     awc_url: str = AWC_URL
+    # One weather request, every retry and wait included: a server that accepts the connection and
+    # never answers costs this long, not minutes.
+    request_total_seconds: Positive = 30.0
 
     def __post_init__(self) -> None:
         _check_url(self.iem_url, ("http", "https"), "weather.iem_url", IEM_URL)

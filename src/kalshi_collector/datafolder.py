@@ -16,7 +16,7 @@ from kalshi_collector.errors import UsageError
 from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.storage.fs import is_object_store_url
 
-__all__ = ["DataFolder", "add_data_dir_argument", "open_data"]
+__all__ = ["DataFolder", "add_data_dir_argument", "open_data", "open_storage"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ def open_data(args: argparse.Namespace) -> DataFolder:
         config_path = str(Path(args.config).expanduser().resolve())
     data_dir = data_dir or (config.storage.data_dir if config else None)
     assert data_dir is not None
+    return DataFolder(open_storage(data_dir), config, config_path)
+
+
+def open_storage(data_dir: str) -> ParquetStorage:
+    """The storage of a folder or object-store URL; a local folder that does not exist is an error."""
     if not is_object_store_url(data_dir) and not Path(data_dir).is_dir():
         raise UsageError(f"data folder {data_dir} does not exist (nothing collected yet, or a wrong --data-dir)")
-    return DataFolder(ParquetStorage(data_dir), config, config_path)
+    return ParquetStorage(data_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,16 +38,21 @@ async def test_a_burst_of_429s_to_requests_in_flight_does_not_stall_the_client(s
         started = time.monotonic()
         await asyncio.gather(*(c.historical_cutoff() for _ in range(16)))
         elapsed = time.monotonic() - started
-    assert c.stats["http_429"] == 16
+    assert c.stats.http_429 == 16
     assert elapsed < 3.0  # one short cool-down, not sixteen escalations to the 30 s cap
 
 
-async def test_a_refused_candle_batch_is_split_until_it_fits(
-    sim: SimExchange, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_refused_candle_batch_is_split_until_it_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Pretend we believed a much larger cap: the exchange answers 400 "too many candlesticks"
-    # and the backfill must halve the request until each part fits.
+    # and the backfill must halve the request until each part fits. Pieces are cut per day, so a
+    # request is refused only if one day's candles exceed 10,000 whatever the date: 8 brackets of one
+    # event alive the whole day are 11,520 one-minute candles.
     monkeypatch.setattr(P, "BATCH_MAX_CANDLES", 200_000)
+    async with SimExchange(replace(sim_config(), brackets_per_event=8)) as sim:
+        await _refused_batch_is_split(sim, tmp_path)
+
+
+async def _refused_batch_is_split(sim: SimExchange, tmp_path: Path) -> None:
     today = sim.model.today
     events = tuple(e["event_ticker"] for e in sim.truth.events()
                    if e["series_ticker"] == "KXHIGHNY" and e["event_ticker"].endswith(
@@ -57,7 +63,7 @@ async def test_a_refused_candle_batch_is_split_until_it_fits(
     async with client(sim) as c:
         summary = await backfill(c, tmp_path, request)
     assert summary.ok
-    assert c.stats["http_4xx"] >= 1  # the refused batch
+    assert c.stats.http_4xx >= 1  # the refused batch
     w = Window.from_dates(request.start, request.end)
     start_ts, end_ts = candle_request_bounds(w.start, w.end, 1)
     want = sum(len(sim.truth.candles(m["ticker"], 1, start_ts, end_ts)) for e in events for m in sim.truth.markets(e))

@@ -156,7 +156,7 @@ async def test_faults_give_the_same_files_as_a_clean_run(tmp_path: Path) -> None
         kinds = {f["kind"] for f in bad_sim.fault_log}
     assert kinds == {"429", "5xx", "truncate"}
     assert summary.ok and summary.http_429 > 0 and summary.retries > 0
-    assert c.stats["bad_bodies"] > 0 and c.stats["http_5xx"] > 0
+    assert c.stats.bad_bodies > 0 and c.stats.http_5xx > 0
     assert_same_files(tmp_path / "clean", tmp_path / "faulty")
 
 

@@ -117,7 +117,7 @@ async def test_a_refused_request_is_asked_again_in_halves(
         markets = await _markets(c, tmp_path / "listing", window, event)
         run = _Run(c, tmp_path, period=1)
         works = await run.candles(markets, window)
-        refused = c.stats["http_4xx"]
+        refused = c.stats.http_4xx
     assert refused >= 2 * len(markets)
     assert run.ledger.failed() == [] and run.meter.stats.markets_done == len(markets)
     start_ts, end_ts = P.candle_request_bounds(window.start, window.end, 1)

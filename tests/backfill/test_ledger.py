@@ -3,7 +3,6 @@ buffered), a failed unit is not credited, an event is merged after its last mark
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from kalshi_collector.backfill.ledger import Ledger
 from kalshi_collector.backfill.progress import NullProgress, RunMeter
 from kalshi_collector.backfill.store import BackfillStore, MarketCheckpoint, trades_table
 from kalshi_collector.backfill.writer import Writer
+from kalshi_collector.httpclient import HttpStats
 from kalshi_collector.kalshi.models import Candlestick, Trade
 
 HOUR = 3600
@@ -48,7 +48,7 @@ class _Run:
 
     def __init__(self, tmp_path: Path) -> None:
         self.store = BackfillStore(tmp_path)
-        self.meter = RunMeter(Counter, NullProgress())
+        self.meter = RunMeter(HttpStats, NullProgress())
         self.writer = Writer(self.store, lambda event: self.meter.event_done())
         self.ledger = Ledger(self.writer, self.meter, 60)
 

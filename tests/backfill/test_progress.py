@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
 
 import pytest
 
 from kalshi_collector.backfill.progress import LogProgress, RunMeter, RunStats, TqdmProgress, make_progress
+from kalshi_collector.httpclient import HttpStats
 
 
 def _stats() -> RunStats:
@@ -59,14 +59,16 @@ class _Recorder:
 
 
 def test_meter_counts_the_clients_requests_from_the_start_of_the_run() -> None:
-    client_stats: Counter[str] = Counter(requests=40, retries=3, http_429=2)  # served before the run
+    client_stats = HttpStats(requests=40, retries=3, http_429=2)  # served before the run
     shown = _Recorder()
     meter = RunMeter(lambda: client_stats, shown)
-    client_stats.update(requests=5, retries=1)
+    client_stats.requests += 5
+    client_stats.retries += 1
     meter.page()
     meter.rows(trades=10, candles=2)
     meter.market_done(failed=True)
-    client_stats.update(requests=1, http_429=1)
+    client_stats.requests += 1
+    client_stats.http_429 += 1
     meter.event_done()
     s = meter.stats
     assert (s.requests, s.retries, s.http_429) == (6, 1, 1)
@@ -76,7 +78,7 @@ def test_meter_counts_the_clients_requests_from_the_start_of_the_run() -> None:
 
 
 def test_meter_counts_markets_already_complete() -> None:
-    meter = RunMeter(Counter, _Recorder())
+    meter = RunMeter(HttpStats, _Recorder())
     meter.market_complete()
     meter.market_complete()
     meter.market_done(failed=False)

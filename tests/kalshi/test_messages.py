@@ -217,11 +217,6 @@ def test_unknown_type_keeps_its_sequence_position() -> None:
         (b'{"type":7}', "not a Kalshi message"),
         (b'{"type":"orderbook_delta","sid":1,"seq":3}', "bad orderbook_delta"),
         (
-            b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"M","price_dollars":0.67,'
-            b'"delta_fp":"1.00","side":"no"}}',
-            "bad orderbook_delta",
-        ),
-        (
             b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"M","price_dollars":"0.67",'
             b'"delta_fp":"1.00","side":"maybe"}}',
             "bad orderbook_delta",
@@ -229,7 +224,8 @@ def test_unknown_type_keeps_its_sequence_position() -> None:
         (b'{"type":"orderbook_snapshot","sid":1,"seq":1,"msg":{"market_ticker":"M","yes_dollars_fp":[["0.1"]]}}',
          "bad orderbook_snapshot"),
         (b'{"type":"ticker","sid":"2","msg":{}}', "bad ticker"),
-        (b'{"type":"event_fee_update","sid":"x"}', "bad event_fee_update"),
+        (b'{"type":"trade","sid":3,"seq":4,"msg":{"trade_id":"t","market_ticker":"M","yes_price_dollars":"0.3"}}',
+         "bad trade"),
     ],
 )
 def test_bad_frames_raise_one_short_error(frame: bytes, reason: str) -> None:
@@ -365,3 +361,148 @@ def test_use_yes_price_only_for_the_orderbook_channel() -> None:
 def test_commands_the_server_would_refuse_fail_here(build) -> None:  # noqa: ANN001
     with pytest.raises((ValueError, TypeError)):
         build()
+
+
+# --- tolerant decoding: the variants real Kalshi payloads show (issue 9 item 2) ----------------------
+
+
+def _decode_noting(frame: bytes) -> tuple[wm.Message, list[wm.FieldRepair]]:
+    repairs: list[wm.FieldRepair] = []
+    return decode(frame, repairs.append), repairs
+
+
+def _kinds(repairs: list[wm.FieldRepair]) -> set[tuple[str, wm.Repair]]:
+    return {(r.field, r.repair) for r in repairs}
+
+
+def test_empty_string_in_a_ticker_costs_that_field_only() -> None:
+    msg, repairs = _decode_noting(
+        b'{"type":"ticker","sid":2,"msg":{"market_ticker":"M","price_dollars":"0.4100","yes_bid_dollars":"",'
+        b'"yes_ask_dollars":"0.4200","volume_fp":"","open_interest_fp":"10.00","yes_bid_size_fp":"","ts_ms":5}}'
+    )
+    assert isinstance(msg, wm.Ticker)
+    body = msg.msg
+    # "" is a string, so the strict path keeps it; the exact conversion reads it as null
+    assert body.yes_bid_cents is None and body.volume is None and body.yes_bid_size is None
+    assert body.last_price_cents == 41.0 and body.yes_ask_cents == 42.0 and body.open_interest == 10.0
+    assert repairs == []
+
+
+def test_empty_string_where_a_number_is_expected_reads_as_null() -> None:
+    msg, repairs = _decode_noting(
+        b'{"type":"ticker","sid":2,"msg":{"market_ticker":"M","price_dollars":"0.4100","dollar_volume":"",'
+        b'"ts_ms":""}}'
+    )
+    assert isinstance(msg, wm.Ticker)
+    assert msg.msg.dollar_volume is None and msg.msg.ts_ms is None and msg.msg.last_price_cents == 41.0
+    assert ("msg.dollar_volume", wm.Repair.EMPTY_AS_NULL) in _kinds(repairs)
+    assert {r.record for r in repairs} == {"ticker"}
+
+
+def test_numeric_strings_where_numbers_are_expected() -> None:
+    msg, repairs = _decode_noting(
+        b'{"type":"market_lifecycle_v2","sid":"4","seq":"9","msg":{"market_ticker":"M","event_type":"created",'
+        b'"open_ts":"1781143200","close_ts":1781229600,"floor_strike":"13.1"}}'
+    )
+    assert isinstance(msg, wm.MarketLifecycle)
+    assert (msg.sid, msg.seq) == (4, 9)
+    assert msg.msg.open_ts == 1781143200 and msg.msg.floor_strike == 13.1
+    assert ("msg.open_ts", wm.Repair.NUMBER_FROM_TEXT) in _kinds(repairs)
+    assert ("seq", wm.Repair.NUMBER_FROM_TEXT) in _kinds(repairs)
+
+
+def test_numbers_where_strings_are_expected_keep_their_exact_digits() -> None:
+    msg, repairs = _decode_noting(
+        b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"M","price_dollars":0.2900,'
+        b'"delta_fp":-12.50,"side":"yes","ts_ms":"1770834581512"}}'
+    )
+    assert isinstance(msg, wm.OrderbookDelta)
+    assert msg.msg.price_dollars == "0.2900" and msg.msg.delta_fp == "-12.50"
+    assert wm.price_micros(msg.msg.price_dollars) == 290_000 and wm.centi_contracts(msg.msg.delta_fp) == -1250
+    assert msg.msg.ts_ms == 1770834581512
+    assert ("msg.price_dollars", wm.Repair.TEXT_FROM_NUMBER) in _kinds(repairs)
+
+
+def test_snapshot_levels_sent_as_numbers_stay_exact() -> None:
+    msg, _ = _decode_noting(
+        b'{"type":"orderbook_snapshot","sid":1,"seq":1,"msg":{"market_ticker":"M",'
+        b'"yes_dollars_fp":[[0.01,100.00],["0.0150","3.00"]],"no_dollars_fp":[[0.5,1]]}}'
+    )
+    assert isinstance(msg, wm.OrderbookSnapshot)
+    assert msg.msg.yes_dollars_fp == [("0.01", "100.00"), ("0.0150", "3.00")]
+    assert msg.msg.no_levels() == [(50.0, 1.0)]
+
+
+def test_an_unreadable_snapshot_side_fails_the_snapshot_instead_of_emptying_the_book() -> None:
+    with pytest.raises(MessageError) as info:
+        decode(b'{"type":"orderbook_snapshot","sid":1,"seq":7,"msg":{"market_ticker":"M","yes_dollars_fp":"x"}}')
+    err = info.value
+    assert (err.kind, err.sid, err.seq, err.market_ticker) == ("orderbook_snapshot", 1, 7, "M")
+
+
+def test_trade_with_ts_but_no_ts_ms_derives_it() -> None:
+    msg, _ = _decode_noting(
+        b'{"type":"trade","sid":3,"seq":17,"msg":{"trade_id":"d0f9","market_ticker":"M","yes_price_dollars":"0.3300",'
+        b'"no_price_dollars":"0.6700","count_fp":"25.00","taker_outcome_side":"yes","ts":1770834581}}'
+    )
+    assert isinstance(msg, wm.Trade)
+    assert msg.msg.ts_ms == 1770834581000
+
+
+def test_trade_with_no_time_at_all_is_rejected() -> None:
+    with pytest.raises(MessageError) as info:
+        decode(b'{"type":"trade","sid":3,"seq":18,"msg":{"trade_id":"x","market_ticker":"M","yes_price_dollars":"0.3"}}')
+    assert (info.value.sid, info.value.seq) == (3, 18)
+
+
+def test_event_lifecycle_without_seq() -> None:
+    msg = decode(
+        b'{"type":"event_lifecycle","sid":4,"msg":{"event_ticker":"E","title":"t","subtitle":"s","series_ticker":"S",'
+        b'"strike_date":"1771048740"}}'
+    )
+    assert isinstance(msg, wm.EventLifecycle)
+    assert msg.seq is None and msg.msg.strike_date == 1771048740
+
+
+def test_ok_with_market_tickers_at_the_top_level() -> None:
+    msg = decode(b'{"id":4,"sid":1,"seq":5,"type":"ok","market_tickers":["A","B"]}')
+    assert isinstance(msg, wm.Ok)
+    assert msg.market_tickers == ["A", "B"]
+    inner = decode(b'{"id":4,"sid":1,"seq":5,"type":"ok","msg":{"market_tickers":["C"]}}')
+    assert inner.market_tickers == ["C"]
+
+
+def test_unknown_fields_are_ignored_and_unknown_types_keep_their_numbering() -> None:
+    msg = decode(b'{"type":"trade","sid":3,"seq":2,"new_top":{"a":1},"msg":{"trade_id":"t","market_ticker":"M",'
+                 b'"yes_price_dollars":"0.3300","count_fp":"1.00","ts_ms":5,"brand_new":[1,2]}}')
+    assert isinstance(msg, wm.Trade)
+    unknown = decode(b'{"type":"event_fee_update","sid":"4","seq":"8","msg":{"x":1}}')
+    assert unknown == wm.UnknownMessage(type="event_fee_update", sid=4, seq=8)
+    no_numbers = decode(b'{"type":"event_fee_update","sid":"x"}')
+    assert isinstance(no_numbers, wm.UnknownMessage) and no_numbers.sid is None
+
+
+def test_an_unreadable_optional_field_is_dropped_and_reported() -> None:
+    msg, repairs = _decode_noting(
+        b'{"type":"trade","sid":3,"seq":2,"msg":{"trade_id":"t","market_ticker":"M","yes_price_dollars":"0.3300",'
+        b'"count_fp":"1.00","ts_ms":5,"is_block_trade":{"odd":true},"taker_outcome_side":"sideways"}}'
+    )
+    assert isinstance(msg, wm.Trade)
+    assert msg.msg.is_block_trade is False and msg.msg.taker_outcome_side is None
+    assert ("msg.is_block_trade", wm.Repair.DROPPED) in _kinds(repairs)
+
+
+def test_a_delta_without_a_usable_price_is_rejected_with_its_envelope() -> None:
+    with pytest.raises(MessageError) as info:
+        decode(b'{"type":"orderbook_delta","sid":"1","seq":"12","msg":{"market_ticker":"M","price_dollars":null,'
+               b'"delta_fp":"1.00","side":"yes"}}')
+    err = info.value
+    assert (err.kind, err.sid, err.seq, err.market_ticker) == ("orderbook_delta", 1, 12, "M")
+    assert "price_dollars" in str(err)
+
+
+def test_the_strict_path_reports_no_repairs() -> None:
+    repairs: list[wm.FieldRepair] = []
+    decode(b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"M","price_dollars":"0.2900",'
+           b'"delta_fp":"1.00","side":"yes","ts_ms":1}}', repairs.append)
+    assert repairs == []

@@ -36,3 +36,19 @@ def test_round_trips_and_bad_input() -> None:
         dollars_to_cents("twenty cents")
     with pytest.raises(BadNumber):
         fp_to_contracts("lots")
+
+
+def test_lax_readings() -> None:
+    from decimal import Decimal
+
+    from kalshi_collector.kalshi.numbers import lax_float, lax_int, number_text
+
+    assert lax_int("1781143200") == 1781143200 and lax_int("17.0") == 17 and lax_int(Decimal("3")) == 3
+    assert lax_float("13.1") == 13.1 and lax_float(Decimal("0.5")) == 0.5
+    assert number_text(Decimal("0.2900")) == "0.2900" and number_text(0.29) == "0.29" and number_text(150) == "150"
+    for bad in ("x", "", "1.5", True, None):
+        with pytest.raises(BadNumber):
+            lax_int(bad)
+    for bad in ("x", "", "nan", False):
+        with pytest.raises(BadNumber):
+            lax_float(bad)

@@ -158,7 +158,7 @@ async def test_retries_transient_failures_but_not_client_errors(aiohttp_server_f
         with pytest.raises(ApiError, match="gave up"):
             await c.get("/always500", None, into=ExchangeStatus)
         assert calls["always500"] == 5
-        assert c.stats["http_429"] == 3 and c.stats["retries"] >= 3 + 2 + 1
+        assert c.stats.http_429 == 3 and c.stats.retries >= 3 + 2 + 1
 
 
 async def test_signed_requests_verify_with_the_public_key(aiohttp_server_factory, rsa_key) -> None:

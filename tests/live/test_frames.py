@@ -96,10 +96,10 @@ def test_control_replies_and_unknown_types_consume_seq_and_bad_frames_are_counte
     d.feed(T0, {"type": "event_fee_update", "sid": 1, "seq": 5, "msg": {}})
     d.feed(T0, fixture(kalshi_fixtures, "ws_orderbook_delta_new_level", seq=6))
     d.feed(T0, "{not json")
-    d.feed(T0, {"type": "orderbook_delta", "sid": 1, "seq": 7})  # a known type, misshapen
     c = d.counters
     assert sum(c.seq_breaks.values()) == 0 and d.books.is_valid(M)
-    assert (c.unknown_type, c.malformed, c.messages) == (1, 2, 6)
+    assert (c.unknown_type, c.malformed, c.messages) == (1, 1, 6)
+    assert c.unknown_types == {"event_fee_update": 1}
     # the ok reply's market list is what the subscription now covers (a later gap spoils all three)
     assert d.handler.conn.subs.markets(1) == {M, "KXHIGHCHI-26FEB11-T30", "KXHIGHCHI-26FEB11-B36.5"}
 
@@ -206,3 +206,81 @@ async def test_recorded_frames_replay_into_the_tape_the_collector_wrote(tmp_path
     assert Counter(e for e in d.rows.tables["book_events"] if e[5] in doubts) == \
         Counter(e for e in live_ledger.elements() if e[5] in doubts)
     assert d.counters.resync_requests == sum(1 for e in live_ledger.elements() if e[5] == "resync_requested")
+
+
+# --- frames the decoder cannot read: kept raw, numbering kept, only their own book doubted -------------
+
+
+def _two_books(d: Driven, fixtures: Path) -> str:
+    """Sid 1 feeds M (snapshot seq 3) and a second market (snapshot seq 4); returns the second."""
+    other = "KXHIGHCHI-26FEB11-T30"
+    d.feed(T0, fixture(fixtures, "ws_orderbook_snapshot", seq=3))
+    snap = fixture(fixtures, "ws_orderbook_snapshot", seq=4)
+    snap["msg"]["market_ticker"] = other
+    d.feed(T0, snap)
+    assert d.books.is_valid(M) and d.books.is_valid(other)
+    return other
+
+
+def test_an_unreadable_body_with_readable_numbering_is_kept_and_causes_no_gap(kalshi_fixtures: Path) -> None:
+    d = driven()
+    _subscribed(d, kalshi_fixtures)
+    other = _two_books(d, kalshi_fixtures)
+    bad = b'{"type":"orderbook_delta","sid":1,"seq":"5","msg":{"market_ticker":"%s","side":"yes"}}' % M.encode()
+    d.feed(T0 + 0.1, bad)
+    d.feed(T0 + 0.2, fixture(kalshi_fixtures, "ws_orderbook_delta_new_level", seq=6))
+    c = d.counters
+    assert sum(c.seq_breaks.values()) == 0, "the unreadable frame's seq was counted"
+    assert c.rejects == {"ws": 1} and c.malformed == 1
+    [row] = d.rows.tables["rejects"]
+    assert row[:3] == (_us(T0 + 0.1), "ws", CONN) and row[3] == bad
+    assert row[4].startswith("bad orderbook_delta") and "price_dollars" in row[4]
+    # the delta's own book is doubted and asked for again; the sid's other book stays valid
+    assert not d.books.is_valid(M) and d.books.is_valid(other)
+    assert [cmd["params"]["market_tickers"] for cmd in d.commands] == [[M]]
+    assert "gap" not in d.rows.actions() and "bad_value" in d.rows.actions()
+
+
+def test_an_empty_price_in_a_delta_is_a_reject_not_a_silent_skip(kalshi_fixtures: Path) -> None:
+    d = driven()
+    _subscribed(d, kalshi_fixtures)
+    other = _two_books(d, kalshi_fixtures)
+    delta = fixture(kalshi_fixtures, "ws_orderbook_delta_new_level", seq=5)
+    delta["msg"]["price_dollars"] = ""
+    d.feed(T0 + 0.1, delta)
+    assert d.counters.rejects == {"ws": 1}
+    assert all(row[5] == "snapshot" for row in d.rows.tables["orderbook_deltas"]), "no delta row from it"
+    assert not d.books.is_valid(M) and d.books.is_valid(other)
+    assert sum(d.counters.seq_breaks.values()) == 0
+
+
+def test_a_misshapen_book_message_without_a_ticker_doubts_every_book_of_its_sid(kalshi_fixtures: Path) -> None:
+    d = driven()
+    _subscribed(d, kalshi_fixtures)
+    other = _two_books(d, kalshi_fixtures)
+    d.feed(T0, {"type": "orderbook_delta", "sid": 1, "seq": 5})
+    assert not d.books.is_valid(M) and not d.books.is_valid(other)
+    assert sum(d.counters.seq_breaks.values()) == 0
+
+
+def test_variants_decode_and_count_their_repairs(kalshi_fixtures: Path) -> None:
+    d = driven()
+    _subscribed(d, kalshi_fixtures)
+    d.feed(T0, fixture(kalshi_fixtures, "ws_orderbook_snapshot", seq=3))
+    delta = fixture(kalshi_fixtures, "ws_orderbook_delta_new_level", seq=4)
+    delta["seq"] = "4"
+    delta["msg"]["ts_ms"] = str(delta["msg"]["ts_ms"])
+    delta["msg"]["shiny_new_field"] = {"x": 1}
+    d.feed(T0 + 0.1, delta)
+    lifecycle = {"type": "event_lifecycle", "sid": 4, "msg": {"event_ticker": "E", "title": "t", "subtitle": "s",
+                                                              "series_ticker": "S"}}
+    d.feed(T0 + 0.2, lifecycle)
+    trade = fixture(kalshi_fixtures, "ws_trade", seq=1)
+    del trade["msg"]["ts_ms"]
+    d.feed(T0 + 0.3, trade)
+    c = d.counters
+    assert sum(c.seq_breaks.values()) == 0 and d.books.is_valid(M) and not c.rejects
+    assert len(d.rows.tables["orderbook_deltas"]) > 1 and d.rows.tables["orderbook_deltas"][-1][1] is not None
+    assert d.rows.tables["trades_live"][0][1] == trade["msg"]["ts"] * 1_000_000
+    repaired = {(r.record, r.field) for r in c.field_repairs}
+    assert {("orderbook_delta", "seq"), ("orderbook_delta", "msg.ts_ms")} <= repaired

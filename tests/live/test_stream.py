@@ -163,6 +163,24 @@ async def test_a_refused_handshake_is_counted_and_retried(server: tuple[Server, 
     assert rec.events == [] and counters.connects == 0, "never connected: nothing to report lost"
 
 
+@pytest.mark.parametrize(("path", "names", "not_named"), [
+    ("/trade-api/ws/v9", "check kalshi.ws_url", "api_key_id"),  # 404: a wrong path, not a key problem
+    ("/trade-api/ws/v2", "check kalshi.api_key_id and kalshi.private_key_path", "ws_url"),  # 401
+])
+async def test_a_refused_handshake_names_the_setting(server: tuple[Server, str], caplog: pytest.LogCaptureFixture,
+                                                     path: str, names: str, not_named: str) -> None:
+    srv, url = server
+    srv.refuse = True
+    rec, counters = Recorder(), Counters()
+    stream = make_stream(url.replace("/trade-api/ws/v2", path), rec, counters)
+    task = asyncio.create_task(stream.run())
+    await _until(lambda: counters.handshake_refused >= 1)
+    stream.stop()
+    await task
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and names in errors[0] and not_named not in errors[0], errors
+
+
 async def test_a_bug_in_a_callable_costs_a_reconnect(server: tuple[Server, str]) -> None:
     srv, url = server
     rec, counters = Recorder(), Counters()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kalshi_collector.httpclient import HttpStats
 from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.sequence import SeqStatus
 from kalshi_collector.live.view import CollectorView, StatsLine
@@ -14,7 +15,7 @@ def view(now: float, messages: int, lag: Lag, gaps: int = 0) -> CollectorView:
     counters.seq_breaks[SeqStatus.GAP] = gaps
     return CollectorView(now=now, markets=6, books_valid=5, connected=True, subscribed_channels=frozenset(),
                          subscriptions=(), last_frame_at=now, counters=counters, lag=lag, awaiting_resync=(),
-                         last_good_flush_at=now, store={"buffered_rows": 40}, rest={}, stopping=False)
+                         last_good_flush_at=now, store={"buffered_rows": 40}, rest=HttpStats(), stopping=False)
 
 
 def test_the_stats_line_gives_rates_and_averages_since_the_previous_line() -> None:

@@ -157,3 +157,36 @@ def test_channel_tally_keeps_what_a_closed_subscription_counted() -> None:
     # reconnect: connection 2 starts its sids again at 1
     assert tally.observe([(2, 1, "orderbook_delta", 5)]) == {"orderbook_delta": 105, "trade": 7}
     assert tally.observe([(2, 1, "orderbook_delta", 9), (2, 3, "trade", 2)]) == {"orderbook_delta": 109, "trade": 9}
+
+
+def test_decoding_metrics_count_unknown_types_repairs_and_rejects_by_kind() -> None:
+    from prometheus_client.exposition import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from kalshi_collector.kalshi.lax import FieldRepair, Repair
+    from kalshi_collector.live.counters import MAX_NAMED_TYPES, Counters, Lag
+    from kalshi_collector.live.metrics import decoding_metrics
+    from kalshi_collector.live.view import CollectorView
+
+    c = Counters()
+    for i in range(MAX_NAMED_TYPES + 3):
+        c.note_unknown_type(f"type_{i}")
+    c.note_unknown_type("type_0")
+    c.note_repair(FieldRepair("ticker", "msg.volume_fp", Repair.TEXT_FROM_NUMBER))
+    c.note_reject("ws")
+    c.note_reject("rest:markets")
+    v = CollectorView(now=0.0, markets=0, books_valid=0, connected=True, subscribed_channels=frozenset(),
+                      subscriptions=(), last_frame_at=None, counters=c, lag=Lag(), awaiting_resync=(),
+                      last_good_flush_at=0.0, store={}, rest={}, stopping=False)
+
+    class One:
+        def collect(self):
+            return decoding_metrics(v)
+
+    registry = CollectorRegistry()
+    registry.register(One())
+    scrape = samples(generate_latest(registry).decode())
+    assert value(scrape, "ws_unknown_types_total", type="type_0") == 2
+    assert value(scrape, "ws_unknown_types_total", type="other") == 3
+    assert value(scrape, "decode_repairs_total", type="ticker", field="msg.volume_fp", repair="text_from_number") == 1
+    assert value(scrape, "rejects_total", source="ws") == 1 and value(scrape, "rejects_total", source="rest:markets") == 1

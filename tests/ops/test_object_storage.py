@@ -2,7 +2,7 @@
 
 The same layout as on disk, part files and compaction included, read back by ``ParquetStorage``;
 the journal stays on local disk and recovers into the bucket after a kill; collectors sharing one
-bucket do not compact the same day at once; a whole collector run writes there and ``status`` and
+bucket (shards) each compact only their own files; a whole collector run writes there and ``status`` and
 ``query`` read it.
 """
 
@@ -33,6 +33,12 @@ def keys(s3: S3, prefix: str) -> list[str]:
     fs, root = open_data_dir(s3.url(prefix))
     assert isinstance(fs, ObjectStoreFS)
     return sorted(str(k).removeprefix(f"{root}/") for k in fs.fs.find(str(root)))
+
+
+def etag(s3: S3, prefix: str, key: str) -> str:
+    fs, root = open_data_dir(s3.url(prefix))
+    assert isinstance(fs, ObjectStoreFS)
+    return fs.fs.info(f"{root}/{key}")["ETag"]
 
 
 def test_live_store_writes_compacts_and_reads_back_the_same_layout(s3: S3, tmp_path: Path) -> None:
@@ -101,8 +107,8 @@ def test_the_journal_stays_local_and_recovers_into_the_bucket_after_a_kill(s3: S
     os.environ["XDG_STATE_HOME"] = str(state)
     try:
         with LiveStore(url, journal_sync_interval=None) as store:
-            assert store.recover() == {"market_snapshots": 12, "orderbook_snapshots": 0, "orderbook_deltas": 0,
-                                       "trades_live": 0, "book_events": 0}
+            recovered = store.recover()
+            assert recovered["market_snapshots"] == 12 and sum(recovered.values()) == 12
         with LiveStore(url, journal_sync_interval=None) as store:  # exactly once: nothing left to replay
             assert not any(store.recover().values())
     finally:
@@ -110,7 +116,7 @@ def test_the_journal_stays_local_and_recovers_into_the_bucket_after_a_kill(s3: S
     assert len(ParquetStorage(url).read_parquets("market")) == 12
 
 
-def test_collectors_sharing_a_bucket_compact_each_day_once(s3: S3, tmp_path: Path) -> None:
+def test_shards_sharing_a_bucket_compact_only_their_own_files(s3: S3, tmp_path: Path) -> None:
     url = s3.url("shared")
     today = DAY + dt.timedelta(days=1)
     stores = {cid: LiveStore(url, cid, journal_sync_interval=None, journal_dir=tmp_path / cid) for cid in ("c0", "c1")}
@@ -120,16 +126,20 @@ def test_collectors_sharing_a_bucket_compact_each_day_once(s3: S3, tmp_path: Pat
             store.flush()
         names = keys(s3, "shared")
         assert {n.split("/")[-1].split("-")[1] for n in names} == {"c0", "c1"}  # a collector id in every part name
-        assert stores["c1"].compact(today) == []  # the smaller id compacts shared days
-        assert stores["c0"].compact(today) != []
+        assert [p.rsplit("/", 1)[-1] for p in stores["c1"].compact(today)] == [f"{DAY}.c1.parquet"]
+        assert [k for k in keys(s3, "shared") if "/part-c1-" in k] == []
+        assert [k for k in keys(s3, "shared") if "/part-c0-" in k] != []  # c1 left c0's parts alone
+        assert len(ParquetStorage(url).read_parquets("market")) == 10  # day file of c1 + parts of c0
+        assert [p.rsplit("/", 1)[-1] for p in stores["c0"].compact(today)] == [f"{DAY}.parquet"]
         assert [k for k in keys(s3, "shared") if "/part-" in k] == []
-        assert len(ParquetStorage(url).read_parquets("market")) == 10
-        # a late part from c0 after c0 went quiet: c1 takes over once c0 has been silent long enough
+        c1_file = next(k for k in keys(s3, "shared") if k.endswith(f"{DAY}.c1.parquet"))
+        c1_before = etag(s3, "shared", c1_file)
+        # a late part from c0: only c0's day file is rewritten
         stores["c0"].append("market_snapshots", snapshot_row(DAY, 3600.0, 7))
         stores["c0"].flush()
         assert stores["c1"].compact(today) == []
-        stores["c1"].compact_takeover_seconds = 0.0
-        assert stores["c1"].compact(today) != []
+        assert stores["c0"].compact(today) != []
+        assert etag(s3, "shared", c1_file) == c1_before
         assert len(ParquetStorage(url).read_parquets("market")) == 11
     finally:
         for store in stores.values():

@@ -60,7 +60,7 @@ def test_csv_parquet_and_table_output(collected: Collected, tmp_path: Path, caps
 def test_no_sql_lists_the_views(collected: Collected, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(q(collected)) == 0
     listed = [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()]
-    assert listed == list(VIEWS)
+    assert listed == [*VIEWS, "trades_all"]  # every dataset, then the one derived view
 
 
 def test_mistakes_are_one_line_and_exit_2(collected: Collected, capsys: pytest.CaptureFixture[str]) -> None:

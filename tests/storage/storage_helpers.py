@@ -38,12 +38,17 @@ def event_row(ts: int, i: int = 0) -> tuple:
     return (ts, None, 1, i, i + 2, "gap", f"missed {i}", None)
 
 
+def reject_row(ts: int, i: int = 0) -> tuple:
+    return (ts, "ws", 1, b'{"type":"trade","sid":3,"seq":%d,"msg":{}}' % i, f"bad trade {i}: msg.trade_id: missing")
+
+
 ROW_FACTORIES = {
     "market_snapshots": market_row,
     "orderbook_snapshots": orderbook_row,
     "orderbook_deltas": delta_row,
     "trades_live": trade_row,
     "book_events": event_row,
+    "rejects": reject_row,
 }
 
 # Which column identifies a row uniquely in the factories above (to check exactly-once).
@@ -53,6 +58,7 @@ ID_COLUMN = {
     "orderbook_deltas": "seq",
     "trades_live": "trade_id",
     "book_events": "expected_seq",
+    "rejects": "error",
 }
 
 

@@ -81,7 +81,7 @@ def test_recovering_twice_changes_nothing(data_dir: Path) -> None:
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         first = store.recover()
     assert first == {"market_snapshots": 1000, "orderbook_snapshots": 1000, "orderbook_deltas": 1000,
-                     "trades_live": 1000, "book_events": 1001}
+                     "trades_live": 1000, "book_events": 1001, "rejects": 1000}
     files = data_files(data_dir)
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0
@@ -135,7 +135,7 @@ def test_real_efbig_keeps_rows_buffered_and_journaled_then_retry_writes_all_once
     assert failed["buffered_rows"] > 0
     assert "storage write failed" in proc.stderr and "File too large" in proc.stderr
     assert retried["buffered_rows"] == 0
-    assert sum(retried["rows_written"].values()) == 5 * 5000
+    assert sum(retried["rows_written"].values()) == len(ROW_FACTORIES) * 5000
     assert_clean_files(data_dir)
     assert_exactly_once(data_dir, dict.fromkeys(ROW_FACTORIES, 5000))
 

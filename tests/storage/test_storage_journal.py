@@ -159,7 +159,7 @@ def test_a_failed_journal_write_is_undone_and_retried(data_dir: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.splitlines()[-1])
-    assert report["failed"]["journal_errors"] == 1 and report["failed"]["unsynced_rows"] == 5 * 2000
+    assert report["failed"]["journal_errors"] == 1 and report["failed"]["unsynced_rows"] == len(ROW_FACTORIES) * 2000
     assert report["retried"]["unsynced_rows"] == 0
     assert "journal write failed" in proc.stderr and "File too large" in proc.stderr
     for _, segment in list_segments(data_dir / "_journal", "c0"):

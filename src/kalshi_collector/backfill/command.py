@@ -22,6 +22,7 @@ from kalshi_collector.backfill.store import BackfillLocked
 from kalshi_collector.config import Config, load_config
 from kalshi_collector.errors import UsageError
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
+from kalshi_collector.preflight import preflight
 
 __all__ = ["add_arguments", "run", "parse_request"]
 
@@ -119,10 +120,11 @@ def run(args: argparse.Namespace) -> int:
 def _run_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     request = parse_request(args, config, today=datetime.now(UTC).date())
+    asyncio.run(preflight(config))  # StartupFailed: one line, exit 1/2
     try:
         summary = asyncio.run(_run(config, request, args.concurrency, make_progress(sys.stderr)))
     except ApiError as exc:
-        print(f"kalshi-collector backfill: the exchange did not answer: {exc}", file=sys.stderr)
+        print(f"kalshi-collector backfill: {exc.operator_message()}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"kalshi-collector backfill: cannot write under {config.storage.data_dir}: {exc}", file=sys.stderr)

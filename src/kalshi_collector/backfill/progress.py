@@ -3,12 +3,15 @@ otherwise (journald, nohup and CI logs must not fill up with carriage-return bar
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
+
+from kalshi_collector.httpclient import HttpStats
 
 __all__ = ["RunStats", "RunMeter", "Progress", "TqdmProgress", "LogProgress", "NullProgress", "make_progress"]
 
@@ -56,10 +59,10 @@ class RunMeter:
     the REST client's counters (``client_stats``), reckoned from when the meter was made, so a
     client that served other calls before the run does not inflate the summary."""
 
-    def __init__(self, client_stats: Callable[[], Mapping[str, int]], progress: Progress) -> None:
+    def __init__(self, client_stats: Callable[[], HttpStats], progress: Progress) -> None:
         self.stats = RunStats()
         self._client_stats = client_stats
-        self._base = dict(client_stats())
+        self._base = copy.copy(client_stats())
         self._progress = progress
 
     def page(self) -> None:
@@ -86,9 +89,9 @@ class RunMeter:
     def update(self) -> None:
         """Refresh the client's counters and show them (each display throttles itself)."""
         now = self._client_stats()
-        self.stats.requests = now.get("requests", 0) - self._base.get("requests", 0)
-        self.stats.retries = now.get("retries", 0) - self._base.get("retries", 0)
-        self.stats.http_429 = now.get("http_429", 0) - self._base.get("http_429", 0)
+        self.stats.requests = now.requests - self._base.requests
+        self.stats.retries = now.retries - self._base.retries
+        self.stats.http_429 = now.http_429 - self._base.http_429
         self._progress.update(self.stats)
 
 

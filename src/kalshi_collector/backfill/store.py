@@ -57,7 +57,7 @@ from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_par
 from kalshi_collector.storage.catalog import BACKFILL, CANDLESTICKS, TRADES, Dataset
 from kalshi_collector.storage.fs import LocalFS, default_state_dir, is_object_store_url, open_data_dir
 from kalshi_collector.storage.layout import PerEvent
-from kalshi_collector.storage.schemas import TS
+from kalshi_collector.storage.schemas import TS, conform
 
 __all__ = [
     "TRADES_SCHEMA",
@@ -149,8 +149,12 @@ def candles_table(event_ticker: str, market_ticker: str, period_minutes: int, ca
 
 
 def merge_tables(tables: Sequence[pa.Table], schema: pa.Schema, key: Sequence[str], sort: Sequence[str]) -> pa.Table:
-    """Concatenate, keep the *last* row of each key (later tables are fresher), sort."""
-    tables = [t.select(schema.names).cast(schema) for t in tables if t.num_rows]
+    """Concatenate, keep the *last* row of each key (later tables are fresher), sort.
+
+    Each table is conformed to ``schema``: a file of an older version (the original collector's)
+    lacks the columns added since, which read as nulls; pass ``Dataset.schema_for`` of the files'
+    schemas to keep the columns such a file has beyond ours."""
+    tables = [conform(t, schema) for t in tables if t.num_rows]
     if not tables:
         return schema.empty_table()
     merged = pa.concat_tables(tables).combine_chunks()
@@ -317,7 +321,7 @@ class BackfillStore:
             target = table.layout.event_file(self.data_root, event_ticker)
             tables = [self.fs.read_table(target)] if self.fs.isfile(target) else []
             tables += [pq.read_table(p) for p in parts]
-            merged = merge_tables(tables, table.schema, table.key, table.sort_keys)
+            merged = merge_tables(tables, table.schema_for(t.schema for t in tables), table.key, table.sort_keys)
             self.fs.write_parquet(target, merged)  # local: temp + fsync + rename; object store: one PUT
             for p in parts:
                 p.unlink(missing_ok=True)

@@ -4,10 +4,17 @@ Every frame is decoded exactly once, by msgspec, straight into the struct of its
 union), so the read loop never touches a ``dict``. The shapes follow API.md section 7 and
 ``ws_message_schemas.json`` (AsyncAPI, Oct 2026):
 
-* Fields we rely on are required; a frame that lacks one raises :class:`MessageError`, and so does
-  malformed JSON. The reason is short and safe to log (never the whole frame).
-* Unknown extra fields are ignored (Kalshi adds fields often). Deprecated fields (``ts``, ``time``,
-  ``taker_side``) are optional.
+* Two decoders. The strict msgspec decode is the fast path and reads every frame Kalshi sends in
+  the documented shape. A frame it refuses is read again by the tolerant decoder
+  (:mod:`kalshi_collector.kalshi.lax`): ``""`` as null, numeric strings as numbers, numbers as
+  strings, an unreadable optional field dropped (each repair reported), so one odd field costs that
+  field only. Only a frame that even it cannot read raises :class:`MessageError` (with what could be
+  read of its envelope: sid, seq, ticker); so does malformed JSON. The reason is short and safe to
+  log (never the whole frame).
+* Fields we rely on are required; the rest are optional. Unknown extra fields are ignored (Kalshi
+  adds fields often). Deprecated fields (``ts``, ``time``, ``taker_side``) are optional; a trade's
+  ``ts_ms`` is derived from ``ts`` when absent; ``event_lifecycle`` may come without ``seq``; an
+  ``ok`` may carry ``market_tickers`` at the top level instead of in ``msg``.
 * A well-formed frame whose ``type`` we do not know decodes to :class:`UnknownMessage`. It keeps
   ``sid`` and ``seq``, because Kalshi puts other frames on our sids (``event_fee_update`` shares the
   lifecycle subscription) and each of them consumes a sequence number: skipping one without counting
@@ -17,24 +24,32 @@ Money stays a string on the structs (``price_dollars``, ``delta_fp``...), named 
 the typed values come from properties (``price_cents``, ``delta_contracts``...) that convert exactly
 through :mod:`kalshi_collector.kalshi.numbers`, so the obvious ``float(x) * 100`` is never needed.
 The order book's hot path uses :func:`price_micros` and :func:`centi_contracts` (exact integers:
-millionths of a dollar, hundredths of a contract). All converters are memoised, because the same
-few hundred prices and few thousand sizes repeat all day; each memo stops growing at 100,000
-entries (later strings are still converted exactly, just not remembered).
+millionths of a dollar, hundredths of a contract; memoised, in ``numbers``, re-exported here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
-from kalshi_collector.kalshi.numbers import BadNumber, dollars_to_cents, fp_to_contracts
+from kalshi_collector.kalshi.lax import FieldRepair, LaxDecoder, LaxError, Repair, read_json
+from kalshi_collector.kalshi.numbers import (
+    BadNumber,
+    centi_contracts,
+    dollars_to_cents,
+    fp_to_contracts,
+    lax_int,
+    price_cents,
+    price_micros,
+)
 
 __all__ = [
     "MessageError",
     "BadNumber",
+    "FieldRepair",
+    "Repair",
     "Message",
     "OrderbookSnapshot",
     "OrderbookSnapshotBody",
@@ -73,84 +88,21 @@ __all__ = [
 
 
 class MessageError(ValueError):
-    """A frame that cannot be used: malformed JSON or a known ``type`` with the wrong shape.
+    """A frame that cannot be used: malformed JSON, or a known ``type`` that even the tolerant
+    decoder cannot read.
 
-    ``str(err)`` is a short reason fit for a log line; the frame itself is not included.
+    ``str(err)`` is a short reason fit for a log line; the frame itself is not included. What could
+    still be read of the envelope is kept (``kind``, ``sid``, ``seq``, ``market_ticker``; None when
+    unknown), so that the caller can still count the frame's sequence number and doubt the right book.
     """
 
-
-# --- exact numbers, memoised for the hot path -------------------------------------------------------
-
-_CACHE_LIMIT = 100_000
-_price_cache: dict[str, float] = {}
-_micros_cache: dict[str, int] = {}
-_centi_cache: dict[str, int] = {}
-_HUNDRED = Decimal(100)
-_MILLION = Decimal(1_000_000)
-
-
-def price_cents(dollars: str) -> float:
-    """``"0.2900"`` -> ``29.0``, ``"0.0150"`` -> ``1.5``: a binary contract's price in cents.
-
-    Raises :class:`BadNumber` for a string that is not a decimal or lies outside (0, 100) cents,
-    which no order-book level can have.
-    """
-    cents = _price_cache.get(dollars)
-    if cents is not None:
-        return cents
-    cents = dollars_to_cents(dollars)
-    if cents is None or not 0.0 < cents < 100.0:
-        raise BadNumber(f"price out of range: {dollars!r}")
-    if len(_price_cache) < _CACHE_LIMIT:
-        _price_cache[dollars] = cents
-    return cents
-
-
-def price_micros(dollars: str) -> int:
-    """``"0.2900"`` -> ``290000``: a price in exact integer millionths of a dollar.
-
-    The order book keys its levels by this: Kalshi quotes up to 6 decimals, so every price is a
-    whole number of micro-dollars, and integer keys hash faster than floats on the hot path.
-    Same checks as :func:`price_cents`, plus: a seventh decimal raises :class:`BadNumber`.
-    """
-    micros = _micros_cache.get(dollars)
-    if micros is not None:
-        return micros
-    try:
-        scaled = Decimal(dollars) * _MILLION
-    except (InvalidOperation, TypeError) as exc:
-        raise BadNumber(f"not a dollar amount: {dollars!r}") from exc
-    if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        raise BadNumber(f"not a price in millionths of a dollar: {dollars!r}")
-    micros = int(scaled)
-    if not 0 < micros < 1_000_000:
-        raise BadNumber(f"price out of range: {dollars!r}")
-    if len(_micros_cache) < _CACHE_LIMIT:
-        _micros_cache[dollars] = micros
-    return micros
-
-
-def centi_contracts(fp: str) -> int:
-    """``"12.34"`` -> ``1234``: a contract count in exact integer hundredths.
-
-    The order book sums sizes; integers keep those sums exact (``0.1 + 0.2 - 0.3`` is not 0 in
-    floats, which would leave phantom levels or report false negatives). Kalshi's ``*_fp`` counts
-    have exactly two decimals (API.md 6); a finer count raises :class:`BadNumber` rather than being
-    rounded silently.
-    """
-    centi = _centi_cache.get(fp)
-    if centi is not None:
-        return centi
-    try:
-        scaled = Decimal(fp) * _HUNDRED
-    except (InvalidOperation, TypeError) as exc:
-        raise BadNumber(f"not a contract count: {fp!r}") from exc
-    if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        raise BadNumber(f"not a count in hundredths: {fp!r}")
-    centi = int(scaled)
-    if len(_centi_cache) < _CACHE_LIMIT:
-        _centi_cache[fp] = centi
-    return centi
+    def __init__(self, reason: str, *, kind: str | None = None, sid: int | None = None,
+                 seq: int | None = None, market_ticker: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.sid = sid
+        self.seq = seq
+        self.market_ticker = market_ticker
 
 
 def _cents_or_none(dollars: str | None) -> float | None:
@@ -172,6 +124,8 @@ class OrderbookSnapshotBody(_Body):
     # Ascending [price_dollars, count_fp] pairs; a side is omitted by Kalshi when it is empty.
     yes_dollars_fp: list[tuple[str, str]] = []
     no_dollars_fp: list[tuple[str, str]] = []
+    # the tolerant decoder must fail the snapshot rather than drop a side it cannot read
+    __lax_required__: ClassVar[frozenset[str]] = frozenset({"yes_dollars_fp", "no_dollars_fp"})
 
     def yes_levels(self) -> list[tuple[float, float]]:
         """YES bids as ``(price_cents, contracts)``, ascending like the wire."""
@@ -204,12 +158,15 @@ class OrderbookDeltaBody(_Body):
 
 
 class TickerBody(_Body):
+    """Only the ticker is required: a ticker message is a set of independent values, and one that
+    arrives empty (``""``) or unreadable must cost that value alone (it reads as None)."""
+
     market_ticker: str
-    price_dollars: str
-    yes_bid_dollars: str
-    yes_ask_dollars: str
-    volume_fp: str
-    open_interest_fp: str
+    price_dollars: str | None = None
+    yes_bid_dollars: str | None = None
+    yes_ask_dollars: str | None = None
+    volume_fp: str | None = None
+    open_interest_fp: str | None = None
     market_id: str = ""
     yes_bid_size_fp: str | None = None
     yes_ask_size_fp: str | None = None
@@ -221,26 +178,26 @@ class TickerBody(_Body):
     time: str | None = None  # deprecated
 
     @property
-    def last_price_cents(self) -> float:
-        return dollars_to_cents(self.price_dollars)  # type: ignore[return-value]
+    def last_price_cents(self) -> float | None:
+        return dollars_to_cents(self.price_dollars)
 
     @property
-    def yes_bid_cents(self) -> float:
+    def yes_bid_cents(self) -> float | None:
         """Best YES bid; ``0.0`` when Kalshi reports an empty side ("0.0000")."""
-        return dollars_to_cents(self.yes_bid_dollars)  # type: ignore[return-value]
+        return dollars_to_cents(self.yes_bid_dollars)
 
     @property
-    def yes_ask_cents(self) -> float:
+    def yes_ask_cents(self) -> float | None:
         """Best YES ask; Kalshi reports an empty side as "0.0000" (API.md 5.4)."""
-        return dollars_to_cents(self.yes_ask_dollars)  # type: ignore[return-value]
+        return dollars_to_cents(self.yes_ask_dollars)
 
     @property
-    def volume(self) -> float:
-        return fp_to_contracts(self.volume_fp)  # type: ignore[return-value]
+    def volume(self) -> float | None:
+        return fp_to_contracts(self.volume_fp)
 
     @property
-    def open_interest(self) -> float:
-        return fp_to_contracts(self.open_interest_fp)  # type: ignore[return-value]
+    def open_interest(self) -> float | None:
+        return fp_to_contracts(self.open_interest_fp)
 
     @property
     def yes_bid_size(self) -> float | None:
@@ -252,29 +209,38 @@ class TickerBody(_Body):
 
 
 class TradeBody(_Body):
+    """A trade. ``ts_ms`` may be absent (trades of the cut-over day carry only the deprecated ``ts``,
+    in seconds): it is then derived from ``ts``; a trade with neither time is not a trade."""
+
     trade_id: str
     market_ticker: str
     yes_price_dollars: str
-    no_price_dollars: str
-    count_fp: str
-    ts_ms: int
+    no_price_dollars: str | None = None
+    count_fp: str | None = None
+    ts_ms: int = 0
     taker_outcome_side: Literal["yes", "no"] | None = None
     taker_book_side: Literal["bid", "ask"] | None = None
     is_block_trade: bool = False
     taker_side: Literal["yes", "no"] | None = None  # deprecated, same meaning as taker_outcome_side
     ts: int | None = None  # deprecated
 
+    def __post_init__(self) -> None:
+        if not self.ts_ms:
+            if self.ts is None:
+                raise ValueError("trade without ts_ms or ts")
+            self.ts_ms = self.ts * 1000
+
     @property
     def yes_price_cents(self) -> float:
         return dollars_to_cents(self.yes_price_dollars)  # type: ignore[return-value]
 
     @property
-    def no_price_cents(self) -> float:
-        return dollars_to_cents(self.no_price_dollars)  # type: ignore[return-value]
+    def no_price_cents(self) -> float | None:
+        return dollars_to_cents(self.no_price_dollars)
 
     @property
-    def count(self) -> float:
-        return fp_to_contracts(self.count_fp)  # type: ignore[return-value]
+    def count(self) -> float | None:
+        return fp_to_contracts(self.count_fp)
 
     @property
     def outcome_side(self) -> str | None:
@@ -409,8 +375,8 @@ class MarketLifecycle(_Envelope, tag="market_lifecycle_v2"):
 
 class EventLifecycle(_Envelope, tag="event_lifecycle"):
     sid: int
-    seq: int
     msg: EventLifecycleBody
+    seq: int | None = None  # Kalshi has sent event_lifecycle frames without one
 
 
 class Subscribed(_Envelope, tag="subscribed"):
@@ -426,10 +392,14 @@ class Ok(_Envelope, tag="ok"):
     sid: int | None = None
     seq: int | None = None
     msg: OkBody | list[SubscriptionInfo] | None = None
+    # Kalshi has also answered update_subscription with the list at the top level, beside ``msg``.
+    market_tickers_top: list[str] | None = msgspec.field(default=None, name="market_tickers")
 
     @property
     def market_tickers(self) -> list[str] | None:
-        return self.msg.market_tickers if isinstance(self.msg, OkBody) else None
+        if isinstance(self.msg, OkBody) and self.msg.market_tickers is not None:
+            return self.msg.market_tickers
+        return self.market_tickers_top
 
     @property
     def subscriptions(self) -> list[SubscriptionInfo] | None:
@@ -464,16 +434,6 @@ class UnknownMessage(msgspec.Struct, gc=False, kw_only=True):
     seq: int | None = None
 
 
-class _TypeOnly(msgspec.Struct, gc=False):
-    type: str
-
-
-class _Position(msgspec.Struct, gc=False):
-    id: int | None = None
-    sid: int | None = None
-    seq: int | None = None
-
-
 _KnownMessage = (
     OrderbookDelta
     | OrderbookSnapshot
@@ -494,8 +454,10 @@ KNOWN_TYPES = frozenset(
 )
 
 _decoder = msgspec.json.Decoder(_KnownMessage)
-_type_decoder = msgspec.json.Decoder(_TypeOnly)
-_position_decoder = msgspec.json.Decoder(_Position)
+_lax: dict[str, LaxDecoder] = {
+    cls.__struct_config__.tag: LaxDecoder(cls)  # type: ignore[attr-defined]
+    for cls in _KnownMessage.__args__  # type: ignore[attr-defined]
+}
 _REASON_LIMIT = 160
 
 
@@ -503,31 +465,54 @@ def _short(reason: str) -> str:
     return reason if len(reason) <= _REASON_LIMIT else reason[: _REASON_LIMIT - 3] + "..."
 
 
-def decode(frame: bytes | str) -> Message:
+def decode(frame: bytes | str, repairs: Callable[[FieldRepair], None] | None = None) -> Message:
     """Decode one WebSocket text frame.
 
     Returns the typed message, or :class:`UnknownMessage` for a valid frame of another ``type``.
-    Raises :class:`MessageError` for anything else.
+    Raises :class:`MessageError` for anything else. The strict msgspec decode is the fast path; a
+    frame it refuses is read again by the tolerant decoder (:mod:`kalshi.lax`), which reports each
+    field it had to repair to ``repairs``.
     """
     try:
         return _decoder.decode(frame)
-    except msgspec.ValidationError as exc:
-        # Rare path: find out whether the type is merely unknown, or a known type is misshapen.
-        try:
-            kind = _type_decoder.decode(frame).type
-        except (msgspec.DecodeError, TypeError):
-            raise MessageError(_short(f"not a Kalshi message: {exc}")) from None
-        if kind in KNOWN_TYPES:
-            raise MessageError(_short(f"bad {kind}: {exc}")) from None
-        try:
-            where = _position_decoder.decode(frame)
-        except msgspec.DecodeError as position_exc:
-            raise MessageError(_short(f"bad {kind}: {position_exc}")) from None
-        return UnknownMessage(type=kind, id=where.id, sid=where.sid, seq=where.seq)
+    except msgspec.ValidationError:
+        return _decode_lax(frame, repairs)
     except msgspec.DecodeError as exc:
         raise MessageError(_short(f"malformed JSON: {exc}")) from None
     except TypeError:
         raise MessageError(f"frame must be bytes or str, not {type(frame).__name__}") from None
+
+
+def _envelope_int(obj: dict[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    try:
+        return lax_int(value)
+    except BadNumber:
+        return None
+
+
+def _decode_lax(frame: bytes | str, repairs: Callable[[FieldRepair], None] | None) -> Message:
+    """The rare path: valid JSON the strict decoder refused (an unknown type, or a field of another shape)."""
+    try:
+        obj = read_json(frame)
+    except msgspec.DecodeError as exc:  # pragma: no cover - the strict decoder parsed it already
+        raise MessageError(_short(f"malformed JSON: {exc}")) from None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if not isinstance(kind, str):
+        raise MessageError("not a Kalshi message: no string `type`") from None
+    cid, sid, seq = _envelope_int(obj, "id"), _envelope_int(obj, "sid"), _envelope_int(obj, "seq")
+    lax = _lax.get(kind)
+    if lax is None:
+        return UnknownMessage(type=kind, id=cid, sid=sid, seq=seq)
+    try:
+        return lax.decode(obj, repairs)
+    except LaxError as exc:
+        body = obj.get("msg")
+        ticker = body.get("market_ticker") if isinstance(body, dict) else None
+        raise MessageError(_short(f"bad {kind}: {exc}"), kind=kind, sid=sid, seq=seq,
+                           market_ticker=ticker if isinstance(ticker, str) and ticker else None) from None
 
 
 # --- commands (client -> server) --------------------------------------------------------------------

@@ -8,16 +8,31 @@ happens once, here, at the edge.
 
 Decoding is lenient where Kalshi is known to add, drop and deprecate fields (API.md 3: "unknown
 fields must be ignored"): only identifiers are required, everything else has a default.
+
+The listings discovery and the cross-check read (events, an event, markets) are decoded item by
+item, so that one odd item never costs the page: each item is kept as its raw JSON by the page
+decode, then read by the strict decoder, and if that fails by the tolerant one
+(:mod:`kalshi_collector.kalshi.lax`: ``""`` as null, numbers as text and text as numbers, an
+unreadable optional field dropped). An item that even it cannot read is handed, with its bytes and
+the reason, to the sink installed by :func:`rejects_to` for the current task (the collector writes
+it to its ``rejects`` table) and left out of the page. A number the exact conversion refuses
+becomes None in the public record, like a missing one. The REST transport (``rest.py``) is not
+involved: the tolerance lives in these records, so any client that decodes into them gets it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
+from kalshi_collector.kalshi.lax import LaxDecoder, LaxError, read_json
+from kalshi_collector.kalshi.numbers import BadNumber, dollars_to_cents, fp_to_contracts
 
 __all__ = [
     "Market",
@@ -30,7 +45,86 @@ __all__ = [
     "HistoricalCutoff",
     "ExchangeStatus",
     "Page",
+    "RejectSink",
+    "rejects_to",
 ]
+
+log = logging.getLogger(__name__)
+
+RejectSink = Callable[[bytes, str], None]
+"""Where an item that cannot be decoded goes: ``(raw item bytes, reason)``."""
+_rejects: ContextVar[RejectSink | None] = ContextVar("kalshi_rest_rejects", default=None)
+
+
+@contextmanager
+def rejects_to(sink: RejectSink) -> Iterator[None]:
+    """Hand every REST item that cannot be decoded within this block (this task) to ``sink``.
+
+    A context variable rather than a client argument: decoding happens inside the client's request
+    (``KalshiRestClient.get`` decodes into these records), and the caller, not the transport, knows
+    where its rejects belong. Without a sink an unreadable item is logged and left out.
+    """
+    token = _rejects.set(sink)
+    try:
+        yield
+    finally:
+        _rejects.reset(token)
+
+
+def _reject(raw: bytes, reason: str) -> None:
+    sink = _rejects.get()
+    if sink is None:
+        log.warning("left out an unreadable REST item: %s", reason)
+        return
+    sink(raw, reason)
+
+
+class _Items:
+    """Strict decode of one list item, then the tolerant one, else a reject (the rest of the list stays)."""
+
+    def __init__(self, cls: type, what: str) -> None:
+        self._strict = msgspec.json.Decoder(cls)
+        self._lax = LaxDecoder(cls)
+        self._what = what
+
+    def decode(self, raws: list[msgspec.Raw]) -> list:
+        out = []
+        for raw in raws:
+            try:
+                out.append(self._strict.decode(raw))
+                continue
+            except msgspec.DecodeError:
+                pass
+            try:
+                out.append(self._lax.decode(read_json(raw)))
+            except (LaxError, msgspec.DecodeError) as exc:
+                _reject(bytes(raw), f"bad {self._what}{_named(raw)}: {exc}"[:300])
+        return out
+
+
+def _named(raw: msgspec.Raw) -> str:
+    """`` KXHIGH-26FEB11-B34.5`` (the item's ticker, if it can be read) for the reason text."""
+    try:
+        obj = read_json(raw)
+    except msgspec.DecodeError:
+        return ""
+    name = obj.get("ticker") or obj.get("event_ticker") if isinstance(obj, dict) else None
+    return f" {name}" if isinstance(name, str) else ""
+
+
+def _cents(value: str | None) -> float | None:
+    """A price in cents; None when absent or unreadable (one odd field costs that field)."""
+    try:
+        return dollars_to_cents(value)
+    except BadNumber:
+        return None
+
+
+def _contracts(value: str | None) -> float | None:
+    try:
+        return fp_to_contracts(value)
+    except BadNumber:
+        return None
 
 
 class _W(msgspec.Struct, kw_only=True):
@@ -127,17 +221,17 @@ class Market(msgspec.Struct, kw_only=True, frozen=True):
             close_time=w.close_time,
             latest_expiration_time=w.latest_expiration_time,
             settlement_ts=w.settlement_ts,
-            yes_bid=dollars_to_cents(w.yes_bid_dollars),
-            yes_ask=dollars_to_cents(w.yes_ask_dollars),
-            no_bid=dollars_to_cents(w.no_bid_dollars),
-            no_ask=dollars_to_cents(w.no_ask_dollars),
-            last_price=dollars_to_cents(w.last_price_dollars),
-            yes_bid_size=fp_to_contracts(w.yes_bid_size_fp),
-            yes_ask_size=fp_to_contracts(w.yes_ask_size_fp),
-            volume=fp_to_contracts(w.volume_fp),
-            volume_24h=fp_to_contracts(w.volume_24h_fp),
-            open_interest=fp_to_contracts(w.open_interest_fp),
-            settlement_value=dollars_to_cents(w.settlement_value_dollars),
+            yes_bid=_cents(w.yes_bid_dollars),
+            yes_ask=_cents(w.yes_ask_dollars),
+            no_bid=_cents(w.no_bid_dollars),
+            no_ask=_cents(w.no_ask_dollars),
+            last_price=_cents(w.last_price_dollars),
+            yes_bid_size=_contracts(w.yes_bid_size_fp),
+            yes_ask_size=_contracts(w.yes_ask_size_fp),
+            volume=_contracts(w.volume_fp),
+            volume_24h=_contracts(w.volume_24h_fp),
+            open_interest=_contracts(w.open_interest_fp),
+            settlement_value=_cents(w.settlement_value_dollars),
             strike_type=w.strike_type,
             floor_strike=w.floor_strike,
             cap_strike=w.cap_strike,
@@ -146,7 +240,10 @@ class Market(msgspec.Struct, kw_only=True, frozen=True):
         )
 
 
-class _EventWire(_W, kw_only=True):
+_MARKET_ITEMS = _Items(_MarketWire, "market")
+
+
+class _EventWire(_W, kw_only=True, dict=True):
     event_ticker: str
     series_ticker: str = ""
     title: str = ""
@@ -155,7 +252,12 @@ class _EventWire(_W, kw_only=True):
     strike_date: datetime | None = None
     strike_period: str | None = None
     category: str | None = None
-    markets: list[_MarketWire] | None = None
+    raw_markets: list[msgspec.Raw] | None = msgspec.field(default=None, name="markets")
+
+    def __post_init__(self) -> None:
+        # nested markets one by one: a bad market is rejected alone (see the module docstring)
+        self.markets: list[_MarketWire] | None = (
+            None if self.raw_markets is None else _MARKET_ITEMS.decode(self.raw_markets))
 
 
 class Event(msgspec.Struct, kw_only=True, frozen=True):
@@ -441,23 +543,36 @@ class Page(msgspec.Struct, kw_only=True, frozen=True):
 # --------------------------------------------------------------------------- response envelopes
 
 
-class _EventResp(_W, kw_only=True):
+class _EventResp(_W, kw_only=True, dict=True):
     event: _EventWire
-    markets: list[_MarketWire] | None = None
+    raw_markets: list[msgspec.Raw] | None = msgspec.field(default=None, name="markets")
+
+    def __post_init__(self) -> None:
+        self.markets: list[_MarketWire] | None = (
+            None if self.raw_markets is None else _MARKET_ITEMS.decode(self.raw_markets))
 
 
-class _EventsResp(_W, kw_only=True):
-    events: list[_EventWire]
+_EVENT_ITEMS = _Items(_EventWire, "event")
+
+
+class _EventsResp(_W, kw_only=True, dict=True):
+    raw_events: list[msgspec.Raw] = msgspec.field(name="events")
     cursor: str = ""
+
+    def __post_init__(self) -> None:
+        self.events: list[_EventWire] = _EVENT_ITEMS.decode(self.raw_events)
 
 
 class _MarketResp(_W, kw_only=True):
     market: _MarketWire
 
 
-class _MarketsResp(_W, kw_only=True):
-    markets: list[_MarketWire]
+class _MarketsResp(_W, kw_only=True, dict=True):
+    raw_markets: list[msgspec.Raw] = msgspec.field(name="markets")
     cursor: str = ""
+
+    def __post_init__(self) -> None:
+        self.markets: list[_MarketWire] = _MARKET_ITEMS.decode(self.raw_markets)
 
 
 class _SeriesResp(_W, kw_only=True):

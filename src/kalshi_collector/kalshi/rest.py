@@ -1,74 +1,123 @@
 """Async REST client for Kalshi's market-data endpoints (API.md section 5).
 
-- One ``aiohttp`` session, requests signed when a key is configured (public endpoints accept
-  signed requests, and signed traffic gets the account's rate budget instead of the tiny
-  anonymous one).
-- A client-side token bucket (``aiolimiter``) sized to the configured Kalshi tier, so a
-  well-configured client never earns a 429. When one arrives anyway (Kalshi's 429 carries no
-  Retry-After), every caller pauses for a short, growing cool-down: the whole client slows down,
-  not just the request that failed.
-- Retries (``tenacity``) with capped exponential backoff and jitter on 429, 5xx, timeouts,
-  dropped connections and truncated bodies; never on other 4xx, which are our mistakes or a
-  missing ticker and would fail again.
-- Cursor pagination as async iterators (pages, so callers can batch their work).
+The transport is the shared HTTP stack (:mod:`kalshi_collector.httpclient`); this module adds what
+is Kalshi's:
+
+- requests signed when a key is configured (public endpoints accept signed requests, and signed
+  traffic gets the account's rate budget instead of the tiny anonymous one);
+- a gate sized to the configured Kalshi tier, so a well-configured client never earns a 429. When
+  one arrives anyway (Kalshi's 429 carries no Retry-After), every caller pauses for a short,
+  growing cool-down: the whole client slows down, not just the request that failed;
+- retries with capped exponential backoff and jitter on 429, 5xx, timeouts, dropped connections
+  and truncated bodies; never on other 4xx, which are our mistakes, a refused key or a missing
+  ticker and would fail again (:class:`Unauthorized`, :class:`NotFound`, :class:`ApiError`);
+- Kalshi's error bodies read into one line; cursor pagination as async iterators (pages, so
+  callers can batch their work).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-import aiohttp
 import msgspec
-from aiolimiter import AsyncLimiter
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
 from yarl import URL
 
 from kalshi_collector import __version__
-from kalshi_collector.config import Config
+from kalshi_collector.config import PROD_REST_URL, Config
+from kalshi_collector.httpclient import (
+    BadBody,
+    BodyHook,
+    Budget,
+    HttpClient,
+    HttpError,
+    HttpStats,
+    RateGate,
+    Reply,
+    RetryLog,
+    RetryPolicy,
+    StatusError,
+    TransportError,
+    call_with_retries,
+    is_transient_status,
+)
 from kalshi_collector.kalshi import models as m
 from kalshi_collector.kalshi import trade_columns as tc
 from kalshi_collector.kalshi.auth import KalshiSigner
 
-__all__ = ["KalshiRestClient", "ApiError", "TransientError", "NotFound"]
+__all__ = ["KalshiRestClient", "ApiError", "TransientError", "NotFound", "Unauthorized", "GaveUp"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 USER_AGENT = f"kalshi-collector/{__version__}"
+SOURCE = "kalshi"  # the ``source`` of the on_body hook and of retry log lines
+TransientError = TransportError  # the old name of a failure worth retrying
 
 
-class ApiError(Exception):
-    """A non-retryable error answer (4xx other than 429, or retries exhausted)."""
+class ApiError(HttpError):
+    """A non-retryable error answer (4xx other than 429), or retries exhausted (:class:`GaveUp`).
+
+    :meth:`operator_message` is the one line for the person running the collector, naming the
+    setting to fix; each subclass knows its own.
+    """
 
     def __init__(self, status: int, path: str, detail: str) -> None:
-        super().__init__(f"HTTP {status} on {path}: {detail}")
-        self.status = status
+        super().__init__(f"HTTP {status} on {path}: {detail}", None, status)
+        self.status: int = status
         self.path = path
         self.detail = detail
 
+    def operator_message(self) -> str:
+        return (f"the exchange refused {self.path} (HTTP {self.status}: {self.detail}); "
+                f"check that kalshi.base_url is Kalshi's trade API, e.g. {PROD_REST_URL}")
+
 
 class NotFound(ApiError):
-    pass
+    """404: a wrong path (base URL) or a ticker the exchange does not know."""
+
+    def operator_message(self) -> str:
+        return (f"{self.path} does not exist at the exchange (HTTP 404: {self.detail}); "
+                f"check kalshi.base_url, e.g. {PROD_REST_URL}")
 
 
-class TransientError(Exception):
-    """Worth retrying: 429, 5xx, timeout, dropped connection, truncated body."""
+class Unauthorized(ApiError):
+    """401/403: the exchange refused the key (unknown key id, or a signature that does not verify)."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
+    def operator_message(self) -> str:
+        return f"the exchange refused the API key (HTTP {self.status}: {self.detail}); {auth_fix(self.detail)}"
+
+
+class GaveUp(ApiError):
+    """Every attempt met a transient failure; ``last`` is the final one."""
+
+    def __init__(self, path: str, attempts: int, last: HttpError) -> None:
+        super().__init__(last.status or 0, path, f"gave up after {attempts} attempts: {last}")
+        self.last = last
+        self.attempts = attempts
+
+    def operator_message(self) -> str:
+        return (f"the exchange did not answer {self.path} ({self.attempts} attempts, last: {self.last}); "
+                "check kalshi.base_url and the network")
+
+
+def auth_fix(detail: str) -> str:
+    """Which setting a refused key points at, from the refusal's words (Kalshi's and the simulator's)."""
+    text = detail.lower()
+    if "signature" in text:
+        return ("check kalshi.private_key_path: the key file must be the private key of kalshi.api_key_id "
+                "(and the clock must be right)")
+    if "unknown" in text or "not found" in text or "invalid api key" in text:
+        return "check kalshi.api_key_id: the exchange does not know this key id"
+    if "required" in text or "missing" in text:
+        return "set kalshi.api_key_id and kalshi.private_key_path"
+    return "check kalshi.api_key_id and kalshi.private_key_path"
+
+
+_REFUSED: Mapping[int, type[ApiError]] = {401: Unauthorized, 403: Unauthorized, 404: NotFound}
 
 
 def _ts(value: datetime | int | float | None) -> int | None:
@@ -93,8 +142,20 @@ def _error_detail(body: bytes) -> str:
     return str(obj)[:200]
 
 
+def _refusal(reply: Reply, path: str) -> HttpError:
+    """The error for a non-200 answer: transient ones are retried, the others raised as they are."""
+    detail = _error_detail(reply.body)
+    if is_transient_status(reply.status):
+        return StatusError(reply.status, reply.url, detail, reply.retry_after)
+    return _REFUSED.get(reply.status, ApiError)(reply.status, path, detail)
+
+
 class KalshiRestClient:
-    """Kalshi market-data REST client. Use as ``async with KalshiRestClient(...) as client``."""
+    """Kalshi market-data REST client. Use as ``async with KalshiRestClient(...) as client``.
+
+    ``stats`` is the typed :class:`~kalshi_collector.httpclient.HttpStats` of every attempt;
+    ``on_body(source, request_path, status, body)``, when set, sees every body received.
+    """
 
     def __init__(
         self,
@@ -108,31 +169,29 @@ class KalshiRestClient:
         max_backoff: float = 30.0,
         concurrency: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        on_body: BodyHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._base_path = URL(self.base_url).path.rstrip("/")
         self.signer = signer
         self.rate = requests_per_second
-        # Same rate as Kalshi's bucket, half its depth. A bucket as deep as Kalshi's overdraws it:
-        # while Kalshi's bucket is full, the refill owed to requests still in flight is lost there
-        # (it cannot overfill) but not here, and the next burst then earns 429s. Half the depth
-        # absorbs that for up to rate*burst/2 requests in flight; the steady rate is unchanged.
-        self._limiter = (
-            AsyncLimiter(max(1.0, requests_per_second * burst_seconds / 2), burst_seconds / 2)
-            if requests_per_second > 0
-            else None
-        )
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(10.0, timeout))
-        self._max_retries = max_retries
-        self._max_backoff = max_backoff
-        self._concurrency = concurrency
-        self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._cooldown_until = 0.0
-        self._consecutive_429 = 0
-        self._last_429_at = float("-inf")
-        self.stats: Counter[str] = Counter()
-        self.on_request: Callable[[str, int], None] | None = None  # hook for metrics: (outcome, status)
+        self.gate = RateGate.per_second(requests_per_second, burst_seconds, cooldown_max=max_backoff, clock=clock)
+        self.policy = retry or RetryPolicy(attempts=max_retries + 1, initial_seconds=0.25, max_seconds=max_backoff,
+                                  jitter_seconds=min(0.5, max_backoff))
+        self.http = HttpClient(user_agent=USER_AGENT, timeout_seconds=timeout,
+                               connect_timeout_seconds=min(10.0, timeout), headers={"Accept": "application/json"},
+                               concurrency=concurrency, on_body=on_body)
+        self._retry_log = RetryLog(log)
+        self.stats: HttpStats = self.http.stats
+
+    @property
+    def on_body(self) -> BodyHook | None:
+        return self.http.on_body
+
+    @on_body.setter
+    def on_body(self, hook: BodyHook | None) -> None:
+        self.http.on_body = hook
 
     @classmethod
     def from_config(cls, config: Config, *, signed: bool | None = None, **overrides: Any) -> KalshiRestClient:
@@ -140,17 +199,10 @@ class KalshiRestClient:
         k = config.kalshi
         signer = None
         if signed or (signed is None and k.api_key_id and k.private_key_path):
-            key_id, key_path = config.require_credentials("signed REST requests")
-            signer = KalshiSigner.from_files(key_id, key_path)
+            signer = KalshiSigner.from_files(*config.require_credentials("signed REST requests"))
         rate, burst = k.rate_limit
-        kwargs: dict[str, Any] = dict(
-            signer=signer,
-            requests_per_second=rate,
-            burst_seconds=burst,
-            timeout=k.request_timeout_seconds,
-            max_retries=k.max_retries,
-        )
-        kwargs.update(overrides)
+        kwargs: dict[str, Any] = {"signer": signer, "requests_per_second": rate, "burst_seconds": burst,
+                                  "timeout": k.request_timeout_seconds, "max_retries": k.max_retries, **overrides}
         return cls(k.base_url, **kwargs)
 
     async def __aenter__(self) -> KalshiRestClient:
@@ -161,105 +213,41 @@ class KalshiRestClient:
         await self.close()
 
     async def open(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._concurrency, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            )
+        await self.http.open()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.http.close()
 
     # ------------------------------------------------------------------ core request
-
-    async def _wait_turn(self) -> None:
-        while True:
-            pause = self._cooldown_until - self._clock()
-            if pause <= 0:
-                break
-            await asyncio.sleep(pause)
-        if self._limiter is not None:
-            await self._limiter.acquire()
-
-    def _note_429(self, sent_at: float) -> None:
-        # Requests already in flight when the last 429 arrived report that same overload: with
-        # many requests in flight, counting each of them would escalate one burst straight to
-        # the longest pause. Only a 429 to a request sent after it means "still too fast".
-        if sent_at < self._last_429_at:
-            return
-        self._last_429_at = self._clock()
-        self._consecutive_429 += 1
-        pause = min(self._max_backoff, 0.25 * 2 ** min(self._consecutive_429, 8))
-        self._cooldown_until = max(self._cooldown_until, self._clock() + pause)
-
-    async def _get_once(self, path: str, params: list[tuple[str, str]] | None) -> bytes:
-        if self._session is None:
-            await self.open()
-        assert self._session is not None
-        await self._wait_turn()
-        url = self.base_url + path
-        headers = self.signer.headers("GET", self._base_path + path) if self.signer else None
-        self.stats["requests"] += 1
-        sent_at = self._clock()
-        try:
-            async with self._session.get(url, params=params, headers=headers) as resp:
-                body = await resp.read()
-                status = resp.status
-        except TimeoutError:
-            self.stats["timeouts"] += 1
-            raise TransientError(f"timeout on {path}") from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, aiohttp.ServerDisconnectedError) as exc:
-            self.stats["connection_errors"] += 1
-            raise TransientError(f"{type(exc).__name__} on {path}") from None
-        if self.on_request:
-            self.on_request(path, status)
-        if status == 200:
-            self._consecutive_429 = 0
-            return body
-        if status == 429:
-            self.stats["http_429"] += 1
-            self._note_429(sent_at)
-            raise TransientError(f"429 too many requests on {path}", status)
-        if status >= 500:
-            self.stats["http_5xx"] += 1
-            raise TransientError(f"HTTP {status} on {path}", status)
-        self.stats["http_4xx"] += 1
-        detail = _error_detail(body)
-        if status == 404:
-            raise NotFound(status, path, detail)
-        raise ApiError(status, path, detail)
 
     async def get(self, path: str, params: dict[str, Any] | Iterable[tuple[str, Any]] | None = None, *, into: type[T]) -> T:
         """GET ``path`` (relative to the base URL) and decode into ``into``, retrying transient failures."""
         qp = _params(params)
         decoder = msgspec.json.Decoder(into)
-        attempt_no = 0
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self._max_retries + 1),
-            wait=wait_exponential(multiplier=0.25, max=self._max_backoff) + wait_random(0, min(0.5, self._max_backoff)),
-            reraise=True,
-        )
+        sign = (lambda: self.signer.headers("GET", self._base_path + path)) if self.signer else None
+        attempts = 0
+
+        async def attempt(budget: Budget) -> T:
+            nonlocal attempts
+            attempts += 1
+            reply = await self.http.send(SOURCE, self.base_url + path, gate=self.gate, params=qp, headers=sign,
+                                         budget=budget)
+            if reply.status != 200:
+                raise _refusal(reply, path)
+            try:
+                return decoder.decode(reply.body)
+            except msgspec.DecodeError as exc:
+                # A 200 whose JSON is cut short is a transport problem (truncated response).
+                self.stats.bad_bodies += 1
+                raise BadBody(f"undecodable response on {path}: {exc}", transient=True) from None
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    attempt_no += 1
-                    if attempt_no > 1:
-                        self.stats["retries"] += 1
-                    body = await self._get_once(path, qp)
-                    try:
-                        return decoder.decode(body)
-                    except msgspec.DecodeError as exc:
-                        # A 200 whose JSON is cut short is a transport problem (truncated response).
-                        self.stats["bad_bodies"] += 1
-                        raise TransientError(f"undecodable response on {path}: {exc}") from None
-        except TransientError as exc:
-            raise ApiError(exc.status or 0, path, f"gave up after {attempt_no} attempts: {exc}") from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            return await call_with_retries(self.policy, attempt, source=SOURCE,
+                                           log=self._retry_log, stats=self.stats)
+        except HttpError as exc:
+            if isinstance(exc, ApiError) or not exc.transient:
+                raise
+            raise GaveUp(path, attempts, exc) from None
 
     # ------------------------------------------------------------------ events / series
 
@@ -289,7 +277,7 @@ class KalshiRestClient:
             "min_close_ts": _ts(min_close_ts),
             "limit": limit,
         }
-        async for page in self._paginate("/events", params, m._EventsResp):
+        async for page in _pages(self, "/events", params, m._EventsResp):
             yield [m.Event._from_wire(e) for e in page.events]
 
     async def list_events(self, **kw: Any) -> list[m.Event]:
@@ -327,7 +315,7 @@ class KalshiRestClient:
             "limit": limit,
         }
         params.update({k: _ts(v) for k, v in time_filters.items()})
-        async for page in self._paginate("/markets", params, m._MarketsResp):
+        async for page in _pages(self, "/markets", params, m._MarketsResp):
             yield [m.Market._from_wire(x) for x in page.markets]
 
     async def list_markets(self, **kw: Any) -> list[m.Market]:
@@ -426,7 +414,7 @@ class KalshiRestClient:
         """Pages of trades (``Page.items`` are :class:`Trade`; ``Page.cursor`` resumes after it)."""
         path = "/historical/trades" if historical else "/markets/trades"
         params = {"ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts), "limit": limit}
-        async for page in self._paginate(path, params, m._TradesResp, cursor=cursor):
+        async for page in _pages(self, path, params, m._TradesResp, cursor=cursor):
             yield m.Page(items=tuple(m.Trade._from_wire(t) for t in page.trades), cursor=page.cursor)
 
     async def iter_trade_columns(
@@ -467,31 +455,11 @@ class KalshiRestClient:
             "tickers": ",".join(tickers) if tickers else None,
             "limit": limit,
         }
-        async for page in self._paginate("/historical/markets", params, m._MarketsResp):
+        async for page in _pages(self, "/historical/markets", params, m._MarketsResp):
             yield [m.Market._from_wire(x) for x in page.markets]
 
     async def exchange_status(self) -> m.ExchangeStatus:
         return await self.get("/exchange/status", None, into=m.ExchangeStatus)
-
-    # ------------------------------------------------------------------ pagination
-
-    async def _paginate(
-        self, path: str, params: dict[str, Any], into: type[T], *, cursor: str | None = None
-    ) -> AsyncIterator[T]:
-        seen: set[str] = set()
-        while True:
-            page_params = dict(params)
-            if cursor:
-                page_params["cursor"] = cursor
-            page = await self.get(path, page_params, into=into)
-            yield page
-            cursor = getattr(page, "cursor", "") or ""
-            if not cursor:
-                return
-            if cursor in seen:  # a server bug must not turn into an endless loop
-                log.error("cursor repeated on %s; stopping pagination", path)
-                return
-            seen.add(cursor)
 
 
 def _bool(value: bool) -> str:
@@ -503,3 +471,22 @@ def _params(params: dict[str, Any] | Iterable[tuple[str, Any]] | None) -> list[t
         return []
     items = params.items() if isinstance(params, dict) else params
     return [(k, str(v)) for k, v in items if v is not None]
+
+
+async def _pages(client: KalshiRestClient, path: str, params: dict[str, Any], into: type[T], *,
+                 cursor: str | None = None) -> AsyncIterator[T]:
+    """Cursor pagination: every page of ``path`` from ``cursor`` on (Kalshi's last page has cursor "")."""
+    seen: set[str] = set()
+    while True:
+        page_params = dict(params)
+        if cursor:
+            page_params["cursor"] = cursor
+        page = await client.get(path, page_params, into=into)
+        yield page
+        cursor = getattr(page, "cursor", "") or ""
+        if not cursor:
+            return
+        if cursor in seen:  # a server bug must not turn into an endless loop
+            log.error("cursor repeated on %s; stopping pagination", path)
+            return
+        seen.add(cursor)

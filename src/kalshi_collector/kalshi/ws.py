@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from kalshi_collector import __version__
+from kalshi_collector.config import PROD_WS_URL
 from kalshi_collector.kalshi.auth import KalshiSigner
 
 __all__ = ["WsConnection", "StreamStalled", "StreamClosed", "Backoff", "HandshakeRefused"]
@@ -38,11 +39,23 @@ class StreamStalled(StreamClosed):
 
 
 class HandshakeRefused(StreamClosed):
-    """The upgrade was refused (e.g. 401: bad key or signature)."""
+    """The upgrade was refused: 401/403 is the key, 404 (or any other status) the URL."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"WebSocket handshake refused: HTTP {status} {reason}")
         self.status = status
+
+    @property
+    def key_refused(self) -> bool:
+        return self.status in (401, 403)
+
+    def operator_message(self) -> str:
+        """One line naming the setting to fix: a 404 is a wrong ``kalshi.ws_url``, not a key problem."""
+        if self.key_refused:
+            return f"{self} — check kalshi.api_key_id and kalshi.private_key_path"
+        if self.status == 404:
+            return f"{self} — no WebSocket at that path: check kalshi.ws_url, e.g. {PROD_WS_URL}"
+        return f"{self} — check kalshi.ws_url, e.g. {PROD_WS_URL}"
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import sys
@@ -32,9 +33,11 @@ from kalshi_collector.live.lanes import LanePlan
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
 from kalshi_collector.live.stream import Stream
+from kalshi_collector.live.tape import REJECTS, US, reject_row
 from kalshi_collector.live.upkeep import StoreUpkeep
 from kalshi_collector.live.view import CollectorView, StatsLine
 from kalshi_collector.storage import LiveStore
+from kalshi_collector.storage.closing import StopReport
 
 __all__ = ["Collector", "CollectorOptions", "Service"]
 
@@ -65,15 +68,18 @@ class Service(Protocol):
 
 class Collector:
     def __init__(self, config: Config, *, options: CollectorOptions | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, store: LiveStore | None = None) -> None:
+        """``store``: the live store to write to (default: one on ``storage.data_dir``; tests hand
+        in one over a faulty file layer)."""
         self.config = config
         self.opts = opts = options or CollectorOptions()
         self.clock = clock
         col = config.collection
         key_id, key_path = config.require_credentials("the WebSocket")
         self.rest = KalshiRestClient.from_config(config)
-        self.store = LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
-        self.discovery = Discovery(self.rest, config.events, config.event_series,
+        self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
+        self.stop_report: StopReport | None = None  # set once stopped: rows a full disk kept out of parts
+        self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject,
                                    follow_all=col.follow_all, categories=col.follow_categories)
         self.books = BookStore()
         self.markets: dict[str, TrackedMarket] = {}
@@ -97,6 +103,12 @@ class Collector:
         self.crosscheck = CrossCheck(self.books, self.rest.get_orderbook, self.counters,
                                      on_mismatch=self._on_rest_mismatch)
         self._stats = StatsLine(clock())
+
+    def _rest_reject(self, source: str, raw: bytes, reason: str) -> None:
+        """A REST item that could not be decoded: kept raw in ``rejects`` (the rest of its page was kept)."""
+        log.warning("%s: kept an unreadable item in rejects: %s", source, reason)
+        self.counters.note_reject(source)
+        self.store.append(REJECTS, reject_row(int(self.clock() * US), source, None, raw, reason))
 
     # ================================================================== lifecycle
 
@@ -145,7 +157,8 @@ class Collector:
             if lane.stream.conn is not None:
                 await lane.stream.conn.close()
         await self.rest.close()
-        await asyncio.to_thread(self.store.close)
+        self.stop_report = await asyncio.to_thread(self.store.close,
+                                                   self.config.storage.stop_wait_for_space_seconds)
         st = self.store.stats
         log.info("stopped; rows written %s, %d still buffered", st["rows_written"], st["buffered_rows"])
 
@@ -163,7 +176,7 @@ class Collector:
             subscriptions=tuple(p for ln in lanes for p in ln.handler.conn.positions()),
             last_frame_at=min(activity) if activity else None, counters=self.counters.copy(), lag=self.lag.copy(),
             awaiting_resync=tuple(t for ln in lanes for t in ln.resync.waiting_since()),
-            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=dict(self.rest.stats),
+            last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=copy.copy(self.rest.stats),
             stopping=self.stopping.is_set(),
         )
 

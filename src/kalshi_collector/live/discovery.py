@@ -9,16 +9,20 @@ logged and skipped: one typo in the config must not stop the recording of everyt
 The exchange is listed with ``GET /events?status=open&with_nested_markets=true`` (200 events a
 page, each with its markets and its category), which at 20,000 markets is ~20 requests rather
 than one per series.
+
+An event or market item of a listing that cannot be decoded is handed to ``on_reject`` (the
+collector's ``rejects`` table, source ``rest:event`` or ``rest:events``) and the rest of the listing kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kalshi_collector.kalshi.messages import EventLifecycleBody, MarketLifecycleBody
-from kalshi_collector.kalshi.models import Market
+from kalshi_collector.kalshi.models import Market, rejects_to
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient, NotFound
 
 __all__ = ["TrackedMarket", "Discovery", "LIVE_STATUSES"]
@@ -41,10 +45,20 @@ class TrackedMarket:
     status: str
 
 
+RestReject = Callable[[str, bytes, str], None]
+"""``(source, raw item, reason)``: where an event or market item that cannot be decoded goes."""
+
+
+def _log_reject(source: str, raw: bytes, reason: str) -> None:
+    log.warning("%s: left out an unreadable item: %s", source, reason)
+
+
 class Discovery:
-    def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str], *,
-                 follow_all: bool = False, categories: list[str] | None = None) -> None:
+    def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str],
+                 on_reject: RestReject = _log_reject, *, follow_all: bool = False,
+                 categories: list[str] | None = None) -> None:
         self.rest = rest
+        self.on_reject = on_reject
         self.events = list(events)
         self.series = list(series)
         self.follow_all = follow_all
@@ -60,7 +74,8 @@ class Discovery:
         failures = 0
         for event_ticker in self.events:
             try:
-                event = await self.rest.get_event(event_ticker, with_nested_markets=True)
+                with rejects_to(lambda raw, why: self.on_reject("rest:event", raw, why)):
+                    event = await self.rest.get_event(event_ticker, with_nested_markets=True)
             except NotFound:
                 if event_ticker not in self.missing_events:
                     log.error("configured event %s does not exist on the exchange; skipping it", event_ticker)
@@ -74,7 +89,9 @@ class Discovery:
             self._add(found, event.markets)
         for series in self.series:
             try:
-                events = await self.rest.list_events(series_ticker=series, status="open", with_nested_markets=True)
+                with rejects_to(lambda raw, why: self.on_reject("rest:events", raw, why)):
+                    events = await self.rest.list_events(series_ticker=series, status="open",
+                                                         with_nested_markets=True)
             except ApiError as exc:
                 failures += 1
                 log.warning("could not list open events of series %s: %s", series, exc)
@@ -95,10 +112,11 @@ class Discovery:
         number of failed listings (0 or 1). A listing cut short keeps every market the previous
         discovery found as well: thousands of subscriptions must not churn on one failed page."""
         try:
-            async for page in self.rest.iter_events(status="open", with_nested_markets=True, limit=200):
-                for event in page:
-                    if self.follow_all or event.category in self.categories:
-                        self._add(found, event.markets)
+            with rejects_to(lambda raw, why: self.on_reject("rest:events", raw, why)):
+                async for page in self.rest.iter_events(status="open", with_nested_markets=True, limit=200):
+                    for event in page:
+                        if self.follow_all or event.category in self.categories:
+                            self._add(found, event.markets)
         except ApiError as exc:
             log.warning("could not list the exchange's open events (keeping the %d markets found before): %s",
                         len(self.found), exc)

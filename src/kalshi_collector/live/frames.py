@@ -23,6 +23,7 @@ from typing import Any
 
 from kalshi_collector.book import BookStatus, BookStore
 from kalshi_collector.kalshi import messages as wm
+from kalshi_collector.kalshi.numbers import BadNumber
 from kalshi_collector.live.connection import ConnectionState
 from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.resync import Resync
@@ -30,11 +31,13 @@ from kalshi_collector.live.sequence import SEQ_OK, SeqCheck, SeqStatus
 from kalshi_collector.live.tape import (
     BOOK_EVENTS,
     ORDERBOOK_DELTAS,
+    REJECTS,
     TRADES_LIVE,
     US,
     BookEvent,
     RowSink,
     delta_row,
+    reject_row,
     snapshot_rows,
     trade_row,
 )
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 
 _APPLIED = BookStatus.APPLIED
 _NOT_READY = BookStatus.NOT_READY
+_BOOK_MESSAGES = frozenset({"orderbook_delta", "orderbook_snapshot"})
+_WS = "ws"  # the rejects table's source of a WebSocket frame
 
 # Kalshi's limit errors (docs/kalshi-api.md "Limits"): the setting that avoids them.
 _LIMIT_HINTS = {
@@ -147,19 +152,56 @@ class FrameHandler:
     # --- the read loop (hot path) -------------------------------------------------------------------
 
     def on_frame(self, recv_ts: float, frame: str | bytes) -> None:
-        """Handle one frame. Never raises: a bad frame is logged, counted and skipped."""
+        """Handle one frame. Never raises: a frame that cannot be read is kept in ``rejects``,
+        counted, and its sequence number still counted when it can be read."""
         try:
-            msg = wm.decode(frame)
+            msg = wm.decode(frame, self.counters.note_repair)
         except wm.MessageError as exc:
-            self.counters.malformed += 1
-            self._warnings.warn("malformed", "skipping malformed frame: %s", exc)
+            self._rejected(recv_ts, frame, exc)
             return
         try:
             self.dispatch[type(msg)](recv_ts, msg)
+        except BadNumber as exc:  # a number the exact conversion refuses ("" price of a delta...)
+            self._unreadable_numbers(recv_ts, frame, msg, exc)
         except Exception as exc:  # a bug or a shape we did not foresee must not kill the daemon
             self.counters.handler_errors += 1
             self._warnings.warn("handler", "error handling %s: %r", type(msg).__name__, exc)
         self.counters.messages += 1
+
+    # --- frames that cannot be read (rare path) -----------------------------------------------------
+
+    def _reject(self, recv_ts: float, frame: str | bytes, error: str) -> None:
+        self.counters.note_reject(_WS)
+        self._append(REJECTS, reject_row(int(recv_ts * US), _WS, self.conn.number, frame, error))
+
+    def _rejected(self, recv_ts: float, frame: str | bytes, exc: wm.MessageError) -> None:
+        """Kept raw; its seq counted (no false gap); a book it was about doubted alone."""
+        self.counters.malformed += 1
+        self._warnings.warn("malformed", "keeping an unreadable frame in rejects: %s", exc)
+        self._reject(recv_ts, frame, str(exc))
+        if exc.sid is not None and exc.seq is not None:
+            self._in_order(recv_ts, exc.sid, exc.seq)
+        if exc.kind in _BOOK_MESSAGES and exc.sid is not None:
+            self._lost_book_message(recv_ts, exc.sid, exc.market_ticker)
+
+    def _unreadable_numbers(self, recv_ts: float, frame: str | bytes, msg: Any, exc: BadNumber) -> None:
+        """A decoded message whose price or count cannot be read exactly (its seq was counted)."""
+        self.counters.malformed += 1
+        self._warnings.warn("numbers", "keeping a %s with unreadable numbers in rejects: %s", type(msg).__name__, exc)
+        self._reject(recv_ts, frame, f"bad {type(msg).__name__}: {exc}"[:160])
+        if isinstance(msg, wm.OrderbookDelta | wm.OrderbookSnapshot):
+            self._lost_book_message(recv_ts, msg.sid, msg.msg.market_ticker)
+
+    def _lost_book_message(self, recv_ts: float, sid: int, ticker: str | None) -> None:
+        """A book message we could not apply: its book (or, ticker unknown, every book of its sid)
+        is doubted and re-requested; the sid's other books stay valid."""
+        tickers = [ticker] if ticker else self.books.tickers_for_sid(sid)
+        if self._owned is not None and not ticker:  # another connection's sid may carry the same number
+            owned = set(self._owned())
+            tickers = [t for t in tickers if t in owned]
+        self.books.invalidate(tickers, "unreadable book message")
+        for t in tickers:
+            self.resync.bad_book(recv_ts, sid, t, BookStatus.BAD_VALUE)
 
     def _in_order(self, recv_ts: float, sid: int, seq: int) -> bool:
         """True if the message is new on its sid; a break is recorded and its resync started."""
@@ -259,11 +301,12 @@ class FrameHandler:
         self._on_market_lifecycle(msg.msg)
 
     def _on_event_lifecycle_message(self, recv_ts: float, msg: wm.EventLifecycle) -> None:
-        self._in_order(recv_ts, msg.sid, msg.seq)
+        if msg.seq is not None:  # Kalshi has sent event_lifecycle without one
+            self._in_order(recv_ts, msg.sid, msg.seq)
         self._on_event_lifecycle(msg.msg)
 
     def _on_unknown(self, recv_ts: float, msg: wm.UnknownMessage) -> None:
-        self.counters.unknown_type += 1
+        self.counters.note_unknown_type(msg.type)
         self._warnings.warn("unknown", "skipping message of unknown type %r", msg.type)
         if msg.sid is not None and msg.seq is not None:
             self._in_order(recv_ts, msg.sid, msg.seq)

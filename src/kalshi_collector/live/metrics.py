@@ -214,10 +214,26 @@ def stream_metrics(v: CollectorView, per_channel: dict[str, int]) -> Iterator[Me
     yield _labelled("bad_messages", "messages skipped", "kind",
                     [("malformed", c.malformed), ("unknown_type", c.unknown_type),
                      ("handler_errors", c.handler_errors), ("ws_errors", c.ws_errors)])
+    yield from decoding_metrics(v)
     # lag from exchange time to receive time (deltas only; monotonic totals)
     yield SummaryMetricFamily(f"{PREFIX}_ws_lag_seconds", "receive time minus exchange time of order-book deltas",
                               count_value=v.lag.count, sum_value=v.lag.total)
     yield _gauge("ws_lag_max_seconds", "largest lag in the current stats period", float(v.lag.period_max))
+
+
+def decoding_metrics(v: CollectorView) -> Iterator[Metric]:
+    """The tolerant decoder: unknown types by name, repaired fields, records kept in ``rejects``."""
+    c = v.counters
+    yield _labelled("ws_unknown_types", "WebSocket messages of a type this version does not know (ignored; "
+                    "their seq still counted)", "type", sorted(c.unknown_types.items()))
+    fam = CounterMetricFamily(f"{PREFIX}_decode_repairs", "fields the tolerant decoder had to read leniently "
+                              "(empty as null, number from text, text from number, dropped)",
+                              labels=["type", "field", "repair"])
+    for r, n in sorted(c.field_repairs.items(), key=lambda kv: (kv[0].record, kv[0].field, kv[0].repair.value)):
+        fam.add_metric([r.record, r.field, r.repair.value], n)
+    yield fam
+    yield _labelled("rejects", "exchange records that could not be decoded, kept raw in the rejects table",
+                    "source", sorted(c.rejects.items()))
 
 
 def book_metrics(v: CollectorView) -> Iterator[Metric]:
@@ -253,10 +269,10 @@ def storage_metrics(v: CollectorView) -> Iterator[Metric]:
 
 def rest_metrics(v: CollectorView) -> Iterator[Metric]:
     rest = v.rest
-    yield _counter("rest_requests", "REST requests sent (retries included)", rest.get("requests", 0))
-    yield _counter("rest_retries", "REST requests retried", rest.get("retries", 0))
+    yield _counter("rest_requests", "REST requests sent (retries included)", rest.requests)
+    yield _counter("rest_retries", "REST requests retried", rest.retries)
     yield _labelled("rest_errors", "REST failures by kind (http_429 = rate limited)", "kind",
-                    [(kind, rest.get(kind, 0)) for kind in _REST_ERRORS])
+                    [(kind, getattr(rest, kind)) for kind in _REST_ERRORS])
 
 
 class CollectorMetrics(PromCollector):

@@ -97,7 +97,7 @@ class Stream:
             await self._read(self.conn)
         except HandshakeRefused as exc:
             self._counters.handshake_refused += 1
-            log.error("%s — check kalshi.api_key_id and the private key", exc)
+            log.error("%s", exc.operator_message())
         except StreamClosed as exc:
             self._counters.disconnects += 1
             log.warning("stream lost: %s", exc)

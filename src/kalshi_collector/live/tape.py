@@ -11,6 +11,8 @@ of its table's schema (``storage.schemas``), times as int epoch microseconds:
   outcome_side, taker_book_side, is_block_trade, sid, seq.
 * ``book_events``: ts, market_ticker, sid, expected_seq, received_seq, action, detail,
   recovered_ts — the ledger of every doubt about a book and its recovery.
+* ``rejects``: recv_ts, source, conn, raw, error — a record even the tolerant decoder could not
+  read, its bytes exactly as received.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "RowSink",
     "BookEvent",
     "delta_row",
     "snapshot_rows",
     "trade_row",
+    "reject_row",
 ]
 
 ORDERBOOK_DELTAS = "orderbook_deltas"
 TRADES_LIVE = "trades_live"
 BOOK_EVENTS = "book_events"
+REJECTS = "rejects"
 
 US = 1_000_000
 
@@ -105,3 +110,8 @@ def trade_row(recv_us: int, msg: Trade) -> tuple:
         msg.sid,
         msg.seq,
     )
+
+
+def reject_row(recv_us: int, source: str, conn: int | None, raw: bytes | str, error: str) -> tuple:
+    """One ``rejects`` row: ``raw`` as received (a text frame is stored as its UTF-8 bytes)."""
+    return (recv_us, source, conn, raw.encode() if isinstance(raw, str) else bytes(raw), error)

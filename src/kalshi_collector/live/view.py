@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kalshi_collector.httpclient import HttpStats
 from kalshi_collector.live.connection import SubscriptionPosition
 from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.sequence import SeqStatus
@@ -32,7 +33,7 @@ class CollectorView:
     awaiting_resync: tuple[float, ...]  # when each book still waiting for a snapshot became doubtful
     last_good_flush_at: float
     store: dict[str, Any]  # LiveStore.stats
-    rest: dict[str, int]  # KalshiRestClient.stats
+    rest: HttpStats  # a copy of KalshiRestClient.stats
     stopping: bool
 
 

@@ -16,6 +16,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from kalshi_collector.cliargs import non_negative_int, port, positive_float, positive_int
 from kalshi_collector.errors import UsageError
 from kalshi_collector.sim.catalog import DEFAULT_SERIES
 from kalshi_collector.sim.exchange import SimConfig, SimExchange
@@ -27,23 +28,23 @@ __all__ = ["add_arguments", "run", "config_from_args"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: 0 = any free port, printed on start)")
+    parser.add_argument("--port", type=port, default=0, help="port (default: 0 = any free port, printed on start)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--api-key-id", metavar="ID", help="register this key id (needs --public-key)")
     parser.add_argument("--public-key", metavar="PEM_PATH", help="PEM public (or private) key for --api-key-id")
     parser.add_argument("--state-dir", metavar="DIR", help="where a generated key pair is written (default: temp dir)")
     parser.add_argument("--series", nargs="+", metavar="S", default=list(DEFAULT_SERIES),
                         help="series tickers (default: the seven original daily-high cities)")
-    parser.add_argument("--brackets", type=int, default=6, help="markets per event (default: 6)")
-    parser.add_argument("--history-days", type=int, default=10, help="past settled days (default: 10)")
-    parser.add_argument("--cutoff-days", type=int, default=5, help="historical cutoff, days before today (default: 5)")
-    parser.add_argument("--history-trades", type=int, default=200, help="trades per past market (default: 200)")
-    parser.add_argument("--rate", type=float, default=200.0, metavar="MSGS_PER_S",
+    parser.add_argument("--brackets", type=positive_int, default=6, help="markets per event (default: 6)")
+    parser.add_argument("--history-days", type=non_negative_int, default=10, help="past settled days (default: 10)")
+    parser.add_argument("--cutoff-days", type=non_negative_int, default=5, help="historical cutoff, days before today (default: 5)")
+    parser.add_argument("--history-trades", type=non_negative_int, default=200, help="trades per past market (default: 200)")
+    parser.add_argument("--rate", type=positive_float, default=200.0, metavar="MSGS_PER_S",
                         help="live order-flow events per second (default: 200)")
-    parser.add_argument("--rest-rate-limit", type=float, default=None, metavar="R",
+    parser.add_argument("--rest-rate-limit", type=positive_float, default=None, metavar="R",
                         help="REST requests/s per key (default: no limit)")
     parser.add_argument("--faults", default="", metavar="SPEC", help='e.g. "gap_every=500,drop_every=5000"')
-    parser.add_argument("--ping-interval", type=float, default=10.0, help="seconds between WS pings (default: 10)")
+    parser.add_argument("--ping-interval", type=positive_float, default=10.0, help="seconds between WS pings (default: 10)")
     parser.add_argument("--today", metavar="YYYY-MM-DD", help="exchange date for tickers (default: today, UTC)")
     parser.add_argument("--require-auth", action="store_true", help="refuse unsigned REST requests too")
     scale = parser.add_argument_group("scale (the whole exchange)")

@@ -5,7 +5,9 @@ are validated like Kalshi does (bad values -> 400 with an error body). They come
 sharing the model: reference data (:mod:`.restmarkets`), candlesticks and trades
 (:mod:`.restdata`), the archive listing (:mod:`.resthistorical`). This module holds the route
 table and what every request meets before its handler, in this order: authentication (bad
-signature -> 401), rate limit (429), injected faults, then the handler.
+signature -> 401), rate limit (429), injected faults, then the handler. The account's own
+endpoints (:data:`PRIVATE`: ``GET /portfolio/balance``, what a client calls to learn whether its
+key is accepted) need a valid signature even when the public ones do not.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["RestApi", "BASE", "WS_PATH", "MAX_CANDLES_PER_MARKET", "MAX_CANDLES_
 
 BASE = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
+PRIVATE = frozenset({BASE + "/portfolio/balance"})
 
 
 class RestApi:
@@ -73,6 +76,7 @@ class RestApi:
             ("/historical/markets/{ticker}", h.historical_market_one),
             ("/historical/markets/{ticker}/candlesticks", d.historical_candlesticks),
             ("/historical/trades", d.historical_trades),
+            ("/portfolio/balance", self.balance),
         ]
 
     def add_routes(self, app: web.Application) -> None:
@@ -85,9 +89,13 @@ class RestApi:
         result = self.keys.check(request.headers, request.method, request.path, self.wall_ms())
         if result.signed and not result.ok:
             return json_response(error_body("unauthorized", result.reason), 401), ""
-        if not result.signed and self.require_auth:
+        if not result.signed and (self.require_auth or request.path in PRIVATE):
             return json_response(error_body("unauthorized", "authentication required"), 401), ""
         return None, result.key_id or (request.remote or "unknown")
+
+    async def balance(self, request: web.Request) -> web.Response:
+        """GetBalanceResponse: cents, integers; the simulated account holds nothing."""
+        return json_response({"balance": 0, "portfolio_value": 0, "updated_ts": self.wall_ms() // 1000})
 
     def _wrap(self, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:

@@ -4,7 +4,7 @@ judges and :mod:`~kalshi_collector.status.render` prints (``--json`` prints them
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["US", "iso", "TableDay", "Cadence", "Gap", "GapDay", "Hole", "Uncompacted", "StatusReport"]
@@ -81,6 +81,12 @@ class Uncompacted:
 
 
 @dataclass
+class Damaged:
+    path: str
+    reason: str
+
+
+@dataclass
 class StatusReport:
     data_dir: str
     generated_at: str
@@ -94,3 +100,4 @@ class StatusReport:
     not_compacted: list[Uncompacted]
     other: dict[str, dict[str, Any]]
     notes: list[str]
+    damaged: list[Damaged] = field(default_factory=list)  # files skipped because they cannot be read

@@ -35,10 +35,10 @@ def _clock(iso: str | None) -> str:
 def render_text(report: StatusReport) -> str:
     """The report for a terminal: one section per question, widest facts first."""
     out: list[str] = [f"data: {report.data_dir}   (as of {report.generated_at})", ""]
-    if not report.tables and not report.other:
+    if not report.tables and not report.other and not report.damaged:
         out.append("nothing collected yet")
         return "\n".join(out) + "\n"
-    for section in (_tables, _cadence, _gaps, _holes, _not_compacted, _other):
+    for section in (_tables, _cadence, _gaps, _holes, _not_compacted, _other, _damaged):
         out.extend(section(report))
     for note in report.notes:
         out.append(f"note: {note}")
@@ -118,4 +118,15 @@ def _other(report: StatusReport) -> list[str]:
     for folder, info in report.other.items():
         span = f"{info['first']} .. {info['last']}" if info["files"] > 1 else info["first"]
         out.append(f"  {folder:<24} {info['files']:>5} files {info['rows']:>11,} rows   {span}")
+    return out
+
+
+def _damaged(report: StatusReport) -> list[str]:
+    if not report.damaged:
+        return []
+    out = ["", f"Damaged files ({len(report.damaged)}: skipped by every reader, their rows are not counted above)"]
+    for d in report.damaged:
+        out.append(f"  {d.path}  ({d.reason})")
+    out.append("  (`kalshi-collector quarantine --apply` moves them to _damaged/ keeping their paths; "
+               "see docs/operations.md, Damaged files)")
     return out

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from kalshi_collector.status.cadence import SnapshotTimes, snapshot_cadence
 from kalshi_collector.status.gaps import book_gaps
 from kalshi_collector.status.holes import find_holes
-from kalshi_collector.status.records import US, StatusReport, TableDay, Uncompacted, iso
+from kalshi_collector.status.records import US, Damaged, StatusReport, TableDay, Uncompacted, iso
 from kalshi_collector.status.scan import FileStats, Scan
 from kalshi_collector.storage.catalog import TABLES
 
@@ -55,6 +55,7 @@ def build_report(
         other={k: {**v, "first_time": iso(v.get("first_time_us")), "last_time": iso(v.get("last_time_us"))}
                for k, v in data.other.items()},
         notes=notes,
+        damaged=[Damaged(d.path, d.reason) for d in data.damaged],
     )
 
 

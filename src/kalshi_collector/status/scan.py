@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from kalshi_collector.status.records import US
 from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.storage.catalog import BACKFILL, TABLES, WEATHER, Dataset
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, DamagedFile, is_damage
 from kalshi_collector.storage.layout import LiveDaily
 
 __all__ = ["FileStats", "Scan", "scan"]
@@ -46,6 +47,7 @@ class Scan:
     snapshots: pa.Table | None = None  # market_snapshots: snapshot_ts, trigger, event_ticker
     book_events: pa.Table | None = None
     other: dict[str, dict[str, Any]] = field(default_factory=dict)  # historical/weather summaries, by folder
+    damaged: list[DamagedFile] = field(default_factory=list)  # files that could not be read (skipped)
 
 
 def _time_span(meta: Any) -> tuple[int | None, int | None]:
@@ -83,6 +85,7 @@ def scan(storage: ParquetStorage, start: dt.date | None = None, end: dt.date | N
         summary = _summary(storage, ds)
         if summary is not None:
             out.other[ds.folder] = summary
+    out.damaged = storage.damage.sorted()
     return out
 
 
@@ -93,12 +96,18 @@ def _live_files(storage: ParquetStorage, table: Dataset[LiveDaily], start: dt.da
     for group in table.layout.groups(fs, storage.root, start, end):
         assert isinstance(group.key, dt.date)
         for path in group.paths:
-            meta = fs.parquet_metadata(path)
-            first, last = _time_span(meta)
-            markets: frozenset[str] = frozenset()
-            if "market_ticker" in table.schema.names and meta.num_rows:
-                col = fs.read_table(path, columns=["market_ticker"]).column(0)
-                markets = frozenset(v for v in pc.unique(col).to_pylist() if v is not None)
+            try:
+                meta = fs.parquet_metadata(path)
+                first, last = _time_span(meta)
+                markets: frozenset[str] = frozenset()
+                if "market_ticker" in table.schema.names and meta.num_rows:
+                    col = fs.read_table(path, columns=["market_ticker"], page_checksum_verification=True).column(0)
+                    markets = frozenset(v for v in pc.unique(col).to_pylist() if v is not None)
+            except DAMAGE_ERRORS as exc:
+                if not is_damage(exc):
+                    raise
+                storage.damage.record(path, exc)
+                continue
             yield FileStats(table.name, group.key, path.name, table.layout.is_part(path), meta.num_rows,
                             first, last, markets)
 
@@ -115,7 +124,13 @@ def _summary(storage: ParquetStorage, ds: Dataset) -> dict[str, Any] | None:
     lo: int | None = None
     hi: int | None = None
     for path in paths:
-        meta = fs.parquet_metadata(path)
+        try:
+            meta = fs.parquet_metadata(path)
+        except DAMAGE_ERRORS as exc:
+            if not is_damage(exc):
+                raise
+            storage.damage.record(path, exc)
+            continue
         rows += meta.num_rows
         a, b = _time_span(meta) if spans else (None, None)
         lo = a if lo is None or (a is not None and a < lo) else lo

@@ -16,8 +16,10 @@ import pyarrow.parquet as pq
 
 __all__ = ["atomic_write_parquet", "atomic_write_bytes", "fsync_dir", "PARQUET_OPTIONS"]
 
-# zstd everywhere; dictionary-encode strings (tickers, sides repeat endlessly).
-PARQUET_OPTIONS: dict = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
+# zstd everywhere; dictionary-encode strings (tickers, sides repeat endlessly). Page checksums
+# (CRC-32, cheap) let readers tell a garbled file from a good one instead of returning garbage.
+PARQUET_OPTIONS: dict = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
+                         "write_page_checksum": True}
 
 
 def fsync_dir(path: Path) -> None:

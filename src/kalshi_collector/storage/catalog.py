@@ -30,6 +30,7 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "CANDLESTICKS",
     "TRADES",
     "ASOS_1MIN",
@@ -51,7 +52,9 @@ class Dataset(Generic[L]):
     """One table of the data folder. See the module docstring.
 
     ``key``: the columns that identify a row; writers that merge (backfill, weather) keep one row
-    per key. Empty for the live tapes, which keep every row they are given.
+    per key. Empty for most live tapes, which keep every row they are given; ``trades_live``
+    keeps one row per ``trade_id`` (first received): compaction and the reader fold repeats
+    (:mod:`~kalshi_collector.storage.dedupe`).
     ``time_column``: the column a date range selects on. For a live table it is the first column,
     whose UTC day decides the file a row goes to (the writer reads it as ``row[0]``).
     ``legacy``: optional columns that files written by other versions carry (the original
@@ -99,8 +102,9 @@ TableSpec = Dataset
 
 
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
-          legacy: pa.Schema = schemas.NO_COLUMNS) -> Dataset[LiveDaily]:
-    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy)
+          legacy: pa.Schema = schemas.NO_COLUMNS, key: tuple[str, ...] = ()) -> Dataset[LiveDaily]:
+    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, key=key, aliases=aliases,
+                   legacy=legacy)
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -114,8 +118,11 @@ ORDERBOOK_SNAPSHOTS = _live("orderbook_snapshots", schemas.ORDERBOOK_SNAPSHOTS,
 # stable, so the levels of one snapshot message stay in the order they were received.
 ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts", "conn", "sid", "seq"),
                          aliases=("deltas",))
-TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
+# A trade sent twice (a resent message, overlapping connections) is stored once, as first received.
+TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"), key=("trade_id",))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
+# What could not be decoded, raw bytes and reason (the rest of its frame or page was kept).
+REJECTS = _live("rejects", schemas.REJECTS, ("recv_ts", "source"))
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 
@@ -154,7 +161,7 @@ def _by_name(*datasets: Dataset[L]) -> dict[str, Dataset[L]]:
 
 
 TABLES: dict[str, Dataset[LiveDaily]] = _by_name(
-    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS
+    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, REJECTS
 )
 """Live tables by name, in a stable order (the live store writes exactly these)."""
 BACKFILL: dict[str, Dataset[PerEvent]] = _by_name(CANDLESTICKS, TRADES)

@@ -6,7 +6,14 @@ name merged into it. Whoever finds a part whose name is in that list (a reader, 
 recovery) knows its rows are already in the day file; so a crash between "day file in place" and
 "parts deleted" can neither lose nor double a row.
 
-Run compaction from one process per data folder (collectors sharing a bucket: pick one).
+A part that cannot be read (:mod:`~kalshi_collector.storage.damage`) is left out of the merge and
+never deleted: it stays in its folder, logged at ERROR with what to do, until an operator moves it
+aside (``kalshi-collector quarantine --apply``). A day file that cannot be read stops its day's
+compaction (the error propagates; parts and day file are kept), since rewriting it would drop its
+rows.
+
+Each collector compacts only its own parts into its own day file (``daycompactor.py``), so
+collectors sharing a folder never compact the same file.
 """
 
 from __future__ import annotations
@@ -21,8 +28,16 @@ import pyarrow.parquet as pq
 
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
 from kalshi_collector.storage.catalog import TableSpec
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, describe_damage, is_damage
+from kalshi_collector.storage.dedupe import first_per_key
 from kalshi_collector.storage.fs import StorageFS
-from kalshi_collector.storage.layout import MERGED_PARTS_KEY, PARTS, merged_part_names
+from kalshi_collector.storage.layout import (
+    DEFAULT_COLLECTOR,
+    MERGED_PARTS_KEY,
+    PARTS,
+    merged_part_names,
+    parse_part_name,
+)
 from kalshi_collector.storage.schemas import conform
 
 __all__ = ["COMPACT_OPTIONS", "CompactionError", "compact_day", "merged_part_names"]
@@ -42,10 +57,13 @@ class CompactionError(RuntimeError):
     """The day file did not read back as written; the parts were kept."""
 
 
-def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) -> PurePath | None:
-    """Merge ``spec``'s parts of ``day`` into its day file; return the day file if it was rewritten.
+def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date,
+                collector_id: str = DEFAULT_COLLECTOR) -> PurePath | None:
+    """Merge ``collector_id``'s parts of ``day`` into its own day file; return it if rewritten.
 
-    Idempotent: parts already listed in the day file are only deleted, never merged twice. Parts
+    Only that collector's files are read for rows, written or deleted: collectors sharing a folder
+    (shards) never touch each other's files. Idempotent: parts already listed in any day file of the
+    day are only deleted, never merged twice. Parts
     in the legacy ``_parts/`` folder are merged like the others (that is how an old data folder
     migrates), and no column of a file is dropped (:meth:`~kalshi_collector.storage.catalog.Dataset.schema_for`).
     """
@@ -53,18 +71,19 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) ->
     for folder in layout.part_folders(root, day):
         fs.remove_stale_temp_files(folder)
     fs.remove_stale_temp_files(layout.path(root))
-    parts = layout.parts(fs, root, day)
-    target = layout.day_file(root, day)
-    already = merged_part_names(fs, target)
+    parts = [path for path in layout.parts(fs, root, day)
+             if (part := parse_part_name(path.name)) and part.collector_id == collector_id]
+    target = layout.day_file(root, day, collector_id)
+    already = layout.merged_parts(fs, root, day)  # an earlier version merged shards into c0's file
     fresh = [path for path in parts if path.name not in already]
     written: PurePath | None = None
+    tables = [fs.read_table(target, page_checksum_verification=True)] if fresh and fs.isfile(target) else []
+    fresh, unreadable = _read_parts(fs, fresh, tables)
     if fresh:
-        tables = [fs.read_table(target)] if fs.isfile(target) else []
-        tables += [fs.read_table(path) for path in fresh]
         schema = spec.schema_for(t.schema for t in tables)
         merged = pa.concat_tables([conform(t, schema) for t in tables])
-        merged = merged.sort_by([(key, "ascending") for key in spec.sort_keys])
-        merged_names = sorted(already | {path.name for path in fresh})
+        merged = first_per_key(merged.sort_by([(key, "ascending") for key in spec.sort_keys]), spec.key)
+        merged_names = sorted(merged_part_names(fs, target) | {path.name for path in fresh})
         stamp = json.dumps(merged_names).encode()
         merged = merged.replace_schema_metadata({MERGED_PARTS_KEY: stamp})
         expected_rows = merged.num_rows
@@ -88,8 +107,26 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date) ->
         written = target
         log.info("compacted %s %s: %d parts -> %d rows", spec.name, day, len(fresh), expected_rows)
     # Every part listed here is now in the day file (merged just now or by an interrupted run).
-    fs.remove(parts)
+    fs.remove([path for path in parts if path not in unreadable])
     for folder in layout.part_folders(root, day):
         fs.rmdir_if_empty(folder)
     fs.rmdir_if_empty(layout.path(root) / PARTS)
     return written
+
+
+def _read_parts(fs: StorageFS, paths: list[PurePath], tables: list[pa.Table]) -> tuple[list[PurePath], set[PurePath]]:
+    """Read ``paths`` onto ``tables``; return the parts read and the damaged ones (kept, logged)."""
+    read: list[PurePath] = []
+    unreadable: set[PurePath] = set()
+    for path in paths:
+        try:
+            tables.append(fs.read_table(path, page_checksum_verification=True))
+        except DAMAGE_ERRORS as exc:
+            if not is_damage(exc):
+                raise
+            unreadable.add(path)
+            log.error("compaction: part %s cannot be read (%s): left out of the day file and kept in place; "
+                      "`kalshi-collector quarantine --apply` moves it aside", path, describe_damage(exc))
+            continue
+        read.append(path)
+    return read, unreadable

@@ -75,6 +75,7 @@ class StorageFS(Protocol):
     def num_rows(self, path: PurePath) -> int: ...
     def modified(self, path: PurePath) -> float: ...
     def remove(self, paths: Iterable[PurePath]) -> None: ...
+    def move(self, src: PurePath, dst: PurePath) -> None: ...
     def rmdir_if_empty(self, path: PurePath) -> None: ...
     def remove_stale_temp_files(self, folder: PurePath, older_than_seconds: float = 3600.0) -> int: ...
     def url(self, path: PurePath) -> str: ...
@@ -136,6 +137,13 @@ class LocalFS:
             folders.add(Path(path).parent)
         for folder in folders:
             fsync_dir(folder)
+
+    def move(self, src: Path, dst: Path) -> None:
+        """Rename ``src`` to ``dst`` (folders made as needed), durably."""
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        fsync_dir(Path(dst).parent)
+        fsync_dir(Path(src).parent)
 
     def rmdir_if_empty(self, path: Path) -> None:
         try:
@@ -259,6 +267,10 @@ class ObjectStoreFS:
                 self.fs.rm_file(key)
             except FileNotFoundError:
                 continue
+
+    def move(self, src: PurePath, dst: PurePath) -> None:
+        """Copy to ``dst``, then delete ``src`` (an object store has no rename)."""
+        self.fs.mv(self._key(src), self._key(dst))
 
     def rmdir_if_empty(self, path: PurePath) -> None:
         """Nothing to do: an object store has no folders, a prefix vanishes with its last object."""

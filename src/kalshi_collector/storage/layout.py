@@ -1,7 +1,8 @@
 """Where every file of the data folder lives, and how its name says what it holds.
 
 ```
-TABLE/YYYY-MM-DD.parquet                                     live: compacted finished UTC day
+TABLE/YYYY-MM-DD.parquet                                     live: compacted finished UTC day (collector c0)
+TABLE/YYYY-MM-DD.CID.parquet                                 live: the same, of collector CID (a shard)
 TABLE/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet           live: not yet compacted
 TABLE/_parts/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet    live: parts of earlier versions
 historical/KIND/EVENT_TICKER.parquet                         backfill: one file per event
@@ -22,6 +23,12 @@ recovered and compacted, and compaction of their (finished) day removes them, so
 migrates in place with nothing to do. Temporary files of an atomic write start with ``.`` and end in
 ``.tmp``: no tool and no glob above mistakes one for data.
 
+Why a collector other than the default ``c0`` compacts into its own ``YYYY-MM-DD.CID.parquet``:
+collectors sharing one folder or bucket (each following a shard of the series, see
+docs/operations.md) must never rewrite each other's files, so each merges only its own parts into
+its own day file. Every reader lists all day files of a day (and the parts none of them has merged),
+and the globs above match them all, so the shards read as one dataset.
+
 A :class:`Layout` is one of those naming schemes bound to a dataset's folder: it is the only place
 that builds a file name of the data folder, and the only place that lists which files a date range
 needs (by name, before anything is opened). :mod:`kalshi_collector.storage.catalog` gives every
@@ -39,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import ClassVar, NamedTuple
 
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, is_damage
 from kalshi_collector.storage.fs import StorageFS, is_temp_name
 
 __all__ = [
@@ -58,6 +66,8 @@ __all__ = [
     "parts_dir",
     "parse_part_name",
     "merged_part_names",
+    "DEFAULT_COLLECTOR",
+    "parse_day_file",
 ]
 
 DAY_US = 86_400_000_000
@@ -68,8 +78,12 @@ PARTS = "_parts"
 MERGED_PARTS_KEY = b"kalshi_collector.merged_parts"
 """Footer key of a compacted day file: JSON list of the part names merged into it."""
 
+DEFAULT_COLLECTOR = "c0"
+"""The collector id whose day files keep the seed's plain ``YYYY-MM-DD.parquet`` name."""
+
 _EPOCH = dt.date(1970, 1, 1)
 _DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_SHARD_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.([A-Za-z0-9_]+)\.parquet$")
 _PART_RE = re.compile(r"^part-([A-Za-z0-9_]+)-(\d+)-(\d+)-(\d+)\.parquet$")
 _SUFFIX = ".parquet"
 
@@ -107,6 +121,18 @@ def parse_part_name(name: str) -> PartName | None:
     if not m:
         return None
     return PartName(m[1], int(m[2]), int(m[3]), int(m[4]))
+
+
+def parse_day_file(name: str) -> tuple[dt.date, str] | None:
+    """``"2026-02-11.parquet"`` -> (date, "c0"); ``"2026-02-11.east.parquet"`` -> (date, "east")."""
+    if not name.endswith(_SUFFIX):
+        return None
+    shard = _SHARD_DAY_RE.match(name)
+    if shard:
+        day = parse_day(shard[1])
+        return (day, shard[2]) if day else None
+    day = parse_day(name)
+    return (day, DEFAULT_COLLECTOR) if day else None
 
 
 def merged_part_names(fs: StorageFS, path: PurePath) -> set[str]:
@@ -184,8 +210,28 @@ class LiveDaily(Layout):
 
     pattern: ClassVar[str] = "FOLDER/YYYY-MM-DD.parquet + FOLDER/YYYY-MM-DD/part-CID-FIRSTUS-LASTUS-N.parquet"
 
-    def day_file(self, root: PurePath, day: dt.date) -> PurePath:
-        return self.path(root) / f"{day.isoformat()}{_SUFFIX}"
+    def day_file(self, root: PurePath, day: dt.date, collector_id: str = DEFAULT_COLLECTOR) -> PurePath:
+        """Where ``collector_id`` compacts ``day`` (see the module docstring: one file per shard)."""
+        shard = "" if collector_id == DEFAULT_COLLECTOR else f".{collector_id}"
+        return self.path(root) / f"{day.isoformat()}{shard}{_SUFFIX}"
+
+    def day_files(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
+        """Every collector's day file of ``day`` on disk (the default collector's first)."""
+        found = [(cid != DEFAULT_COLLECTOR, cid, name) for name in fs.listdir(self.path(root))
+                 if (parsed := parse_day_file(name)) and parsed[0] == day and (cid := parsed[1])]
+        return [self.path(root) / name for *_, name in sorted(found)]
+
+    def merged_parts(self, fs: StorageFS, root: PurePath, day: dt.date) -> set[str]:
+        """Names of the parts of ``day`` some day file already holds (any collector's)."""
+        merged: set[str] = set()
+        for path in self.day_files(fs, root, day):
+            try:
+                merged |= merged_part_names(fs, path)
+            except DAMAGE_ERRORS as exc:
+                if not is_damage(exc):
+                    raise
+                # a damaged day file: its reader skips it, its parts are what is left
+        return merged
 
     def parts_dir(self, root: PurePath, day: dt.date) -> PurePath:
         """The folder new parts of ``day`` are written to."""
@@ -222,20 +268,16 @@ class LiveDaily(Layout):
 
     def days(self, fs: StorageFS, root: PurePath, start: dt.date | None = None,
              end: dt.date | None = None) -> list[dt.date]:
-        """UTC days in the range with a day file or a parts folder."""
-        days = {day for day, _ in _dated_files(fs, self.path(root), start, end)}
+        """UTC days in the range with a day file (any collector's) or a parts folder."""
+        days = {parsed[0] for name in fs.listdir(self.path(root))
+                if (parsed := parse_day_file(name)) and _in_range(parsed[0], start, end)}
         return sorted(days | set(self.part_days(fs, root, start, end)))
 
     def day_paths(self, fs: StorageFS, root: PurePath, day: dt.date) -> list[PurePath]:
-        """The day file (if any), then the parts not yet merged into it."""
-        day_path = self.day_file(root, day)
-        paths: list[PurePath] = []
-        merged: set[str] = set()
-        if fs.isfile(day_path):
-            paths.append(day_path)
-            merged = merged_part_names(fs, day_path)
-        paths += [path for path in self.parts(fs, root, day) if path.name not in merged]
-        return paths
+        """The day files (every collector's), then the parts none of them has merged yet."""
+        merged = self.merged_parts(fs, root, day)
+        return self.day_files(fs, root, day) + [path for path in self.parts(fs, root, day)
+                                                if path.name not in merged]
 
     def groups(
         self, fs: StorageFS, root: PurePath, start: dt.date | None = None, end: dt.date | None = None

@@ -12,6 +12,10 @@ a column added since an older file was written comes back as nulls. No column of
 a column the dataset declares as legacy (the original collector's ``snapshot_type``) or any other
 column a file has comes after the dataset's own, null in the rows of files without it
 (:meth:`~kalshi_collector.storage.catalog.Dataset.schema_for`).
+
+A file that cannot be read (truncated, garbled: :mod:`~kalshi_collector.storage.damage`) is skipped
+with one warning naming it and kept in :attr:`ParquetStorage.damage`; the rest of the read goes on.
+Pages are checked against their checksums where the file has them (parts and day files do).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kalshi_collector.storage.catalog import READ_KINDS, Dataset, dataset
+from kalshi_collector.storage.damage import DAMAGE_ERRORS, DamageLog
+from kalshi_collector.storage.dedupe import first_per_key
 from kalshi_collector.storage.fs import StorageFS, data_root, open_data_dir
-from kalshi_collector.storage.layout import FileGroup
+from kalshi_collector.storage.layout import FileGroup, LiveDaily
 from kalshi_collector.storage.reconstruct import reconstruct_orderbooks
 from kalshi_collector.storage.schemas import conform
 
@@ -60,6 +66,8 @@ class ParquetStorage:
             self._fs, self.root = open_data_dir(data_dir)
         else:
             self._fs, self.root = fs, data_root(fs, data_dir)
+        self.damage = DamageLog()
+        """Files this reader found damaged and skipped (``status`` lists them)."""
 
     @property
     def fs(self) -> StorageFS:
@@ -132,16 +140,29 @@ class ParquetStorage:
         """One sorted unit (a live day: day file + parts; else one file), as the dataset's schema."""
         for attempt in range(_RETRIES):
             try:
-                tables = [self._fs.read_table(path) for path in group.paths]
+                tables = [table for path in group.paths if (table := self._read_file(path)) is not None]
                 break
             except FileNotFoundError:
                 # A compaction merged and deleted parts while we listed them: list the day again.
                 if attempt == _RETRIES - 1:
                     raise
                 group = ds.layout.regroup(self._fs, self.root, group)
-        if len(tables) <= 1:
-            return _concat(ds, tables)
-        return _concat(ds, tables).sort_by([(key, "ascending") for key in ds.sort_keys])
+        table = _concat(ds, tables)
+        if len(tables) > 1:
+            table = table.sort_by([(key, "ascending") for key in ds.sort_keys])
+        if ds.key and isinstance(ds.layout, LiveDaily):  # parts not yet compacted may repeat a key
+            table = first_per_key(table, ds.key)
+        return table
+
+    def _read_file(self, path: PurePath) -> pa.Table | None:
+        """The file's rows, or None (warned once, recorded) if it is damaged; a missing file raises."""
+        try:
+            return self._fs.read_table(path, page_checksum_verification=True)
+        except FileNotFoundError:
+            raise
+        except DAMAGE_ERRORS as exc:
+            self.damage.record(path, exc)
+            return None
 
 
 def _concat(ds: Dataset, tables: list[pa.Table]) -> pa.Table:

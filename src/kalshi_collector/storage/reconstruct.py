@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-__all__ = ["reconstruct_orderbooks", "BASELINE", "DELTA", "RECONSTRUCTED"]
+__all__ = ["reconstruct_orderbooks", "replay_snapshots", "BASELINE", "DELTA", "RECONSTRUCTED"]
 
 BASELINE, DELTA, RECONSTRUCTED = "baseline", "delta", "reconstructed"
 _SIDES = ("yes", "no")
@@ -46,11 +46,8 @@ def reconstruct_orderbooks(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"reconstruct_orderbooks: expected orderbook_snapshots rows; missing columns {missing}")
-    rows = df.sort_values("snapshot_ts", kind="stable")
-    books: dict[str, Book] = {}
     out: list[tuple] = []
-    for ts, snap in _snapshots(rows):
-        _apply(books, snap)
+    for ts, books in replay_snapshots(df):
         for ticker in sorted(books):
             for side, levels in sorted(books[ticker].items()):
                 out += [(ts, ticker, side, price, levels[price]) for price in sorted(levels) if levels[price] > 0]
@@ -63,10 +60,22 @@ def reconstruct_orderbooks(df: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+def replay_snapshots(df: pd.DataFrame) -> Iterator[tuple[pd.Timestamp, dict[str, Book]]]:
+    """``(snapshot_ts, books)`` after each snapshot time of ``df``, in time order, by the rules of
+    the module docstring (``books``: market -> side -> price -> quantity). The same dictionary is
+    updated in place by the next step: copy what you keep. Rows without ``snapshot_type`` (or
+    without the column) are full books."""
+    rows = df.sort_values("snapshot_ts", kind="stable")
+    books: dict[str, Book] = {}
+    for ts, snap in _snapshots(rows):
+        _apply(books, snap)
+        yield ts, books
+
+
 def _snapshots(rows: pd.DataFrame) -> Iterator[tuple[pd.Timestamp, list[tuple]]]:
     """``(snapshot_ts, [(market_ticker, side, price, quantity, snapshot_type), ...])`` in time order."""
-    columns = [rows[c].tolist() for c in ("snapshot_ts", "market_ticker", "side", "price_cents", "quantity",
-                                          "snapshot_type")]
+    columns = [rows[c].tolist() for c in ("snapshot_ts", "market_ticker", "side", "price_cents", "quantity")]
+    columns.append(rows["snapshot_type"].tolist() if "snapshot_type" in rows.columns else [None] * len(rows))
     current: list[tuple] = []
     current_ts = None
     for ts, *rest in zip(*columns, strict=True):

@@ -27,6 +27,7 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "REJECTS",
     "HISTORICAL_CANDLESTICKS",
     "HISTORICAL_TRADES",
     "ASOS_1MIN",
@@ -128,6 +129,19 @@ BOOK_EVENTS = pa.schema(
     ]
 )
 
+# An exchange record that even the tolerant decoder could not read: kept whole, with why. ``source``
+# is "ws" (a WebSocket frame) or "rest:<what>" (one item of a REST page: "rest:events", "rest:markets",
+# "rest:event"); ``conn`` is the WebSocket connection id (null for REST); ``raw`` the record's bytes
+# exactly as received (the whole frame; for REST the item's JSON text, not the page).
+REJECTS = pa.schema(
+    [
+        _f("recv_ts", TS, nullable=False),
+        _f("source", pa.string(), nullable=False),
+        _f("conn", pa.int64()),
+        _f("raw", pa.binary(), nullable=False),
+        _f("error", pa.string()),
+    ]
+)
 
 # ---------------------------------------------------------------- backfill: historical/*/EVENT.parquet
 

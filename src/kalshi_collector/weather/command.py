@@ -147,7 +147,7 @@ def execute(
             data_dir=config.storage.data_dir,
             iem_url=config.weather.iem_url,
             awc_url=config.weather.awc_url,
-            options=options,
+            options=options or HttpOptions(total_seconds=config.weather.request_total_seconds),
             now=now,
             refetch=args.refetch,
         )

@@ -1,0 +1,133 @@
+"""Part files of one flush: a table's rows, split by UTC day, one atomic part per day.
+
+A day whose write fails keeps its rows (handed back to the caller, who keeps them journaled for the
+next flush); rows that cannot be stored at all go to the quarantine (``_rejected/``), never lost and
+never allowed to block the good rows around them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kalshi_collector.storage.catalog import TableSpec
+from kalshi_collector.storage.fs import StorageFS
+from kalshi_collector.storage.journal import encode_rejects
+from kalshi_collector.storage.layout import PartName, day_from_index
+from kalshi_collector.storage.rows import Rejected, rows_to_table, split_by_day
+
+__all__ = ["PartWriter", "TableRows"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TableRows:
+    """One table's rows of a flush: journaled ones, and pending ones the journal could not take.
+
+    After :meth:`PartWriter.write_table`, ``back_*`` hold the rows of days that were not written.
+    """
+
+    journaled: list
+    pending: list
+    back_journaled: list = field(default_factory=list)
+    back_pending: list = field(default_factory=list)
+
+
+class PartWriter:
+    """Writes parts named ``part-CID-FIRSTUS-LASTUS-N`` (N: the journal cut the flush covers).
+
+    ``on_error(what, exc)`` reports a failed write (the store logs and counts it).
+    """
+
+    def __init__(self, fs: StorageFS, root: Path, collector_id: str,
+                 on_error: Callable[[str, BaseException], None]) -> None:
+        self._fs, self._root, self._collector_id, self._on_error = fs, root, collector_id, on_error
+        self.parts_written = 0
+        self.rows_rejected: dict[str, int] = {}
+
+    def write_table(self, spec: TableSpec, cut: int, rows: TableRows,
+                    rejects: dict[str, list[Rejected]]) -> tuple[int, bool]:
+        """Write one part per UTC day; return (rows written, every day written)."""
+        if not rows.journaled and not rows.pending:
+            return 0, True
+        try:
+            by_day_j, bad = split_by_day(spec, rows.journaled)
+            by_day_p, bad_p = split_by_day(spec, rows.pending) if rows.pending else ({}, [])
+        except Exception as exc:  # noqa: BLE001 - cannot even sort rows into days: keep them all
+            rows.back_journaled.extend(rows.journaled)
+            rows.back_pending.extend(rows.pending)
+            self._on_error(f"{spec.name}: cannot partition {len(rows.journaled) + len(rows.pending)} rows", exc)
+            return 0, False
+        bad += bad_p
+        complete, written = True, 0
+        for day in sorted(by_day_j.keys() | by_day_p.keys()):
+            rows_j, rows_p = by_day_j.get(day, []), by_day_p.get(day, [])
+            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p if rows_p else rows_j)
+            if count is None:
+                rows.back_journaled.extend(rows_j)
+                rows.back_pending.extend(rows_p)
+                complete = False
+                continue
+            bad += bad_rows
+            written += count
+        if bad:
+            rejects.setdefault(spec.name, []).extend(bad)
+        return written, complete
+
+    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list) -> tuple[int | None, list[Rejected]]:
+        """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all."""
+        path = None
+        try:
+            table, bad_rows = rows_to_table(spec, rows)
+            if not table.num_rows:
+                return 0, bad_rows
+            span = pc.min_max(table.column(0).cast(pa.int64()))
+            name = PartName(self._collector_id, span["min"].as_py(), span["max"].as_py(), cut)
+            path = spec.layout.part_file(self._root, day_from_index(day), name)
+            self._fs.write_parquet(path, table)
+        except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, report, go on
+            if path is None or self._discard(path):
+                self._on_error(f"{spec.name} {day_from_index(day)}: {len(rows)} rows kept for the next "
+                               f"flush; writing {path} failed", exc)
+                return None, []
+        self.parts_written += 1
+        return table.num_rows, bad_rows
+
+    def _discard(self, path: Path) -> bool:
+        """After a failed part write, make sure no part is left; False if one is there to stay."""
+        if not self._fs.isfile(path):
+            return True
+        try:
+            self._fs.remove([path])
+            return True
+        except OSError as exc:
+            log.error("a failed write left %s in place and it cannot be deleted (%s): keeping it as written",
+                      path, exc)
+            return False
+
+    def write_rejects(self, cut: int, rejects: dict[str, list[Rejected]]) -> bool:
+        """Quarantine rows that cannot be stored; the ones written leave ``rejects``."""
+        complete = True
+        for name in list(rejects):
+            bad = rejects[name]
+            if not bad:
+                del rejects[name]
+                continue
+            path = self._root / "_rejected" / name / f"{self._collector_id}-{cut}.msgpack"
+            try:
+                self._fs.write_bytes(path, encode_rejects(bad))
+            except Exception as exc:  # noqa: BLE001
+                complete = False
+                self._on_error(f"cannot quarantine {len(bad)} bad {name} rows at {path}", exc)
+                continue
+            self.rows_rejected[name] = self.rows_rejected.get(name, 0) + len(bad)
+            log.error("%d %s rows could not be stored and were quarantined in %s; first: %s",
+                      len(bad), name, path, bad[0][1])
+            del rejects[name]
+        return complete
