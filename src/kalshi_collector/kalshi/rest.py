@@ -429,7 +429,7 @@ class KalshiRestClient:
         """Pages of trades as Arrow columns (the backfill's bulk path; see ``trade_columns``)."""
         path = "/historical/trades" if historical else "/markets/trades"
         params = {"ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts), "limit": limit}
-        async for page in self._paginate(path, params, tc.TradesPage):
+        async for page in _pages(self, path, params, tc.TradesPage):
             yield tc.columns(page)
 
     # ------------------------------------------------------------------ historical tier, exchange
