@@ -254,8 +254,6 @@ class Collector:
             self.lanes.get(change.lane).move_markets(change.added, change.removed)
         for t in removed:
             self.books.remove(t)
-        for lane in self.lanes:
-            lane.resync.forget(removed)
         for change in changes:
             await self.lanes.get(change.lane).send_market_changes(change.added, change.removed)
 
