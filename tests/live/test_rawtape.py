@@ -29,7 +29,9 @@ def test_records_are_numbered_in_order_from_the_run_start_and_stamped_with_the_g
     tape.rest("rest", "/markets/M/orderbook", 200, b"{}")
     assert [r[1] for r in ws] == list(range(1_000, 1_000 + len(ws)))
     assert [r[3] for r in ws] == ["open", "in", "out", "snapshot", "markets", "crosscheck", "retry", "close"]
-    assert {r[2] for r in ws} == {3} and tape.conn == 0
+    # the collector-wide records name no connection; the rest the one opened
+    assert {r[2] for r in ws if r[3] not in ("snapshot", "markets")} == {3} and tape.conn == 0
+    assert {r[2] for r in ws if r[3] in ("snapshot", "markets")} == {0}
     assert ws[1][0] == int(1_770_834_581.123456 * 1_000_000) and ws[1][4] == '{"type":"ok"}'
     assert msgspec.json.decode(ws[4][4]) == {"markets": {"M": ["E", "sub", "active"]}, "forget": ["OLD"]}
     assert msgspec.json.decode(ws[3][4]) == {"snapshot_ts": 5_000, "trigger": "periodic", "max_depth": 10}
@@ -62,3 +64,22 @@ def test_the_store_hands_out_a_raw_appender_only_for_its_tables(tmp_path) -> Non
             store.appender("raw")
     with pytest.raises(RuntimeError, match="closed"):
         store.appender("raw_ws")
+
+
+def test_connections_open_at_once_each_name_their_records_and_the_markets_record_names_each_lanes() -> None:
+    ws: list[tuple] = []
+    tape = RawTape(ws.append, [].append, clock=lambda: 1_770_834_581.5, start_us=1)
+    tape.markets(1_000, {"A": TrackedMarket("A", "E", "", "active"), "B": TrackedMarket("B", "E", "", "active")},
+                 [], [["A"], ["B"]])
+    tape.opened(10, "wss://x", 0)
+    tape.opened(11, "wss://x", 1)
+    tape.sent(b'{"id":1}', 10)
+    tape.crosscheck(2_000, "B", "same", conn=11, lane=1)
+    tape.retry(3_000, 4, ["B"], conn=11, lane=1)
+    tape.closed("lost", 10)
+    tape.crosscheck(4_000, "A", "differs", 2, "x", conn=0, lane=0)
+    assert [(r[2], r[3]) for r in ws] == [(0, "markets"), (10, "open"), (11, "open"), (10, "out"),
+                                          (11, "crosscheck"), (11, "retry"), (10, "close"), (0, "crosscheck")]
+    assert msgspec.json.decode(ws[0][4])["lanes"] == [["A"], ["B"]]
+    assert msgspec.json.decode(ws[2][4]) == {"url": "wss://x", "lane": 1}
+    assert msgspec.json.decode(ws[5][4])["lane"] == 1 and msgspec.json.decode(ws[7][4])["lane"] == 0

@@ -69,7 +69,8 @@ def _stop(collector: Collector, sig: signal.Signals) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.require_credentials("the live collector (WebSocket)")
-    if not config.events and not config.event_series:
-        log.warning("no `events` or `event_series` configured: there is nothing to collect")
+    if not config.events and not config.event_series and not config.collection.follows_exchange:
+        log.warning("no `events`, `event_series`, collection.follow_all or collection.follow_categories "
+                    "configured: there is nothing to collect")
     asyncio.run(preflight(config, Preflight(websocket=True, journal=True)))  # StartupFailed: one line, exit 1/2
     return exit_status(asyncio.run(run_collector(config, args.duration)))

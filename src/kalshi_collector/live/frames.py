@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kalshi_collector.book import BookStatus, BookStore
@@ -54,6 +54,13 @@ _APPLIED = BookStatus.APPLIED
 _NOT_READY = BookStatus.NOT_READY
 _BOOK_MESSAGES = frozenset({"orderbook_delta", "orderbook_snapshot"})
 _WS = "ws"  # the rejects table's source of a WebSocket frame
+
+# Kalshi's limit errors (docs/kalshi-api.md "Limits"): the setting that avoids them.
+_LIMIT_HINTS = {
+    26: "; a subscription hit Kalshi's per-subscription market limit: lower collection.markets_per_connection",
+    27: "; Kalshi refused the command rate: raise collection.subscribe_batch (fewer, larger commands)",
+}
+
 
 class LimitedLog:
     """At most one warning per kind per ``every`` seconds: a flood of bad frames must not flood the log."""
@@ -93,7 +100,11 @@ class FrameHandler:
         on_event_lifecycle: Callable[[wm.EventLifecycleBody], None] = _ignore,
         on_terminal_error: Callable[[], None] = _ignore,
         decode: Callable[..., Any] = wm.decode,
+        on_subscribed: Callable[[str, int], None] = _ignore,
+        owned: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``owned``: the markets this connection carries, when it is one of several sharing
+        ``books`` (a lost connection then spoils only its own books; None = every book)."""
         self.books = books
         self.resync = resync
         self.counters = counters
@@ -108,6 +119,8 @@ class FrameHandler:
         self._on_market_lifecycle = on_market_lifecycle
         self._on_event_lifecycle = on_event_lifecycle
         self._on_terminal_error = on_terminal_error
+        self._on_subscribed_sid = on_subscribed
+        self._owned = owned
         self._warnings = LimitedLog(clock)
         # injectable so that a rebuild can replay the raw tape through a fixed decoder; called like
         # wm.decode (frame, repairs callable), it raises wm.MessageError for a frame it cannot read
@@ -141,8 +154,11 @@ class FrameHandler:
         if now_us is None:
             now_us = int(self._clock() * US)
         number = self.conn.number
-        tickers = [b.ticker for b in self.books if b.valid]
-        self.books.invalidate_all("disconnected")
+        if self._owned is None:
+            tickers = [b.ticker for b in self.books if b.valid]
+            self.books.invalidate_all("disconnected")
+        else:
+            tickers = self.books.invalidate(list(self._owned()), "disconnected")
         self.conn = ConnectionState()
         self.resync.connection_lost(now_us, tickers)
         action = "stopped" if why == "stopping" else "disconnect"
@@ -199,6 +215,9 @@ class FrameHandler:
         """A book message we could not apply: its book (or, ticker unknown, every book of its sid)
         is doubted and re-requested; the sid's other books stay valid."""
         tickers = [ticker] if ticker else self.books.tickers_for_sid(sid)
+        if self._owned is not None and not ticker:  # another connection's sid may carry the same number
+            owned = set(self._owned())
+            tickers = [t for t in tickers if t in owned]
         self.books.invalidate(tickers, "unreadable book message")
         for t in tickers:
             self.resync.bad_book(recv_ts, sid, t, BookStatus.BAD_VALUE)
@@ -224,6 +243,8 @@ class FrameHandler:
             log.warning("%s on %s sid %d: expected seq %s, got %s", kind, channel, sid, check.expected, check.received)
             return
         tickers = set(subs.markets(sid)) | set(self.books.tickers_for_sid(sid))
+        if self._owned is not None:  # another connection's sid may carry the same number
+            tickers &= set(self._owned())
         self.resync.sequence_break(recv_us, sid, check, tickers)
 
     def _on_delta(self, recv_ts: float, msg: wm.OrderbookDelta) -> None:
@@ -269,6 +290,7 @@ class FrameHandler:
         self.conn.subs.on_subscribed(msg.id, msg.msg.channel, sid)
         self.conn.seq.forget(sid)
         log.info("subscribed %s as sid %d", msg.msg.channel, sid)
+        self._on_subscribed_sid(msg.msg.channel, sid)
 
     def _on_ok(self, recv_ts: float, msg: wm.Ok) -> None:
         if msg.sid is not None and msg.seq is not None:
@@ -286,7 +308,8 @@ class FrameHandler:
             self._in_order(recv_ts, err.sid, err.seq)
         pending = self.conn.subs.on_error(err.id)
         what = f"{pending.cmd} {pending.action or ''}".strip() if pending else "?"
-        log.warning("exchange error %d (%s) answering %s", err.msg.code, err.msg.msg, what)
+        log.warning("exchange error %d (%s) answering %s%s", err.msg.code, err.msg.msg, what,
+                    _LIMIT_HINTS.get(err.msg.code, ""))
         if err.terminal and err.sid is not None:
             # the subscription is dead (API.md 7): start over on a fresh connection
             log.error("subscription %d terminated by the exchange (code %d); reconnecting", err.sid, err.msg.code)

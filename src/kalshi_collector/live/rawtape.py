@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from kalshi_collector.live.tape import RAW_REST, RAW_WS, US, raw_json, raw_rest_row, raw_ws_row
 from kalshi_collector.storage import LiveStore
@@ -71,42 +71,56 @@ class RawTape:
         return record
 
     # --- what the collector did ---------------------------------------------------------------------
+    #
+    # Several connections (lanes) may be open at once: each record names its connection (``conn``;
+    # None = the connection opened last, for a single-connection caller; 0 = none open), and the
+    # records a lane takes without one (a cross-check while it is reconnecting) name the lane too.
 
-    def _record(self, now_us: int, kind: str, data: bytes) -> int:
-        self._ws(raw_ws_row(now_us, self._n(), self.conn, kind, data))
+    def _record(self, now_us: int, kind: str, data: bytes, conn: int | None = None) -> int:
+        self._ws(raw_ws_row(now_us, self._n(), self.conn if conn is None else conn, kind, data))
         return now_us
 
-    def sent(self, payload: bytes) -> None:
-        """A command as sent (recorded when it is handed to the connection)."""
-        self._record(self.now_us(), "out", payload)
+    def sent(self, payload: bytes, conn: int | None = None) -> None:
+        """A command as sent on ``conn`` (recorded when it is handed to the connection)."""
+        self._record(self.now_us(), "out", payload, conn)
 
-    def opened(self, conn: int, url: str) -> int:
+    def opened(self, conn: int, url: str, lane: int = 0) -> int:
+        """Connection ``conn`` is up, carrying lane ``lane``'s markets (the ``markets`` record's
+        ``lanes``): a replay keeps its numbering, sequence and resync apart from the others."""
         self.conn = conn
-        return self._record(self.now_us(), "open", raw_json({"url": url}))
+        return self._record(self.now_us(), "open", raw_json({"url": url, "lane": lane}), conn)
 
-    def closed(self, why: str) -> int:
+    def closed(self, why: str, conn: int | None = None) -> int:
         """The connection is gone; returns the time the frame handler must use for its rows."""
-        now_us = self._record(self.now_us(), "close", raw_json({"reason": why}))
-        self.conn = 0
+        now_us = self._record(self.now_us(), "close", raw_json({"reason": why}), conn)
+        if conn is None or conn == self.conn:
+            self.conn = 0
         return now_us
 
     def snapshot(self, snapshot_ts: int, trigger: str, max_depth: int) -> None:
         self._record(snapshot_ts, "snapshot",
-                     raw_json({"snapshot_ts": snapshot_ts, "trigger": trigger, "max_depth": max_depth}))
+                     raw_json({"snapshot_ts": snapshot_ts, "trigger": trigger, "max_depth": max_depth}), 0)
 
-    def markets(self, now_us: int, markets: Mapping[str, object], forget: Iterable[str]) -> None:
-        """The tracked markets from now on (with what snapshots show of each) and the books dropped."""
-        self._record(now_us, "markets", raw_json({
-            "markets": {t: market_fields(m) for t, m in markets.items()}, "forget": sorted(forget)}))
+    def markets(self, now_us: int, markets: Mapping[str, object], forget: Iterable[str],
+                lanes: Sequence[Sequence[str]] | None = None) -> None:
+        """The tracked markets from now on (with what snapshots show of each), the books dropped,
+        and which lane (connection) carries which markets from now on (``lanes[i]``: lane i's)."""
+        record: dict[str, object] = {"markets": {t: market_fields(m) for t, m in markets.items()},
+                                     "forget": sorted(forget)}
+        if lanes is not None:
+            record["lanes"] = [list(tickers) for tickers in lanes]
+        self._record(now_us, "markets", raw_json(record), 0)
 
-    def crosscheck(self, now_us: int, ticker: str, verdict: str, sid: int | None = None, detail: str = "") -> None:
-        """A REST cross-check's outcome: ``same``, ``inconclusive`` or ``differs`` (then acted on)."""
+    def crosscheck(self, now_us: int, ticker: str, verdict: str, sid: int | None = None, detail: str = "",
+                   *, conn: int | None = None, lane: int = 0) -> None:
+        """A REST cross-check's outcome: ``same``, ``inconclusive`` or ``differs`` (then acted on by
+        the resync of ``lane``, the lane that carries ``ticker``)."""
         self._record(now_us, "crosscheck", raw_json({"ticker": ticker, "verdict": verdict, "sid": sid,
-                                                     "detail": detail}))
+                                                     "detail": detail, "lane": lane}), conn)
 
-    def retry(self, now_us: int, sid: int, tickers: list[str]) -> None:
-        """The resync retry asks again for books that stayed invalid (a decision of the clock)."""
-        self._record(now_us, "retry", raw_json({"sid": sid, "tickers": tickers}))
+    def retry(self, now_us: int, sid: int, tickers: list[str], *, conn: int | None = None, lane: int = 0) -> None:
+        """The resync retry of ``lane`` asks again for books that stayed invalid (a decision of the clock)."""
+        self._record(now_us, "retry", raw_json({"sid": sid, "tickers": tickers, "lane": lane}), conn)
 
     # --- REST ---------------------------------------------------------------------------------------
 

@@ -14,6 +14,13 @@ method (:attr:`Replayer.dispatch`):
   nothing to do);
 * ``retry``: the resync retry's request for books that stayed invalid.
 
+Lanes: a collector may hold several connections at once (``live.lane``), each with its own
+frame handler and resync over the shared books. Each ``open`` names its lane, each record its
+connection, the ``markets`` record each lane's markets (``lanes``), and a cross-check or retry its
+lane: the replay keeps one :class:`_LaneReplay` per lane, and one snapshot cycle for all. A tape
+from before lanes (no ``lane`` in its ``open``) replays as one lane whose lost connection spoils
+every book, as the collector did then.
+
 The collector stamped every record with the time it used for the rows it derived, so the rows
 come out the same, value for value. ``live.rebuild_io`` reads the tape and writes the rows.
 """
@@ -76,19 +83,44 @@ def pending_command(payload: bytes | str) -> tuple[int, PendingCommand] | None:
     return cid, PendingCommand(name, (), tickers, sid, params.get("action"))
 
 
+class _LaneReplay:
+    """One lane replayed: its frame handler and resync, as :class:`~kalshi_collector.live.lane.Lane`
+    has them live (sids, sequence and resync mean something only on their own connection)."""
+
+    def __init__(self, replayer: Replayer, owns: bool, decode: Decoder) -> None:
+        """``owns``: the tape names this lane's markets (``markets`` records with ``lanes``), so a
+        lost connection spoils only those; a tape from before lanes: every book, as then."""
+        r = replayer
+        self.connected = False
+        self.markets: set[str] = set()
+        self.resync = Resync(r.books, r.sink, r.counters, request=self._request, retry_seconds=0, clock=r.clock)
+        self.handler = FrameHandler(r.books, self.resync, r.sink, r.counters, clock=r.clock,
+                                    on_ticker=r.snapshots.on_ticker, decode=decode,
+                                    owned=self._owned if owns else None)
+
+    def _owned(self) -> set[str]:
+        return self.markets
+
+    def _request(self, sid: int, tickers: list[str]) -> bool:
+        return self.connected  # the command itself is the `out` record that follows
+
+
 class Replayer:
-    """One collector run, replayed record by record (``feed``) into ``sink``."""
+    """One collector run, replayed record by record (``feed``) into ``sink``: one
+    :class:`_LaneReplay` per lane (connections of several lanes overlap in time, each record names
+    its connection), one snapshot cycle and one set of books for all."""
 
     def __init__(self, sink: RowSink, *, decode: Decoder = wm.decode) -> None:
         self.now_us = 0
-        self.connected = False
+        self.sink = sink
         self.books = BookStore()
         self.counters = Counters()
-        clock = self._clock
-        self.resync = Resync(self.books, sink, self.counters, request=self._request, retry_seconds=0, clock=clock)
         self.snapshots = SnapshotCycle(self.books, sink, self.counters, CollectionConfig())
-        self.handler = FrameHandler(self.books, self.resync, sink, self.counters, clock=clock,
-                                    on_ticker=self.snapshots.on_ticker, decode=decode)
+        self._decode = decode
+        self._owns = False  # the tape names each lane's markets
+        self._planned: dict[int, set[str]] = {}  # lane -> its markets, from the last `markets` record
+        self.lanes: dict[int, _LaneReplay] = {}
+        self._lane_of_conn: dict[int, int] = {}
         self.unknown_kinds: dict[str, int] = {}
         self.dispatch: dict[str, Callable[[int, int, Any], None]] = {
             "in": self._in, "out": self._out, "open": self._open, "close": self._close,
@@ -96,11 +128,28 @@ class Replayer:
             "retry": self._retry,
         }
 
-    def _clock(self) -> float:
+    def clock(self) -> float:
         return self.now_us / US
 
-    def _request(self, sid: int, tickers: list[str]) -> bool:
-        return self.connected  # the command itself is the `out` record that follows
+    def lane(self, number: int) -> _LaneReplay:
+        """Lane ``number``'s replay, made on first use."""
+        lane = self.lanes.get(number)
+        if lane is None:
+            lane = self.lanes[number] = _LaneReplay(self, self._owns, self._decode)
+            lane.markets = self._planned.get(number, set()) if self._owns else set()
+        return lane
+
+    def _conn_lane(self, conn: int) -> _LaneReplay:
+        return self.lane(self._lane_of_conn.get(conn, 0))
+
+    @property
+    def handler(self) -> FrameHandler:
+        """Lane 0's frame handler (the only one of a single-connection run)."""
+        return self.lane(0).handler
+
+    @property
+    def resync(self) -> Resync:
+        return self.lane(0).resync
 
     def feed(self, recv_us: int, conn: int, kind: str, data: Any) -> None:
         """Replay one record (in ``n`` order)."""
@@ -114,20 +163,25 @@ class Replayer:
     # --- record kinds -------------------------------------------------------------------------------
 
     def _in(self, recv_us: int, conn: int, data: Any) -> None:
-        self.handler.on_frame(exact_seconds(recv_us), data)
+        self._conn_lane(conn).handler.on_frame(exact_seconds(recv_us), data)
 
     def _out(self, recv_us: int, conn: int, data: Any) -> None:
         found = pending_command(data)
         if found is not None:
-            self.handler.conn.subs.expect(*found)
+            self._conn_lane(conn).handler.conn.subs.expect(*found)
 
     def _open(self, recv_us: int, conn: int, data: Any) -> None:
-        self.handler.connection_opened(conn)
-        self.connected = True
+        number = int(_json.decode(data).get("lane", 0))
+        self._lane_of_conn[conn] = number
+        lane = self.lane(number)
+        lane.handler.connection_opened(conn)
+        lane.connected = True
 
     def _close(self, recv_us: int, conn: int, data: Any) -> None:
-        self.connected = False
-        self.handler.connection_closed(_json.decode(data).get("reason", "lost"), recv_us)
+        lane = self._conn_lane(conn)
+        lane.connected = False
+        lane.handler.connection_closed(_json.decode(data).get("reason", "lost"), recv_us)
+        self._lane_of_conn.pop(conn, None)
 
     def _snapshot(self, recv_us: int, conn: int, data: Any) -> None:
         rec = _json.decode(data)
@@ -138,19 +192,26 @@ class Replayer:
         rec = _json.decode(data)
         markets = {t: TrackedMarket(t, *fields) for t, fields in rec["markets"].items()}
         self.snapshots.set_markets(markets)
+        if "lanes" in rec:
+            self._owns = True
+            self._planned = {i: set(tickers) for i, tickers in enumerate(rec["lanes"])}
+            for number, lane in self.lanes.items():
+                lane.markets = self._planned.get(number, set())
         forget = rec.get("forget") or []
         for t in forget:
             self.books.remove(t)
-        self.resync.forget(forget)
+        for lane in list(self.lanes.values()):
+            lane.resync.forget(forget)
 
     def _crosscheck(self, recv_us: int, conn: int, data: Any) -> None:
         rec = _json.decode(data)
         if rec.get("verdict") == "differs":
-            self.resync.rest_mismatch(rec["ticker"], rec.get("sid") or 0, rec.get("detail", ""), recv_us)
+            lane = self.lane(int(rec.get("lane", 0)))
+            lane.resync.rest_mismatch(rec["ticker"], rec.get("sid") or 0, rec.get("detail", ""), recv_us)
 
     def _retry(self, recv_us: int, conn: int, data: Any) -> None:
         rec = _json.decode(data)
-        self.resync.ask(rec["sid"], list(rec["tickers"]), recv_us)
+        self.lane(int(rec.get("lane", 0))).resync.ask(rec["sid"], list(rec["tickers"]), recv_us)
 
     # --- state --------------------------------------------------------------------------------------
 
@@ -158,5 +219,5 @@ class Replayer:
         """When the oldest doubt still open began (us), or None: a rebuild that stops at the end of
         its range must replay on until the doubts of the range are resolved (their ``recovered`` row
         is dated when the doubt began)."""
-        waiting = self.resync.awaiting
-        return min((a.since_us for a in list(waiting.values())), default=None)
+        since = [a.since_us for lane in list(self.lanes.values()) for a in list(lane.resync.awaiting.values())]
+        return min(since, default=None)

@@ -158,7 +158,7 @@ class Stream:
     def record_sent(self, payload: bytes) -> bytes:
         """Put a command on the raw tape (callers that send on the connection themselves use it)."""
         if self.tape is not None:
-            self.tape.sent(payload)
+            self.tape.sent(payload, self.conn.number if self.conn is not None else 0)
         return payload
 
     def drop(self) -> None:

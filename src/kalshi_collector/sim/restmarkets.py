@@ -38,9 +38,9 @@ class MarketRoutes(Routes):
         tags = q_list(request, "tags")
         out = []
         for spec in self.model.series:
-            if category and category != "Climate and Weather":
+            if category and category != spec.category:
                 continue
-            if tags and "Daily temperature" not in tags:
+            if tags and not set(tags) & set(spec.tags):
                 continue
             out.append(series_json(spec, self._series_volume(spec.ticker) if include_volume else None))
         return json_response({"series": out})

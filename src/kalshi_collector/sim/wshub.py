@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -35,7 +37,7 @@ from kalshi_collector.sim.model import CHANNEL_OF_KIND, DELTA, TICKER, ExchangeM
 from kalshi_collector.sim.variance import Variance, Varied, unknown_frame
 from kalshi_collector.sim.wirefmt import dollars, fp
 
-__all__ = ["WsHub", "WsConn", "Subscription", "DATA_CHANNELS", "SILENT_CHANNELS", "ERRORS"]
+__all__ = ["WsHub", "WsConn", "WsLimits", "Subscription", "DATA_CHANNELS", "SILENT_CHANNELS", "ERRORS"]
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +60,62 @@ ERRORS = {
     14: "Market Ticker required",
     15: "Action required",
     16: "Market not found",
+    25: "Subscription buffer overflow",
+    26: "Per-subscription market limit exceeded",
+    27: "Too many requests",
 }
 MAX_PENDING_FRAMES = 2_000_000  # a client this far behind is cut off (Kalshi: error 25, buffer overflow)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
+@dataclass(frozen=True)
+class WsLimits:
+    """Kalshi's WebSocket limits as the simulator enforces them (docs/kalshi-api.md "Limits").
+
+    Kalshi documents the error codes (26: per-subscription market limit exceeded, 27: too many
+    requests) but not the numbers; ``None`` = not enforced. ``max_markets_per_subscription``
+    refuses a ``subscribe`` or ``add_markets`` that would leave a subscription with more markets
+    (code 26, nothing changed); ``commands_per_second`` is a token bucket per connection
+    (``command_burst`` deep) and a command beyond it is refused (code 27, nothing done).
+    """
+
+    max_markets_per_subscription: int | None = None
+    commands_per_second: float | None = None
+    command_burst: int = 100
+
+
+class _CommandBucket:
+    """Token bucket of one connection's commands (code 27 when empty)."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self.tokens, self.at = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class Subscription:
-    __slots__ = ("sid", "channel", "tickers", "use_yes_price", "seq", "held")
+    __slots__ = ("sid", "channel", "tickers", "ticker_set", "use_yes_price", "seq", "held")
 
     def __init__(self, sid: int, channel: str, tickers: list[str] | None, use_yes_price: bool) -> None:
         self.sid = sid
         self.channel = channel
         self.tickers = tickers  # None = every market
+        self.ticker_set: set[str] = set(tickers or ())  # membership at 20,000 markets is not a list scan
         self.use_yes_price = use_yes_price
         self.seq = 0
         self.held: str | None = None  # a frame held back by a reorder fault
 
     def covers(self, ticker: str | None) -> bool:
-        return self.tickers is None or ticker in self.tickers
+        return self.tickers is None or ticker in self.ticker_set
 
 
 def _frame_header(n: int) -> bytes:
@@ -105,6 +144,8 @@ class WsConn:
         self.stall_until = 0.0
         self.faults = ConnFaults(hub.plan, conn_id, hub.seed, hub.oneshots)
         self.variance = Variance(hub.plan.variance_every)
+        rate = hub.limits.commands_per_second
+        self.bucket = _CommandBucket(rate, hub.limits.command_burst, time.monotonic) if rate else None
         self._route: dict[tuple[int, str | None], tuple[Subscription, ...]] = {}
         writer = getattr(ws, "_writer", None)
         self.transport: asyncio.Transport | None = getattr(writer, "transport", None)
@@ -302,8 +343,9 @@ class WsHub:
     """All live connections, the command handlers, and the fan-out of exchange messages."""
 
     def __init__(self, model: ExchangeModel, plan: FaultPlan, oneshots: OneShots, seed: int,
-                 ping_interval: float, log_fault: Callable[..., None]) -> None:
+                 ping_interval: float, log_fault: Callable[..., None], limits: WsLimits | None = None) -> None:
         self.model = model
+        self.limits = limits or WsLimits()
         self.plan = plan
         self.oneshots = oneshots
         self.seed = seed
@@ -369,6 +411,9 @@ class WsHub:
         if not isinstance(cmd_id, int) or isinstance(cmd_id, bool):
             conn.error(0, 1)
             return
+        if conn.bucket is not None and not conn.bucket.take():
+            conn.error(cmd_id, 27)
+            return
         name = cmd.get("cmd")
         params = cmd.get("params")
         if name == "list_subscriptions":
@@ -425,6 +470,10 @@ class WsHub:
             unknown = self._unknown(tickers)
             if unknown:
                 conn.error(cmd_id, 16, market_tickers=unknown)
+                return
+            cap = self.limits.max_markets_per_subscription
+            if cap is not None and len(tickers) > cap:
+                conn.error(cmd_id, 26)
                 return
         for ch in dict.fromkeys(channels):
             sid = conn.next_sid
@@ -523,7 +572,7 @@ class WsHub:
 
     def _resend_snapshots(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str]) -> None:
         assert sub.tickers is not None
-        missing = [t for t in tickers if t not in sub.tickers]
+        missing = [t for t in tickers if t not in sub.ticker_set]
         if missing:
             conn.error(cmd_id, 11, sub, market_tickers=missing)
             return
@@ -533,11 +582,18 @@ class WsHub:
     def _change_markets(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str], *, add: bool) -> None:
         assert sub.tickers is not None
         if add:
-            added = [t for t in tickers if t not in sub.tickers]
+            added = [t for t in tickers if t not in sub.ticker_set]
+            cap = self.limits.max_markets_per_subscription
+            if cap is not None and len(sub.tickers) + len(added) > cap:
+                conn.error(cmd_id, 26, sub)
+                return
             sub.tickers.extend(added)
+            sub.ticker_set.update(added)
         else:
             added = []
-            sub.tickers[:] = [t for t in sub.tickers if t not in tickers]
+            gone = set(tickers)
+            sub.tickers[:] = [t for t in sub.tickers if t not in gone]
+            sub.ticker_set.difference_update(gone)
         conn.subs_changed()
         conn._release(sub)
         sub.seq += 1
