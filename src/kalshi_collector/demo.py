@@ -61,9 +61,12 @@ def report(data_dir: Path) -> None:
     pd.set_option("display.max_columns", 20)
     print("\nrows stored per table:")
     tables = {}
-    for kind in ("market", "orderbook", "orderbook_deltas", "trades_live", "book_events"):
+    for kind in ("market", "orderbook", "orderbook_deltas", "trades_live", "book_events", "rejects"):
         tables[kind] = df = store.read_parquets(kind)
         print(f"  {kind:<18} {len(df):>8,}")
+    raw = {kind: len(store.read_parquets(kind)) for kind in ("raw_ws", "raw_rest")}
+    print(f"  raw tape: {raw['raw_ws']:,} WebSocket records, {raw['raw_rest']:,} REST bodies "
+          "(`kalshi-collector rebuild` derives the tables above from it again)")
     market = tables["market"]
     if not market.empty:
         last = market[market["snapshot_ts"] == market["snapshot_ts"].max()]
