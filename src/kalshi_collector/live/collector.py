@@ -14,7 +14,6 @@ import contextlib
 import copy
 import inspect
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from kalshi_collector.live.discovery import Discovery, TrackedMarket
 from kalshi_collector.live.frames import FrameHandler
 from kalshi_collector.live.lane import Lane, Lanes, LaneWiring
 from kalshi_collector.live.lanes import LanePlan
+from kalshi_collector.live.priority import ReadLoopPriority
 from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
@@ -122,10 +122,8 @@ class Collector:
         if any(recovered.values()):
             log.warning("recovered rows from the journal after an unclean stop: %s", dict(recovered))
         await self.rest.open()
-        # The read loop shares the GIL with the journal and flush threads; a shorter switch interval
-        # than the default 5 ms keeps it from waiting behind them (receive-to-applied latency).
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.001)
+        priority = ReadLoopPriority()  # GIL switch interval and GC cadence: see live/priority.py
+        priority.apply()
         for service in services:
             await service.start()
         rest_check = self.config.collection.rest_check_interval_seconds
@@ -148,7 +146,7 @@ class Collector:
             for service in services:
                 await service.stop()
             await self._shutdown(tasks)
-            sys.setswitchinterval(switch_interval)
+            priority.restore()
 
     async def _shutdown(self, tasks: list[asyncio.Task]) -> None:
         for t in tasks:

@@ -1,0 +1,57 @@
+"""The read loop's priority over the collector's own background work, for the time of a run.
+
+Two process-wide settings decide how long a frame can wait before it is applied:
+
+* **The GIL switch interval.** The read loop shares the interpreter lock with the journal and flush
+  threads; CPython hands it over every 5 ms by default. 1 ms keeps the loop from waiting behind them.
+* **The cyclic garbage collector.** It stops every thread while it walks a generation. Most of the
+  collector's allocations are row tuples (untracked again at their first collection: they hold only
+  numbers and strings) and transient messages, so the default thresholds (700, 10, 10) run a young
+  collection ~90 times a second at 20k msg/s, and every few seconds a full one walks every object
+  of the process, pandas and pyarrow included: 50-170 ms during which no frame is applied (measured
+  with ``gc.callbacks`` under ``bench_live``: it *was* the exchange->applied p99). So everything alive
+  after start-up (modules, config, the parts; none of it garbage) is moved out of the collector's
+  sight (``gc.freeze``) and the thresholds are raised: young collections become rarer, full ones
+  much rarer. Garbage cycles are still collected; only the cadence changes.
+
+Both are restored when the run ends (several collectors may run in one process, e.g. in tests).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from dataclasses import dataclass
+
+__all__ = ["RUN_GC_THRESHOLDS", "RUN_SWITCH_INTERVAL", "ReadLoopPriority"]
+
+RUN_SWITCH_INTERVAL = 0.001
+RUN_GC_THRESHOLDS = (20_000, 50, 1_000)
+"""(young allocations, young collections per middle one, middle collections per full one)."""
+
+
+@dataclass
+class ReadLoopPriority:
+    """``apply()`` at the start of a run, ``restore()`` at its end (each idempotent)."""
+
+    switch_interval: float = RUN_SWITCH_INTERVAL
+    gc_thresholds: tuple[int, int, int] = RUN_GC_THRESHOLDS
+    _saved: tuple[float, tuple[int, int, int]] | None = None
+
+    def apply(self) -> None:
+        if self._saved is not None:
+            return
+        self._saved = (sys.getswitchinterval(), gc.get_threshold())
+        sys.setswitchinterval(self.switch_interval)
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*self.gc_thresholds)
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        switch_interval, thresholds = self._saved
+        sys.setswitchinterval(switch_interval)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        self._saved = None
