@@ -595,10 +595,6 @@ class _SeriesResp(_W, kw_only=True):
     series: _SeriesWire
 
 
-class _SeriesListResp(_W, kw_only=True):
-    series: list[_SeriesWire] | None = None
-    cursor: str = ""
-
 
 class _TradesResp(_W, kw_only=True):
     trades: list[_TradeWire]

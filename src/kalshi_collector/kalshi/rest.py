@@ -287,10 +287,6 @@ class KalshiRestClient:
         r = await self.get(f"/series/{series_ticker}", None, into=m._SeriesResp)
         return m.Series._from_wire(r.series)
 
-    async def list_series(self, *, category: str | None = None) -> list[m.Series]:
-        r = await self.get("/series", {"category": category}, into=m._SeriesListResp)
-        return [m.Series._from_wire(s) for s in (r.series or [])]
-
     # ------------------------------------------------------------------ markets
 
     async def get_market(self, ticker: str) -> m.Market:
