@@ -43,13 +43,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore
+from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore, OrderBook
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
 from kalshi_collector.live.scheduler import Quote
 from kalshi_collector.storage.schemas import ORDERBOOK_SNAPSHOTS, TS
 
-__all__ = ["MarketInfo", "Snapshot", "SnapshotBuilder", "TickerValues", "ticker_values"]
+__all__ = ["MarketInfo", "Snapshot", "SnapshotBuild", "SnapshotBuilder", "TickerValues", "ticker_values"]
 
 _YES = "yes"
 _NO = "no"
@@ -192,51 +192,149 @@ class SnapshotBuilder:
     # --- build ---------------------------------------------------------------------------------------
 
     def build(self, books: BookStore, snapshot_ts: int, trigger: str) -> Snapshot:
-        """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds)."""
+        """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds), in one go."""
+        job = self.start(books, snapshot_ts, trigger)
+        job.step(len(job))
+        return job.finish()
+
+    def start(self, books: BookStore, snapshot_ts: int, trigger: str) -> SnapshotBuild:
+        """Begin a snapshot at ``snapshot_ts`` to be built in steps (:class:`SnapshotBuild`).
+
+        Takes the market list and the ticker values as they are now; the books are read as each
+        step reaches them, or captured first if they are about to change (:meth:`SnapshotBuild.watch`).
+        """
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
-        market_rows: list[tuple] = []
-        reference: dict[str, Quote] = {}
-        # The levels are not copied in this loop: it notes which (market, side) dicts to write,
-        # and numpy reads all their keys and values afterwards, in C.
+        return SnapshotBuild(self, books, snapshot_ts, trigger, list(self._markets.items()), dict(self._values))
+
+    def _finished(self, reference: dict[str, Quote]) -> None:
+        self._reference = reference
+
+
+class _BookState(NamedTuple):
+    """What a snapshot reads of a valid book: its quote and its two level dicts."""
+
+    top: tuple[float | None, float | None, float | None, float | None]
+    yes_bids: dict[int, int]
+    no_bids: dict[int, int]
+
+
+_LIVE = object()  # "not captured: read the book itself"
+
+
+def _read_book(book: OrderBook | None, copy: bool) -> _BookState | None:
+    """A valid book's state (levels copied when the book is about to change); None if not valid."""
+    if book is None or not book.valid:
+        return None
+    if copy:
+        return _BookState(book.top(), dict(book.yes_bids), dict(book.no_bids))
+    return _BookState(book.top(), book.yes_bids, book.no_bids)
+
+
+class SnapshotBuild:
+    """One snapshot built a chunk of markets at a time, exactly as the books were at ``snapshot_ts``.
+
+    Each :meth:`step` turns the next markets into market rows and an Arrow chunk of their levels
+    at once (so no level dict is held across a step). Between steps the read loop may change the
+    books: :meth:`watch` registers the markets not yet read with the store's
+    :class:`~kalshi_collector.book.BookCapture`, which lets this build copy a book just before its
+    first change. The result is the same as :meth:`SnapshotBuilder.build` at ``snapshot_ts``.
+    """
+
+    def __init__(self, builder: SnapshotBuilder, books: BookStore, snapshot_ts: int, trigger: str,
+                 markets: list[tuple[str, tuple[str | None, str | None]]],
+                 values: dict[str, TickerValues]) -> None:
+        self._builder, self._books = builder, books
+        self.snapshot_ts, self.trigger = snapshot_ts, trigger
+        self._markets, self._values = markets, values
+        self._captured: dict[str, _BookState | None] = {}
+        self._pos = 0
+        self._watching = False
+        self.market_rows: list[tuple] = []
+        self._reference: dict[str, Quote] = {}
+        self._chunks: list[pa.Table] = []
+        self.levels = 0  # level rows built so far
+
+    def __len__(self) -> int:
+        return len(self._markets)
+
+    @property
+    def done(self) -> bool:
+        return self._pos >= len(self._markets)
+
+    @property
+    def position(self) -> int:
+        """Markets built so far."""
+        return self._pos
+
+    def watch(self) -> None:
+        """Capture each book not read yet before the store changes it (until :meth:`finish`/:meth:`abort`)."""
+        self._books.capture.start((t for t, _ in self._markets[self._pos :]), self._capture)
+        self._watching = True
+
+    def _capture(self, ticker: str) -> None:
+        self._captured[ticker] = _read_book(self._books.get(ticker), copy=True)
+
+    def step(self, max_markets: int, max_levels: int = 0) -> bool:
+        """Build up to ``max_markets`` more markets (stopping early once ``max_levels`` > 0 level rows
+        are collected); True when every market is built."""
+        ts, trigger = self.snapshot_ts, self.trigger
         sides: list[tuple[str, str, dict[int, int]]] = []
-        add_side = sides.append
-        get_book = books.get
-        values_of = self._values.get
-        for ticker, (event_ticker, subtitle) in self._markets.items():
+        add_side, add_row = sides.append, self.market_rows.append
+        reference = self._reference
+        get_book, captured, values_of = self._books.get, self._captured, self._values.get
+        levels, stop = 0, min(len(self._markets), self._pos + max_markets)
+        start = self._pos
+        for ticker, (event_ticker, subtitle) in self._markets[start:stop]:
+            self._pos += 1
             values = values_of(ticker, _EMPTY_VALUES)
-            book = get_book(ticker)
-            if book is not None and book.valid:
-                yes_bid, yes_ask, yes_bid_size, yes_ask_size = book.top()
-                if book.yes_bids:
-                    add_side((ticker, _YES, book.yes_bids))
-                if book.no_bids:
-                    add_side((ticker, _NO, book.no_bids))
+            state = captured.get(ticker, _LIVE)
+            if state is _LIVE:
+                state = _read_book(get_book(ticker), copy=False)
+            if state is not None:
+                yes_bid, yes_ask, yes_bid_size, yes_ask_size = state.top
+                if state.yes_bids:
+                    add_side((ticker, _YES, state.yes_bids))
+                if state.no_bids:
+                    add_side((ticker, _NO, state.no_bids))
+                levels += len(state.yes_bids) + len(state.no_bids)
                 valid = True
             else:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
                 valid = False
             last_price = values[2]
-            market_rows.append(
-                (
-                    snapshot_ts,
-                    event_ticker,
-                    ticker,
-                    subtitle,
-                    yes_bid,
-                    yes_ask,
-                    last_price,
-                    values[3],  # volume
-                    values[4],  # open_interest
-                    trigger,
-                    yes_bid_size,
-                    yes_ask_size,
-                    valid,
-                )
-            )
+            add_row((ts, event_ticker, ticker, subtitle, yes_bid, yes_ask, last_price,
+                     values[3], values[4], trigger, yes_bid_size, yes_ask_size, valid))
             reference[ticker] = (yes_bid, yes_ask, last_price)
-        self._reference = reference
-        return Snapshot(market_rows, _orderbook_table(snapshot_ts, sides, self.max_depth))
+            if max_levels and levels >= max_levels:
+                break
+        if sides:
+            table = _orderbook_table(ts, sides, self._builder.max_depth)
+            self._chunks.append(table)
+            self.levels += table.num_rows
+        if self._watching:
+            self._books.capture.pending.difference_update(t for t, _ in self._markets[start : self._pos])
+        return self.done
+
+    def finish(self) -> Snapshot:
+        """The snapshot (every market must be built); stops the capture."""
+        if not self.done:
+            raise RuntimeError(f"snapshot finished after {self._pos} of {len(self._markets)} markets")
+        self.abort()
+        self._builder._finished(self._reference)
+        chunks = self._chunks
+        if not chunks:
+            orderbook = ORDERBOOK_SNAPSHOTS.empty_table()
+        else:
+            orderbook = chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
+        return Snapshot(self.market_rows, orderbook)
+
+    def abort(self) -> None:
+        """Stop capturing (a cancelled snapshot leaves no hook behind)."""
+        if self._watching:
+            self._books.capture.stop()
+            self._watching = False
+        self._captured.clear()
 
 
 def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:

@@ -5,10 +5,20 @@ Joins the pure parts — :class:`SnapshotScheduler` and :class:`SpikeDetector` (
 :class:`SnapshotBuilder` (what) — for the collector's snapshot task, which only ticks the clock.
 ``on_ticker`` is the frame handler's callable for ``ticker`` messages: the builder keeps the values
 and the spike detector sees the same quote the snapshot rows will hold. No clock of its own.
+
+Two ways to take one: :meth:`SnapshotCycle.take` builds it in one go (tests, tools), and
+:meth:`SnapshotCycle.run` (the collector) builds it in chunks of about a millisecond, yielding to
+the event loop between them, so a snapshot of 20,000 markets never holds up the read loop for long;
+the books it has not reached yet are captured just before the loop changes them
+(:class:`~kalshi_collector.book.BookCapture`), so both ways write exactly the books at
+``snapshot_ts``. The levels go to the store as one Arrow table (``append_table``) when the sink
+takes tables, as row tuples otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -17,10 +27,16 @@ from kalshi_collector.config import CollectionConfig
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.live.counters import Counters, SnapshotTrigger
 from kalshi_collector.live.scheduler import SnapshotScheduler, SpikeDetector
-from kalshi_collector.live.snapshot import MarketInfo, SnapshotBuilder
-from kalshi_collector.live.tape import US, RowSink
+from kalshi_collector.live.snapshot import MarketInfo, Snapshot, SnapshotBuild, SnapshotBuilder
+from kalshi_collector.live.tape import US, RowSink, hand_table
 
 __all__ = ["SnapshotCycle"]
+
+STEP_SECONDS = 0.001
+"""How long one chunk of a chunked snapshot should hold the loop (the chunk size adapts to it)."""
+# the first step's budgets (about 1 ms on this machine), adapted after each step
+_FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS = 500, 20_000
+_MIN_STEP_MARKETS, _MIN_STEP_LEVELS = 50, 1_000
 
 
 class SnapshotCycle:
@@ -49,9 +65,41 @@ class SnapshotCycle:
         return None
 
     def take(self, trigger: SnapshotTrigger, now: float) -> None:
-        snap = self.builder.build(self._books, int(now * US), trigger.value)
+        """Build and store one snapshot at ``now`` in one go."""
+        self._store(trigger, now, self.builder.build(self._books, int(now * US), trigger.value))
+
+    async def run(self, trigger: SnapshotTrigger, now: float) -> None:
+        """Build and store one snapshot at ``now`` in chunks, yielding to the loop between them.
+
+        Cancelled half-way (the collector stopping), it writes nothing and leaves no capture hook.
+        """
+        job = self.builder.start(self._books, int(now * US), trigger.value)
+        job.watch()
+        try:
+            await _build_in_steps(job)
+            snap = job.finish()
+        finally:
+            job.abort()
+        self._store(trigger, now, snap)
+
+    def _store(self, trigger: SnapshotTrigger, now: float, snap: Snapshot) -> None:
         self._sink.extend("market_snapshots", snap.market_rows)
-        self._sink.extend("orderbook_snapshots", snap.orderbook_rows())
+        hand_table(self._sink, "orderbook_snapshots", snap.orderbook, snap.orderbook_rows)
         self.scheduler.record(datetime.fromtimestamp(now, UTC))
         self.spikes.record_snapshot(self.builder.reference_values(), now)
         self._counters.snapshots[trigger] += 1
+
+
+async def _build_in_steps(job: SnapshotBuild) -> None:
+    """Steps of about :data:`STEP_SECONDS`: both budgets follow what the last step cost."""
+    markets, levels = _FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS
+    while True:
+        started, pos, before = time.perf_counter(), job.position, job.levels
+        if job.step(markets, levels):
+            return
+        spent = time.perf_counter() - started
+        if spent > 0:
+            scale = STEP_SECONDS / spent
+            markets = max(_MIN_STEP_MARKETS, int((job.position - pos) * scale))
+            levels = max(_MIN_STEP_LEVELS, int((job.levels - before) * scale))
+        await asyncio.sleep(0)
