@@ -309,50 +309,49 @@ class OrderBook:
 class BookCapture:
     """Copy-on-write for a snapshot built in chunks while the read loop goes on applying messages.
 
-    While a snapshot is in progress, ``pending`` holds the tickers it has not read yet. Before
-    :class:`BookStore` changes one of those books (a delta, a snapshot, an invalidation, a removal)
-    it calls :meth:`before_change`, which hands the ticker to the snapshot's ``on_change`` (that
-    reads the book as it still is, i.e. as it was at ``snapshot_ts``) and drops it from ``pending``.
-    With no snapshot in progress ``pending`` is empty and the delta path pays one truth test of it.
-
-    ``pending`` is never replaced (the delta closure holds it), only filled and emptied.
+    While a snapshot is in progress (``on``), ``watched`` holds the tickers it reads and ``done``
+    the ones it has read (or captured) already. Before :class:`BookStore` changes a watched book
+    not done yet (a delta, a snapshot, an invalidation, a removal) it calls :meth:`before_change`,
+    which hands the ticker to the snapshot's ``on_change`` (that reads the book as it still is, i.e.
+    as it was at ``snapshot_ts``). With no snapshot in progress the delta path pays one attribute
+    test (``on``). Starting costs nothing per market: ``watched`` is the snapshot builder's set,
+    kept up to date as the market list changes, not built per snapshot.
     """
 
-    __slots__ = ("pending", "_on_change")
+    __slots__ = ("on", "watched", "done", "_on_change")
+
+    _NONE: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
-        self.pending: set[str] = set()
+        self.on = False
+        self.watched: set[str] | frozenset[str] = self._NONE
+        self.done: set[str] = set()
         self._on_change: Callable[[str], None] | None = None
 
-    def start(self, tickers: Iterable[str], on_change: Callable[[str], None]) -> None:
-        """Watch ``tickers`` until :meth:`stop`; ``on_change(ticker)`` runs before a watched book changes."""
-        if self._on_change is not None:
+    def start(self, watched: set[str] | frozenset[str], on_change: Callable[[str], None]) -> None:
+        """Watch ``watched`` until :meth:`stop`; ``on_change(ticker)`` runs before a watched book changes."""
+        if self.on:
             raise RuntimeError("a snapshot capture is already in progress")
-        self._on_change = on_change
-        self.pending.update(tickers)
-
-    def done(self, ticker: str) -> None:
-        """The snapshot has read this book: its changes need no capture any more."""
-        self.pending.discard(ticker)
+        self.watched, self._on_change = watched, on_change
+        self.done.clear()
+        self.on = True
 
     def stop(self) -> None:
-        self.pending.clear()
-        self._on_change = None
-
-    @property
-    def active(self) -> bool:
-        return self._on_change is not None
+        self.on = False
+        self.watched, self._on_change = self._NONE, None
+        self.done.clear()
 
     def before_change(self, ticker: str) -> None:
-        if ticker in self.pending:
-            self.pending.discard(ticker)
+        if ticker in self.watched and ticker not in self.done:
+            self.done.add(ticker)
             if self._on_change is not None:
                 self._on_change(ticker)
 
     def before_all(self) -> None:
         """Every watched book is about to change (a disconnect): capture them all now."""
-        for ticker in list(self.pending):
-            self.before_change(ticker)
+        if self.on:
+            for ticker in list(self.watched):
+                self.before_change(ticker)
 
 
 def _delta_applier(books: dict[str, OrderBook], capture: BookCapture) -> Callable[[OrderbookDelta], BookStatus]:
@@ -362,10 +361,9 @@ def _delta_applier(books: dict[str, OrderBook], capture: BookCapture) -> Callabl
     local (no ``self.`` or global lookups), the memos are read by subscript (no call), and the
     common case (a level that stays positive) is inlined; rarer cases go to ``OrderBook._change``.
     Each of those choices is worth a few percent in ``bench/bench_book.py``. The snapshot capture
-    (:class:`BookCapture`) costs one truth test of an empty set here when no snapshot is running.
+    (:class:`BookCapture`) costs one attribute test here when no snapshot is running.
     """
     get_book = books.get
-    pending = capture.pending
     before_change = capture.before_change
     prices = _MICROS
     centis = _CENTI
@@ -377,7 +375,7 @@ def _delta_applier(books: dict[str, OrderBook], capture: BookCapture) -> Callabl
         book = get_book(body.market_ticker)
         if book is None or not book.valid:
             return not_ready
-        if pending:  # a snapshot is being built: let it read this book before it changes
+        if capture.on:  # a snapshot is being built: let it read this book before it changes
             before_change(body.market_ticker)
         try:
             price = prices[body.price_dollars]
@@ -441,7 +439,7 @@ class BookStore:
     def apply_snapshot(self, msg: OrderbookSnapshot) -> BookStatus:
         """Replace the market's book (creating it on first sight); valid afterwards if usable."""
         body = msg.msg
-        if self.capture.pending:
+        if self.capture.on:
             self.capture.before_change(body.market_ticker)
         book = self._books.get(body.market_ticker)
         if book is None:
@@ -481,7 +479,7 @@ class BookStore:
         was_valid = []
         capture = self.capture
         for ticker in tickers:
-            if capture.pending:
+            if capture.on:
                 capture.before_change(ticker)
             book = self._books.get(ticker)
             if book is not None:
@@ -508,6 +506,6 @@ class BookStore:
 
     def remove(self, ticker: str) -> None:
         """Forget a market (no longer tracked, settled)."""
-        if self.capture.pending:
+        if self.capture.on:
             self.capture.before_change(ticker)
         self._books.pop(ticker, None)

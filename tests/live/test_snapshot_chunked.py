@@ -112,7 +112,7 @@ def test_a_chunked_snapshot_equals_a_synchronous_one_at_snapshot_ts(seed: int) -
     assert _rows(got) == _rows(want)
     assert got.orderbook.schema == want.orderbook.schema
     assert builder.reference_values() == expected[1].reference_values()
-    assert not books.capture.pending and not books.capture.active, "no hook left after the snapshot"
+    assert not books.capture.on and not books.capture.done, "no hook left after the snapshot"
 
 
 def test_a_disconnect_mid_snapshot_captures_every_book_not_read_yet() -> None:
@@ -141,7 +141,7 @@ def test_the_collectors_chunked_cycle_writes_what_take_writes() -> None:
         else:
             cycle.take(SnapshotTrigger.PERIODIC, TS / 1e6)
         outputs.append(dict(rows.tables))
-        assert not books.capture.active
+        assert not books.capture.on
     assert outputs[0] == outputs[1] and outputs[0]["orderbook_snapshots"]
 
 
@@ -166,4 +166,4 @@ def test_a_cancelled_snapshot_writes_nothing_and_leaves_no_hook() -> None:
         asyncio.run(cancel_mid_way())
     finally:
         sc._FIRST_STEP_MARKETS = first
-    assert not rows.tables and not books.capture.active and not books.capture.pending
+    assert not rows.tables and not books.capture.on and not books.capture.done

@@ -144,6 +144,7 @@ class SnapshotBuilder:
             raise ValueError(f"max_depth must be >= 0 (0 = all levels), got {max_depth}")
         self.max_depth = max_depth
         self._markets: dict[str, tuple[str | None, str | None]] = {}
+        self._watch: set[str] = set()  # the tickers of _markets, for a snapshot's BookCapture
         self._values: dict[str, TickerValues] = {}
         self._reference: dict[str, Quote] = {}
 
@@ -152,11 +153,13 @@ class SnapshotBuilder:
     def set_markets(self, markets: Mapping[str, MarketInfo]) -> None:
         """The tracked markets (ticker -> info), replacing the previous set; order is kept."""
         self._markets = {t: (m.event_ticker, m.subtitle) for t, m in markets.items()}
+        self._watch = set(self._markets)  # a new set: a snapshot in progress keeps the old one
         for gone in self._values.keys() - self._markets.keys():
             del self._values[gone]
 
     def add_market(self, ticker: str, event_ticker: str | None, subtitle: str | None) -> None:
         self._markets[ticker] = (event_ticker, subtitle)
+        self._watch.add(ticker)  # a snapshot in progress may capture it for nothing: harmless
 
     @property
     def tickers(self) -> list[str]:
@@ -205,7 +208,7 @@ class SnapshotBuilder:
         """
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
-        return SnapshotBuild(self, books, snapshot_ts, trigger, list(self._markets.items()), dict(self._values))
+        return SnapshotBuild(self, books, snapshot_ts, trigger, self._markets, dict(self._values), self._watch)
 
     def _finished(self, reference: dict[str, Quote]) -> None:
         self._reference = reference
@@ -222,13 +225,11 @@ class _BookState(NamedTuple):
 _LIVE = object()  # "not captured: read the book itself"
 
 
-def _read_book(book: OrderBook | None, copy: bool) -> _BookState | None:
-    """A valid book's state (levels copied when the book is about to change); None if not valid."""
+def _copy_book(book: OrderBook | None) -> _BookState | None:
+    """A valid book's state, levels copied (it is about to change); None if not valid."""
     if book is None or not book.valid:
         return None
-    if copy:
-        return _BookState(book.top(), dict(book.yes_bids), dict(book.no_bids))
-    return _BookState(book.top(), book.yes_bids, book.no_bids)
+    return _BookState(book.top(), dict(book.yes_bids), dict(book.no_bids))
 
 
 class SnapshotBuild:
@@ -242,11 +243,12 @@ class SnapshotBuild:
     """
 
     def __init__(self, builder: SnapshotBuilder, books: BookStore, snapshot_ts: int, trigger: str,
-                 markets: list[tuple[str, tuple[str | None, str | None]]],
-                 values: dict[str, TickerValues]) -> None:
-        self._builder, self._books = builder, books
+                 markets: dict[str, tuple[str | None, str | None]],
+                 values: dict[str, TickerValues], watch: set[str]) -> None:
+        self._builder, self._books, self._watch = builder, books, watch
         self.snapshot_ts, self.trigger = snapshot_ts, trigger
-        self._markets, self._values = markets, values
+        # keys and values apart: two C-level copies, not a tuple per market (20,000 of them)
+        self._tickers, self._infos, self._values = list(markets), list(markets.values()), values
         self._captured: dict[str, _BookState | None] = {}
         self._pos = 0
         self._watching = False
@@ -256,11 +258,11 @@ class SnapshotBuild:
         self.levels = 0  # level rows built so far
 
     def __len__(self) -> int:
-        return len(self._markets)
+        return len(self._tickers)
 
     @property
     def done(self) -> bool:
-        return self._pos >= len(self._markets)
+        return self._pos >= len(self._tickers)
 
     @property
     def position(self) -> int:
@@ -269,35 +271,54 @@ class SnapshotBuild:
 
     def watch(self) -> None:
         """Capture each book not read yet before the store changes it (until :meth:`finish`/:meth:`abort`)."""
-        self._books.capture.start((t for t, _ in self._markets[self._pos :]), self._capture)
+        capture = self._books.capture
+        capture.start(self._watch, self._capture)
+        capture.done.update(self._tickers[: self._pos])
         self._watching = True
 
     def _capture(self, ticker: str) -> None:
-        self._captured[ticker] = _read_book(self._books.get(ticker), copy=True)
+        self._captured[ticker] = _copy_book(self._books.get(ticker))
 
     def step(self, max_markets: int, max_levels: int = 0) -> bool:
         """Build up to ``max_markets`` more markets (stopping early once ``max_levels`` > 0 level rows
-        are collected); True when every market is built."""
+        are collected); True when every market is built.
+
+        Allocates as little as it can per market (a market row and a reference quote; the sides go
+        into three flat lists), because what it allocates drives the garbage collector's passes."""
         ts, trigger = self.snapshot_ts, self.trigger
-        sides: list[tuple[str, str, dict[int, int]]] = []
-        add_side, add_row = sides.append, self.market_rows.append
-        reference = self._reference
+        side_tickers: list[str] = []
+        side_names: list[str] = []
+        side_levels: list[dict[int, int]] = []
+        add_ticker, add_name, add_levels = side_tickers.append, side_names.append, side_levels.append
+        add_row, reference = self.market_rows.append, self._reference
         get_book, captured, values_of = self._books.get, self._captured, self._values.get
-        levels, stop = 0, min(len(self._markets), self._pos + max_markets)
+        levels, stop = 0, min(len(self._tickers), self._pos + max_markets)
         start = self._pos
-        for ticker, (event_ticker, subtitle) in self._markets[start:stop]:
+        for ticker, (event_ticker, subtitle) in zip(self._tickers[start:stop], self._infos[start:stop], strict=True):
             self._pos += 1
             values = values_of(ticker, _EMPTY_VALUES)
-            state = captured.get(ticker, _LIVE)
+            state = captured.get(ticker, _LIVE) if captured else _LIVE
             if state is _LIVE:
-                state = _read_book(get_book(ticker), copy=False)
-            if state is not None:
-                yes_bid, yes_ask, yes_bid_size, yes_ask_size = state.top
-                if state.yes_bids:
-                    add_side((ticker, _YES, state.yes_bids))
-                if state.no_bids:
-                    add_side((ticker, _NO, state.no_bids))
-                levels += len(state.yes_bids) + len(state.no_bids)
+                book = get_book(ticker)
+                if book is not None and book.valid:
+                    top, yes_bids, no_bids = book.top(), book.yes_bids, book.no_bids
+                else:
+                    top = None
+            elif state is not None:
+                top, yes_bids, no_bids = state
+            else:
+                top = None
+            if top is not None:
+                yes_bid, yes_ask, yes_bid_size, yes_ask_size = top
+                if yes_bids:
+                    add_ticker(ticker)
+                    add_name(_YES)
+                    add_levels(yes_bids)
+                if no_bids:
+                    add_ticker(ticker)
+                    add_name(_NO)
+                    add_levels(no_bids)
+                levels += len(yes_bids) + len(no_bids)
                 valid = True
             else:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
@@ -308,18 +329,18 @@ class SnapshotBuild:
             reference[ticker] = (yes_bid, yes_ask, last_price)
             if max_levels and levels >= max_levels:
                 break
-        if sides:
-            table = _orderbook_table(ts, sides, self._builder.max_depth)
+        if side_levels:
+            table = _orderbook_table(ts, side_tickers, side_names, side_levels, self._builder.max_depth)
             self._chunks.append(table)
             self.levels += table.num_rows
         if self._watching:
-            self._books.capture.pending.difference_update(t for t, _ in self._markets[start : self._pos])
+            self._books.capture.done.update(self._tickers[start : self._pos])
         return self.done
 
     def finish(self) -> Snapshot:
         """The snapshot (every market must be built); stops the capture."""
         if not self.done:
-            raise RuntimeError(f"snapshot finished after {self._pos} of {len(self._markets)} markets")
+            raise RuntimeError(f"snapshot finished after {self._pos} of {len(self._tickers)} markets")
         self.abort()
         self._builder._finished(self._reference)
         chunks = self._chunks
@@ -343,11 +364,11 @@ def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:
     return levels
 
 
-def _orderbook_table(snapshot_ts: int, sides: list[tuple[str, str, dict[int, int]]], depth: int) -> pa.Table:
-    """Arrow columns from the (market, side, levels) list; ticker and side expand from runs in C."""
-    if not sides:
+def _orderbook_table(snapshot_ts: int, tickers: list[str], side_names: list[str], books: list[dict[int, int]],
+                     depth: int) -> pa.Table:
+    """Arrow columns from the parallel (market, side, levels) lists; ticker and side expand from runs in C."""
+    if not books:
         return ORDERBOOK_SNAPSHOTS.empty_table()
-    tickers, side_names, books = zip(*sides, strict=True)
     if depth:
         books = tuple(_best_levels(levels, depth) for levels in books)
     run_ends = pa.array(accumulate(map(len, books)), pa.int32())

@@ -35,7 +35,7 @@ __all__ = ["SnapshotCycle"]
 STEP_SECONDS = 0.001
 """How long one chunk of a chunked snapshot should hold the loop (the chunk size adapts to it)."""
 # the first step's budgets (about 1 ms on this machine), adapted after each step
-_FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS = 500, 20_000
+_FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS = 100, 2_000
 _MIN_STEP_MARKETS, _MIN_STEP_LEVELS = 50, 1_000
 
 
