@@ -80,6 +80,7 @@ class SnapshotCycle:
             snap = job.finish()
         finally:
             job.abort()
+        await asyncio.sleep(0)  # the hand-off gets a turn of its own (cancelled here: nothing written)
         self._store(trigger, now, snap)
 
     def _store(self, trigger: SnapshotTrigger, now: float, snap: Snapshot) -> None:
