@@ -47,7 +47,7 @@ from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
 from kalshi_collector.live.scheduler import Quote
-from kalshi_collector.storage.schemas import ORDERBOOK_SNAPSHOTS, TS
+from kalshi_collector.storage.schemas import MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, TS
 
 __all__ = ["MarketInfo", "Snapshot", "SnapshotBuild", "SnapshotBuilder", "TickerValues", "ticker_values"]
 
@@ -120,17 +120,27 @@ def ticker_values(body: TickerBody) -> TickerValues:
 
 
 class Snapshot(NamedTuple):
-    market_rows: list[tuple]
+    """One snapshot as two Arrow tables, exactly the schemas of ``market_snapshots`` and
+    ``orderbook_snapshots``; ``market_rows`` / :meth:`orderbook_rows` give row tuples for a
+    row-based sink (times as int epoch microseconds), at the tuple price."""
+
+    market: pa.Table
     orderbook: pa.Table
 
+    @property
+    def market_rows(self) -> list[tuple]:
+        return _table_rows(self.market)
+
     def orderbook_rows(self) -> list[tuple]:
-        """The order book levels as row tuples in schema order (times as int epoch microseconds)."""
-        table = self.orderbook
-        if table.num_rows == 0:
-            return []
-        ts = table.column("snapshot_ts").cast(pa.int64()).to_pylist()
-        columns = [ts] + [table.column(name).to_pylist() for name in table.column_names[1:]]
-        return list(zip(*columns, strict=True))
+        return _table_rows(self.orderbook)
+
+
+def _table_rows(table: pa.Table) -> list[tuple]:
+    if table.num_rows == 0:
+        return []
+    ts = table.column(0).cast(pa.int64()).to_pylist()
+    columns = [ts] + [table.column(name).to_pylist() for name in table.column_names[1:]]
+    return list(zip(*columns, strict=True))
 
 
 _EMPTY_VALUES = TickerValues(None, None, None, None, None, None, None)
@@ -252,7 +262,7 @@ class SnapshotBuild:
         self._captured: dict[str, _BookState | None] = {}
         self._pos = 0
         self._watching = False
-        self.market_rows: list[tuple] = []
+        self._market_chunks: list[pa.Table] = []
         self._reference: dict[str, Quote] = {}
         self._chunks: list[pa.Table] = []
         self.levels = 0  # level rows built so far
@@ -290,7 +300,12 @@ class SnapshotBuild:
         side_names: list[str] = []
         side_levels: list[dict[int, int]] = []
         add_ticker, add_name, add_levels = side_tickers.append, side_names.append, side_levels.append
-        add_row, reference = self.market_rows.append, self._reference
+        reference = self._reference
+        events: list[str | None] = []
+        subtitles: list[str | None] = []
+        quotes: list[list[float | None]] = [[], [], [], [], [], [], []]  # bid ask last vol oi bid_size ask_size
+        bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (q.append for q in quotes)
+        valids: list[bool] = []
         get_book, captured, values_of = self._books.get, self._captured, self._values.get
         levels, stop = 0, min(len(self._tickers), self._pos + max_markets)
         start = self._pos
@@ -324,11 +339,22 @@ class SnapshotBuild:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
                 valid = False
             last_price = values[2]
-            add_row((ts, event_ticker, ticker, subtitle, yes_bid, yes_ask, last_price,
-                     values[3], values[4], trigger, yes_bid_size, yes_ask_size, valid))
+            events.append(event_ticker)
+            subtitles.append(subtitle)
+            bids(yes_bid)
+            asks(yes_ask)
+            lasts(last_price)
+            volumes(values[3])
+            interests(values[4])
+            bid_sizes(yes_bid_size)
+            ask_sizes(yes_ask_size)
+            valids.append(valid)
             reference[ticker] = (yes_bid, yes_ask, last_price)
             if max_levels and levels >= max_levels:
                 break
+        if valids:
+            self._market_chunks.append(_market_table(ts, trigger, events, self._tickers[start : self._pos],
+                                                     subtitles, quotes, valids))
         if side_levels:
             table = _orderbook_table(ts, side_tickers, side_names, side_levels, self._builder.max_depth)
             self._chunks.append(table)
@@ -343,12 +369,7 @@ class SnapshotBuild:
             raise RuntimeError(f"snapshot finished after {self._pos} of {len(self._tickers)} markets")
         self.abort()
         self._builder._finished(self._reference)
-        chunks = self._chunks
-        if not chunks:
-            orderbook = ORDERBOOK_SNAPSHOTS.empty_table()
-        else:
-            orderbook = chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
-        return Snapshot(self.market_rows, orderbook)
+        return Snapshot(_concat(self._market_chunks, MARKET_SNAPSHOTS), _concat(self._chunks, ORDERBOOK_SNAPSHOTS))
 
     def abort(self) -> None:
         """Stop capturing (a cancelled snapshot leaves no hook behind)."""
@@ -356,6 +377,25 @@ class SnapshotBuild:
             self._books.capture.stop()
             self._watching = False
         self._captured.clear()
+
+
+def _concat(chunks: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    if not chunks:
+        return schema.empty_table()
+    return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
+
+
+def _market_table(snapshot_ts: int, trigger: str, events: list[str | None], tickers: list[str],
+                  subtitles: list[str | None], quotes: list[list[float | None]], valids: list[bool]) -> pa.Table:
+    """One chunk's market rows as Arrow columns (schema order), converted as the row path would."""
+    yes_bid, yes_ask, last, volume, interest, bid_size, ask_size = (pa.array(q, pa.float64()) for q in quotes)
+    n = len(tickers)
+    return pa.Table.from_arrays(
+        [pa.repeat(pa.scalar(snapshot_ts, TS), n), pa.array(events, pa.string()), pa.array(tickers, pa.string()),
+         pa.array(subtitles, pa.string()), yes_bid, yes_ask, last, volume, interest,
+         pa.repeat(pa.scalar(trigger, pa.string()), n), bid_size, ask_size, pa.array(valids, pa.bool_())],
+        schema=MARKET_SNAPSHOTS,
+    )
 
 
 def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:

@@ -66,26 +66,37 @@ class SnapshotCycle:
 
     def take(self, trigger: SnapshotTrigger, now: float) -> None:
         """Build and store one snapshot at ``now`` in one go."""
-        self._store(trigger, now, self.builder.build(self._books, int(now * US), trigger.value))
+        self._hand_over(self.builder.build(self._books, int(now * US), trigger.value))
+        self._record(trigger, now)
 
     async def run(self, trigger: SnapshotTrigger, now: float) -> None:
         """Build and store one snapshot at ``now`` in chunks, yielding to the loop between them.
 
-        Cancelled half-way (the collector stopping), it writes nothing and leaves no capture hook.
+        Every part that costs a millisecond or more at 20,000 markets gets a loop turn of its own:
+        the steps, joining the chunks, handing the tables over, recording it (which frees the
+        previous snapshot's quotes). Cancelled before the hand-over (the collector stopping), it
+        writes nothing and leaves no capture hook; once handed over, it is recorded.
         """
         job = self.builder.start(self._books, int(now * US), trigger.value)
         job.watch()
         try:
             await _build_in_steps(job)
+            await asyncio.sleep(0)
             snap = job.finish()
         finally:
             job.abort()
-        await asyncio.sleep(0)  # the hand-off gets a turn of its own (cancelled here: nothing written)
-        self._store(trigger, now, snap)
+        await asyncio.sleep(0)
+        self._hand_over(snap)
+        try:
+            await asyncio.sleep(0)
+        finally:
+            self._record(trigger, now)
 
-    def _store(self, trigger: SnapshotTrigger, now: float, snap: Snapshot) -> None:
-        self._sink.extend("market_snapshots", snap.market_rows)
+    def _hand_over(self, snap: Snapshot) -> None:
+        hand_table(self._sink, "market_snapshots", snap.market, lambda: snap.market_rows)
         hand_table(self._sink, "orderbook_snapshots", snap.orderbook, snap.orderbook_rows)
+
+    def _record(self, trigger: SnapshotTrigger, now: float) -> None:
         self.scheduler.record(datetime.fromtimestamp(now, UTC))
         self.spikes.record_snapshot(self.builder.reference_values(), now)
         self._counters.snapshots[trigger] += 1
@@ -95,6 +106,7 @@ async def _build_in_steps(job: SnapshotBuild) -> None:
     """Steps of about :data:`STEP_SECONDS`: both budgets follow what the last step cost."""
     markets, levels = _FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS
     while True:
+        await asyncio.sleep(0)  # first: starting the snapshot had a turn of its own
         started, pos, before = time.perf_counter(), job.position, job.levels
         if job.step(markets, levels):
             return
@@ -103,4 +115,3 @@ async def _build_in_steps(job: SnapshotBuild) -> None:
             scale = STEP_SECONDS / spent
             markets = max(_MIN_STEP_MARKETS, int((job.position - pos) * scale))
             levels = max(_MIN_STEP_LEVELS, int((job.levels - before) * scale))
-        await asyncio.sleep(0)
