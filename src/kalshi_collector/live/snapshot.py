@@ -191,7 +191,7 @@ class SnapshotBuilder:
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
         return SnapshotBuild(books, snapshot_ts, trigger, self._markets, dict(self._values), self._watch,
-                             self.max_depth, self._finished)
+                             self.max_depth, self._finished, self._reference)
 
     def _finished(self, reference: dict[str, Quote]) -> None:
         self._reference = reference

@@ -14,7 +14,7 @@ Python tuple per row is made, journaled or collected.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, chain
 from typing import NamedTuple
 
@@ -90,8 +90,12 @@ class SnapshotBuild:
 
     def __init__(self, books: BookStore, snapshot_ts: int, trigger: str,
                  markets: dict[str, tuple[str | None, str | None]], values: dict[str, Values], watch: set[str],
-                 max_depth: int = 0, on_finish: Callable[[dict[str, Quote]], None] | None = None) -> None:
+                 max_depth: int = 0, on_finish: Callable[[dict[str, Quote]], None] | None = None,
+                 previous: Mapping[str, Quote] | None = None) -> None:
         self._books, self._watch, self._max_depth, self._on_finish = books, watch, max_depth, on_finish
+        # the last snapshot's quotes: an unchanged one is reused, so that handing the new ones to
+        # the spike detector frees nothing for the (many) quiet markets
+        self._previous: Mapping[str, Quote] = previous or {}
         self.snapshot_ts, self.trigger = snapshot_ts, trigger
         # keys and values apart: two C-level copies, not a tuple per market (20,000 of them)
         self._tickers, self._infos, self._values = list(markets), list(markets.values()), values
@@ -143,6 +147,7 @@ class SnapshotBuild:
         bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (q.append for q in quotes)
         valids: list[bool] = []
         get_book, captured, values_of = self._books.get, self._captured, self._values.get
+        previous_of = self._previous.get
         levels, stop = 0, min(len(self._tickers), self._pos + max_markets)
         start = self._pos
         for ticker, (event_ticker, subtitle) in zip(self._tickers[start:stop], self._infos[start:stop], strict=True):
@@ -185,7 +190,10 @@ class SnapshotBuild:
             bid_sizes(yes_bid_size)
             ask_sizes(yes_ask_size)
             valids.append(valid)
-            reference[ticker] = (yes_bid, yes_ask, last_price)
+            quote = previous_of(ticker)
+            if quote is None or quote[0] != yes_bid or quote[1] != yes_ask or quote[2] != last_price:
+                quote = (yes_bid, yes_ask, last_price)
+            reference[ticker] = quote
             if max_levels and levels >= max_levels:
                 break
         if valids:

@@ -32,8 +32,9 @@ from kalshi_collector.live.tape import US, RowSink, hand_table
 
 __all__ = ["SnapshotCycle"]
 
-STEP_SECONDS = 0.001
-"""How long one chunk of a chunked snapshot should hold the loop (the chunk size adapts to it)."""
+STEP_SECONDS = 0.0005
+"""How long one chunk of a chunked snapshot should hold the loop (the chunk size adapts to it). Half
+a millisecond leaves room for a garbage-collector pass inside a step under the 5 ms target."""
 # the first step's budgets (about 1 ms on this machine), adapted after each step
 _FIRST_STEP_MARKETS, _FIRST_STEP_LEVELS = 100, 2_000
 _MIN_STEP_MARKETS, _MIN_STEP_LEVELS = 50, 1_000
@@ -73,8 +74,8 @@ class SnapshotCycle:
         """Build and store one snapshot at ``now`` in chunks, yielding to the loop between them.
 
         Every part that costs a millisecond or more at 20,000 markets gets a loop turn of its own:
-        the steps, joining the chunks, handing the tables over, recording it (which frees the
-        previous snapshot's quotes). Cancelled before the hand-over (the collector stopping), it
+        the steps, joining the chunks, handing the tables over, the spike detector's new references
+        (which frees the previous snapshot's). Cancelled before the hand-over (the collector stopping), it
         writes nothing and leaves no capture hook; once handed over, it is recorded.
         """
         job = self.builder.start(self._books, int(now * US), trigger.value)
@@ -87,10 +88,12 @@ class SnapshotCycle:
             job.abort()
         await asyncio.sleep(0)
         self._hand_over(snap)
+        self.scheduler.record(datetime.fromtimestamp(now, UTC))
+        self._counters.snapshots[trigger] += 1
         try:
             await asyncio.sleep(0)
-        finally:
-            self._record(trigger, now)
+        finally:  # the new spike references (20,000 of them) replace the old ones in a turn of their own
+            self.spikes.record_snapshot(self.builder.reference_values(), now)
 
     def _hand_over(self, snap: Snapshot) -> None:
         hand_table(self._sink, "market_snapshots", snap.market, lambda: snap.market_rows)
