@@ -167,3 +167,61 @@ def test_a_cancelled_snapshot_writes_nothing_and_leaves_no_hook() -> None:
     finally:
         sc._FIRST_STEP_MARKETS = first
     assert not rows.tables and not books.capture.on and not books.capture.done
+
+
+def test_a_chunked_snapshot_into_a_live_store_reads_back_from_parquet_as_take_wrote_it(tmp_path) -> None:
+    """The collector's path end to end: ``run`` (chunks, deltas between them) into a real LiveStore
+    (Arrow tables journaled and flushed) reads back what ``take`` into a row sink gives."""
+    import pandas as pd
+
+    from kalshi_collector.storage import LiveStore, ParquetStorage
+
+    markets = [f"KXBIG-26FEB11-B{i}" for i in range(400)]
+    rng = random.Random(9)
+
+    def state() -> tuple[BookStore, SnapshotBuilder]:
+        books, builder = BookStore(), SnapshotBuilder()
+        for ticker in markets:
+            books.apply_snapshot(_snapshot_msg(ticker, random.Random(ticker)))
+        builder.set_markets({t: Tracked("KXBIG-26FEB11", t[-4:]) for t in markets})
+        return books, builder
+
+    config = CollectionConfig(interval_seconds=60)
+    books, builder = state()
+    expected = Rows()
+    cycle = SnapshotCycle(books, expected, Counters(), config)
+    cycle.builder = builder
+    cycle.take(SnapshotTrigger.PERIODIC, TS / 1e6)
+
+    books, builder = state()
+    with LiveStore(tmp_path / "data", journal_sync_interval=None) as store:
+        cycle = SnapshotCycle(books, store, Counters(), config)
+        cycle.builder = builder
+
+        async def run_with_deltas() -> None:
+            task = asyncio.ensure_future(cycle.run(SnapshotTrigger.PERIODIC, TS / 1e6))
+            await asyncio.sleep(0)  # the snapshot starts (snapshot_ts): deltas from now on come after it
+            while not task.done():
+                books.apply_delta(_delta(rng.choice(markets), "yes", rng.randint(1, 45), 7))
+                await asyncio.sleep(0)
+            await task
+
+        import kalshi_collector.live.snapshot_cycle as sc
+
+        first = sc._FIRST_STEP_MARKETS, sc._MIN_STEP_MARKETS
+        sc._FIRST_STEP_MARKETS = sc._MIN_STEP_MARKETS = 7  # many steps, deltas between each
+        try:
+            asyncio.run(run_with_deltas())
+        finally:
+            sc._FIRST_STEP_MARKETS, sc._MIN_STEP_MARKETS = first
+        store.sync()
+        store.flush()
+    storage = ParquetStorage(tmp_path / "data")
+    for table in ("market_snapshots", "orderbook_snapshots"):
+        got = storage.read_parquets(table)
+        want = pd.DataFrame(expected.tables[table], columns=got.columns)
+        want["snapshot_ts"] = pd.to_datetime(want["snapshot_ts"], unit="us", utc=True)
+        keys = [c for c in ("market_ticker", "side", "price_cents") if c in got.columns]
+        got = got.sort_values(keys).reset_index(drop=True)
+        want = want.sort_values(keys).reset_index(drop=True).astype(got.dtypes.to_dict())
+        pd.testing.assert_frame_equal(got, want)
