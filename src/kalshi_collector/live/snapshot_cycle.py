@@ -67,7 +67,7 @@ class SnapshotCycle:
 
     def take(self, trigger: SnapshotTrigger, now: float) -> None:
         """Build and store one snapshot at ``now`` in one go."""
-        self._hand_over(self.builder.build(self._books, int(now * US), trigger.value))
+        self._hand_over(self.builder.build(self._books, self._taken(trigger, now), trigger.value))
         self._record(trigger, now)
 
     async def run(self, trigger: SnapshotTrigger, now: float) -> None:
@@ -78,7 +78,7 @@ class SnapshotCycle:
         (which frees the previous snapshot's). Cancelled before the hand-over (the collector stopping), it
         writes nothing and leaves no capture hook; once handed over, it is recorded.
         """
-        job = self.builder.start(self._books, int(now * US), trigger.value)
+        job = self.builder.start(self._books, self._taken(trigger, now), trigger.value)
         job.watch()
         try:
             await _build_in_steps(job)
@@ -94,6 +94,13 @@ class SnapshotCycle:
             await asyncio.sleep(0)
         finally:  # the new spike references (20,000 of them) replace the old ones in a turn of their own
             self.spikes.record_snapshot(self.builder.reference_values(), now)
+
+    def _taken(self, trigger: SnapshotTrigger, now: float) -> int:
+        """``snapshot_ts``: the moment whose books the snapshot holds, in both ways of taking it (the
+        chunked one included: it is the books as they were here, however long it takes). Whatever
+        marks a snapshot in a record of the stream (a replay must build it at this very point of
+        the messages) belongs here."""
+        return int(now * US)
 
     def _hand_over(self, snap: Snapshot) -> None:
         hand_table(self._sink, "market_snapshots", snap.market, lambda: snap.market_rows)
