@@ -13,8 +13,11 @@ Printed beside a baseline measured in the same run: the previous hand-off (``Sna
 in one go, then the levels as row tuples into ``LiveStore.extend``) against the collector's path now
 (``SnapshotCycle.run``: chunks of ~1 ms, levels handed over as one Arrow table). The figures:
 time until the snapshot is in the store (the 250 ms target), the loop's longest stall while
-building and handing over (the 5 ms target), and the longest stall until the store has journaled
-and flushed it (the threads' GIL time).
+building and handing over (the 5 ms target; in wall time, and in the loop thread's CPU time, which
+leaves out the machine's other load), and the longest stall until the store has journaled and
+flushed it (the threads' GIL time). A first row measures the probe with no snapshot at all: the
+noise floor. (The baseline's market rows come from the Arrow table now, ~10 ms more than the
+tuples the old builder made directly: the baseline is slightly pessimistic.)
 
 Bytes per level: the same kind of books, ``BENCH_SNAPSHOT_SCALE_SNAPS`` (default 12) consecutive
 60 s snapshots of all 20,000 markets (levels change between snapshots: 1 % of a quiet market's,
