@@ -77,7 +77,13 @@ def _state(seed: int) -> tuple[BookStore, SnapshotBuilder]:
 def _meddle(books: BookStore, builder: SnapshotBuilder, rng: random.Random) -> None:
     """What the read loop might do between two chunks."""
     ticker = rng.choice(MARKETS)
-    action = rng.randrange(6)
+    action = rng.randrange(8)
+    if action == 6:  # a market is discovered: not in this snapshot
+        builder.add_market(f"KXNEW-{rng.randrange(10**6)}", "KXNEW", "new")
+        return
+    if action == 7:  # an older market's info changes: this snapshot keeps what it started with
+        builder.add_market(ticker, "KXTEST-26FEB11", "renamed")
+        return
     if action <= 1:
         books.apply_delta(_delta(ticker, rng.choice(("yes", "no")), rng.randint(1, 45), rng.randint(1, 50)))
     elif action == 2:
@@ -113,6 +119,7 @@ def test_a_chunked_snapshot_equals_a_synchronous_one_at_snapshot_ts(seed: int) -
     assert got.orderbook.schema == want.orderbook.schema
     assert builder.reference_values() == expected[1].reference_values()
     assert not books.capture.on and not books.capture.done, "no hook left after the snapshot"
+    assert builder._job is None
 
 
 def test_a_disconnect_mid_snapshot_captures_every_book_not_read_yet() -> None:

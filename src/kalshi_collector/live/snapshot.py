@@ -126,22 +126,40 @@ class SnapshotBuilder:
             raise ValueError(f"max_depth must be >= 0 (0 = all levels), got {max_depth}")
         self.max_depth = max_depth
         self._markets: dict[str, tuple[str | None, str | None]] = {}
-        self._watch: set[str] = set()  # the tickers of _markets, for a snapshot's BookCapture
+        # The same, as the lists and the set a snapshot reads: kept with the market list rather than
+        # made per snapshot (a snapshot in progress keeps the objects it started with; an appended
+        # market is past the length it noted).
+        self._tickers: list[str] = []
+        self._infos: list[tuple[str | None, str | None]] = []
+        self._watch: set[str] = set()
         self._values: dict[str, TickerValues] = {}
         self._reference: dict[str, Quote] = {}
+        self._job: SnapshotBuild | None = None  # a snapshot in progress (sees ticker values change)
 
     # --- state ---------------------------------------------------------------------------------------
 
     def set_markets(self, markets: Mapping[str, MarketInfo]) -> None:
         """The tracked markets (ticker -> info), replacing the previous set; order is kept."""
         self._markets = {t: (m.event_ticker, m.subtitle) for t, m in markets.items()}
-        self._watch = set(self._markets)  # a new set: a snapshot in progress keeps the old one
+        self._index_markets()
         for gone in self._values.keys() - self._markets.keys():
+            if self._job is not None:
+                self._job.before_value(gone)
             del self._values[gone]
 
+    def _index_markets(self) -> None:
+        """New lists and set (never changed in place: a snapshot in progress keeps the old ones)."""
+        self._tickers, self._infos, self._watch = list(self._markets), list(self._markets.values()), set(self._markets)
+
     def add_market(self, ticker: str, event_ticker: str | None, subtitle: str | None) -> None:
+        known = ticker in self._markets
         self._markets[ticker] = (event_ticker, subtitle)
-        self._watch.add(ticker)  # a snapshot in progress may capture it for nothing: harmless
+        if known:  # its info changed: new lists
+            self._index_markets()
+        else:  # past the end a snapshot in progress noted; it may capture the book for nothing
+            self._tickers.append(ticker)
+            self._infos.append((event_ticker, subtitle))
+            self._watch.add(ticker)
 
     @property
     def tickers(self) -> list[str]:
@@ -152,6 +170,8 @@ class SnapshotBuilder:
         snapshot only reads finished values. Raises ``BadNumber`` (a ValueError) for an unparseable
         message, keeping the previous values."""
         values = ticker_values(body)
+        if self._job is not None:
+            self._job.before_value(body.market_ticker)
         self._values[body.market_ticker] = values
         return values
 
@@ -179,19 +199,29 @@ class SnapshotBuilder:
     def build(self, books: BookStore, snapshot_ts: int, trigger: str) -> Snapshot:
         """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds), in one go."""
         job = self.start(books, snapshot_ts, trigger)
-        job.step(len(job))
-        return job.finish()
+        try:
+            job.step(len(job))
+            return job.finish()
+        finally:
+            job.abort()
 
     def start(self, books: BookStore, snapshot_ts: int, trigger: str) -> SnapshotBuild:
         """Begin a snapshot at ``snapshot_ts`` to be built in steps (:class:`SnapshotBuild`).
 
-        Takes the market list and the ticker values as they are now; the books are read as each
+        Nothing is copied: the market list it reads is never changed in place, a ticker value about
+        to change is kept first (:meth:`SnapshotBuild.before_value`), and the books are read as each
         step reaches them, or captured first if they are about to change (:meth:`SnapshotBuild.watch`).
         """
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
-        return SnapshotBuild(books, snapshot_ts, trigger, self._markets, dict(self._values), self._watch,
-                             self.max_depth, self._finished, self._reference)
+        if self._job is not None:
+            raise RuntimeError("a snapshot is already in progress")
+        self._job = SnapshotBuild(books, snapshot_ts, trigger, self._tickers, self._infos, self._values,
+                                  self._watch, self.max_depth, self._finished, self._reference)
+        return self._job
 
-    def _finished(self, reference: dict[str, Quote]) -> None:
-        self._reference = reference
+    def _finished(self, reference: dict[str, Quote] | None) -> None:
+        """The snapshot in progress ended: with these quotes, or (None) abandoned."""
+        self._job = None
+        if reference is not None:
+            self._reference = reference

@@ -89,16 +89,20 @@ class SnapshotBuild:
     """
 
     def __init__(self, books: BookStore, snapshot_ts: int, trigger: str,
-                 markets: dict[str, tuple[str | None, str | None]], values: dict[str, Values], watch: set[str],
-                 max_depth: int = 0, on_finish: Callable[[dict[str, Quote]], None] | None = None,
+                 tickers: list[str], infos: list[tuple[str | None, str | None]], values: Mapping[str, Values],
+                 watch: set[str], max_depth: int = 0,
+                 on_finish: Callable[[dict[str, Quote] | None], None] | None = None,
                  previous: Mapping[str, Quote] | None = None) -> None:
         self._books, self._watch, self._max_depth, self._on_finish = books, watch, max_depth, on_finish
         # the last snapshot's quotes: an unchanged one is reused, so that handing the new ones to
         # the spike detector frees nothing for the (many) quiet markets
         self._previous: Mapping[str, Quote] = previous or {}
         self.snapshot_ts, self.trigger = snapshot_ts, trigger
-        # keys and values apart: two C-level copies, not a tuple per market (20,000 of them)
-        self._tickers, self._infos, self._values = list(markets), list(markets.values()), values
+        # the builder's own lists and values, not copies (nothing big is allocated per snapshot: the
+        # garbage collector would traverse it); only the first ``len(tickers)`` markets are built
+        self._tickers, self._infos, self._values = tickers, infos, values
+        self._count = len(tickers)
+        self._old_values: dict[str, Values] = {}  # values as they were at snapshot_ts, once changed
         self._captured: dict[str, _BookState | None] = {}
         self._pos = 0
         self._watching = False
@@ -108,11 +112,11 @@ class SnapshotBuild:
         self.levels = 0  # level rows built so far
 
     def __len__(self) -> int:
-        return len(self._tickers)
+        return self._count
 
     @property
     def done(self) -> bool:
-        return self._pos >= len(self._tickers)
+        return self._pos >= self._count
 
     @property
     def position(self) -> int:
@@ -125,6 +129,11 @@ class SnapshotBuild:
         capture.start(self._watch, self._capture)
         capture.done.update(self._tickers[: self._pos])
         self._watching = True
+
+    def before_value(self, ticker: str) -> None:
+        """A market's ticker values are about to change (or go): keep the ones at snapshot_ts."""
+        if ticker not in self._old_values:
+            self._old_values[ticker] = self._values.get(ticker, _EMPTY_VALUES)
 
     def _capture(self, ticker: str) -> None:
         self._captured[ticker] = _copy_book(self._books.get(ticker))
@@ -146,13 +155,15 @@ class SnapshotBuild:
         quotes: list[list[float | None]] = [[], [], [], [], [], [], []]  # bid ask last vol oi bid_size ask_size
         bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (q.append for q in quotes)
         valids: list[bool] = []
-        get_book, captured, values_of = self._books.get, self._captured, self._values.get
+        get_book, captured, values_of, old_values = self._books.get, self._captured, self._values.get, self._old_values
         previous_of = self._previous.get
-        levels, stop = 0, min(len(self._tickers), self._pos + max_markets)
+        levels, stop = 0, min(self._count, self._pos + max_markets)
         start = self._pos
         for ticker, (event_ticker, subtitle) in zip(self._tickers[start:stop], self._infos[start:stop], strict=True):
             self._pos += 1
-            values = values_of(ticker, _EMPTY_VALUES)
+            values = old_values.get(ticker) if old_values else None
+            if values is None:
+                values = values_of(ticker, _EMPTY_VALUES)
             state = captured.get(ticker, _LIVE) if captured else _LIVE
             if state is _LIVE:
                 book = get_book(ticker)
@@ -210,18 +221,20 @@ class SnapshotBuild:
     def finish(self) -> Snapshot:
         """The snapshot (every market must be built); stops the capture."""
         if not self.done:
-            raise RuntimeError(f"snapshot finished after {self._pos} of {len(self._tickers)} markets")
+            raise RuntimeError(f"snapshot finished after {self._pos} of {self._count} markets")
         self.abort()
         if self._on_finish is not None:
             self._on_finish(self._reference)
         return Snapshot(_concat(self._market_chunks, MARKET_SNAPSHOTS), _concat(self._chunks, ORDERBOOK_SNAPSHOTS))
 
     def abort(self) -> None:
-        """Stop capturing (a cancelled snapshot leaves no hook behind)."""
+        """Stop capturing (a cancelled snapshot leaves no hook behind); idempotent."""
         if self._watching:
             self._books.capture.stop()
             self._watching = False
         self._captured.clear()
+        if self._on_finish is not None:
+            self._on_finish(None)
 
 
 def _concat(chunks: list[pa.Table], schema: pa.Schema) -> pa.Table:
