@@ -131,6 +131,9 @@ async def one_round(books: BookStore, markets: dict[str, Market], deltas: list[O
     store = LiveStore(root, journal_sync_interval=0.2)
     cycle = SnapshotCycle(books, store, Counters(), CollectionConfig(interval_seconds=60))
     cycle.set_markets(markets)
+    # A running collector set its market list at discovery, long before: its lists are old objects
+    # by now, not young ones for the collector's next passes to traverse.
+    gc.collect()
     lags: list[tuple[float, float, float]] = []  # (when, lag, CPU the loop thread spent meanwhile)
     running = True
 
