@@ -130,14 +130,19 @@ class MeasuredCollector(Collector):
         self.handler.dispatch[wm.OrderbookDelta] = measured
 
 
-async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str, object]:
+async def ours(info: dict[str, str], data_dir: Path, seconds: float, *, raw_tape: bool = True,
+               max_buffered_rows: int | None = None) -> dict[str, object]:
+    storage: dict[str, object] = {"data_dir": str(data_dir)}  # default flush rules: 60 s or 100,000 rows
+    if max_buffered_rows is not None:
+        storage["max_buffered_rows"] = max_buffered_rows
     cfg = config_from_dict(
         {
             "kalshi": {"api_key_id": info["API key id"], "private_key_path": info["private key"],
                        "base_url": info["REST URL"], "ws_url": info["WS URL"], "requests_per_second": 0},
             "event_series": SERIES,
-            "collection": {"interval_seconds": 1, "spike_threshold_cents": 0, "rest_check_interval_seconds": 5},
-            "storage": {"data_dir": str(data_dir)},  # default flush rules: 300 s or 100,000 rows
+            "collection": {"interval_seconds": 1, "spike_threshold_cents": 0, "rest_check_interval_seconds": 5,
+                           "raw_tape": raw_tape},
+            "storage": storage,
             "metrics": {"port": 0},
         },
         env={},
@@ -179,6 +184,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
         "queue_second_half": float(np.mean(depths[half:])) if depths else 0.0,
         "queue_max": max(depths) if depths else 0,
         "peak_rss_mb": max(peak_rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_sampled_mb": peak_rss,  # this run's own peak (ru_maxrss is the process's, over every run)
         "rss_before_mb": rss_before,
         "valid_at_stop": c.valid_at_stop,
         "markets": len(c.markets),

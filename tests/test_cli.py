@@ -24,7 +24,8 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 def test_help_lists_every_command() -> None:
     r = cli("--help")
     assert r.returncode == 0
-    for command in ("collect", "backfill", "weather", "settlement", "replay", "sim", "status", "query", "plot"):
+    for command in ("collect", "backfill", "weather", "settlement", "replay", "sim", "status", "query", "plot",
+                    "quarantine"):
         assert command in r.stdout
     sub = cli("collect", "--help")
     assert "--config" in sub.stdout and "--log-level" in sub.stdout and "--duration" in sub.stdout

@@ -108,3 +108,23 @@ def test_credentials_required_only_where_needed() -> None:
         cfg.require_credentials()
     cfg = config_from_dict({"kalshi": {"api_key_id": "k", "private_key_path": "/k.pem"}}, env={})
     assert cfg.require_credentials() == ("k", "/k.pem")
+
+
+def test_follow_the_exchange_settings() -> None:
+    cfg = config_from_dict({"kalshi": {}, "collection": {"follow_categories": ["Sports", "Crypto"],
+                                                         "markets_per_connection": 2000}}, env={})
+    assert cfg.collection.follows_exchange and cfg.collection.markets_per_connection == 2000
+    assert not config_from_dict({"kalshi": {}}, env={}).collection.follows_exchange
+
+
+@pytest.mark.parametrize(("collection", "expected"), [
+    ({"follow_all": True, "follow_categories": ["Sports"]}, "`collection.follow_categories` has no effect"),
+    ({"follow_categories": [""]}, "`collection.follow_categories[0]` = ''"),
+    ({"markets_per_connection": 0}, "`collection.markets_per_connection` = 0"),
+    ({"max_connections": 100}, "`collection.max_connections` = 100"),
+    ({"follow_all": "yes"}, "`collection.follow_all` = 'yes'"),
+])
+def test_follow_the_exchange_errors_name_the_setting(collection: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"kalshi": {}, "collection": collection}, env={})
+    assert expected in str(err.value)

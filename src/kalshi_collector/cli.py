@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kalshi_collector import __version__
 from kalshi_collector.config import ConfigError
@@ -27,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settlement": ("kalshi_collector.weather.settlement_command", "show how temperature events settle"),
     "migrate": ("kalshi_collector.migrate.command", "bring the original collector's files into this data folder"),
     "replay": ("kalshi_collector.live.replay_command", "rebuild a market's order book at a moment from the tape"),
+    "rebuild": ("kalshi_collector.live.rebuild_command", "regenerate the derived live tables from the raw tape"),
     "sim": ("kalshi_collector.sim.command", "run the simulated Kalshi exchange on loopback"),
     "status": ("kalshi_collector.status", "say what the data folder holds and what is missing"),
     "query": ("kalshi_collector.query", "run SQL over every table (DuckDB, optional extra)"),
@@ -63,8 +65,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``kalshi-collector replay: argument --depth: ...``)
+    and exit 2, like every other error a user can fix; subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (--help shows the options)\n")
+
+
 def build_parser(load_modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kalshi-collector",
         description="Record Kalshi market data (order books, trades, candlesticks, weather) to parquet.",
     )

@@ -151,6 +151,33 @@ class CollectionConfig(_Section):
     rest_check_interval_seconds: NonNegative = 30.0
     # A stream that delivers nothing (not even a ping) for this long is treated as dead.
     stall_timeout_seconds: Positive = 30.0
+    # Keep the raw tape (raw_ws: every frame as received, every command and decision; raw_rest:
+    # discovery and cross-check bodies), from which `kalshi-collector rebuild` regenerates the
+    # derived tables. docs/schemas.md says what it costs.
+    raw_tape: bool = True
+    # Follow the whole exchange: every open market (follow_all), or every open market of the
+    # events of these categories (e.g. ["Sports", "Crypto"]), besides `events` and `event_series`.
+    follow_all: bool = False
+    follow_categories: list[str] = msgspec.field(default_factory=list)
+    # Kalshi's WebSocket limits (docs/kalshi-api.md "Limits"): markets on one connection (one
+    # subscription per channel), tickers per subscribe/update command, connections at most.
+    markets_per_connection: Annotated[int, msgspec.Meta(ge=1)] = 5_000
+    subscribe_batch: Annotated[int, msgspec.Meta(ge=1)] = 500
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=64)] = 16
+
+    def __post_init__(self) -> None:
+        if self.follow_all and self.follow_categories:
+            raise ValueError("`follow_categories` has no effect with collection.follow_all: true; "
+                             "keep one of the two")
+        for i, category in enumerate(self.follow_categories):
+            if not isinstance(category, str) or not category.strip():
+                raise ValueError(f"`follow_categories[{i}]` = {category!r}: expected a Kalshi "
+                                 "category name such as \"Sports\" or \"Crypto\"")
+
+    @property
+    def follows_exchange(self) -> bool:
+        """True when markets are chosen by listing the exchange (all, or by category)."""
+        return self.follow_all or bool(self.follow_categories)
 
 
 class StorageConfig(_Section):
@@ -169,6 +196,12 @@ class StorageConfig(_Section):
             raise ValueError(
                 f"`collector_id` = {self.collector_id!r}: expected letters, digits or underscores only"
             )
+
+
+class BackfillConfig(_Section):
+    # Keep every REST body the backfill receives in raw_rest. Off by default: the backfill's tables
+    # already hold those pages' content and Kalshi serves them again (docs/schemas.md, raw_rest).
+    keep_raw: bool = False
 
 
 class WeatherConfig(_Section):
@@ -195,6 +228,7 @@ class Config(_Section):
     event_series: list[str] = msgspec.field(default_factory=list)
     collection: CollectionConfig = msgspec.field(default_factory=CollectionConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    backfill: BackfillConfig = msgspec.field(default_factory=BackfillConfig)
     weather: WeatherConfig = msgspec.field(default_factory=WeatherConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     # Where the file was read from (relative paths in it were resolved against its folder).

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kalshi_collector.cliargs import positive_float
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.live.collector import Collector, CollectorOptions
 from kalshi_collector.sim import FaultPlan, SimConfig, SimExchange
@@ -110,7 +111,7 @@ def read_it_yourself(data_dir: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="demo-data", type=Path)
-    parser.add_argument("--seconds", default=20.0, type=float)
+    parser.add_argument("--seconds", default=20.0, type=positive_float)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="  %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kalshi_collector.live.collector").setLevel(logging.INFO)

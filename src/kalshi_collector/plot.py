@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kalshi_collector.cliargs import date_range
 from kalshi_collector.config import Config, config_from_dict
 from kalshi_collector.datafolder import add_data_dir_argument, open_data
 from kalshi_collector.storage import ParquetStorage
@@ -519,12 +520,7 @@ def run(args: argparse.Namespace) -> int:
     event = args.event_ticker.strip().upper()
     if not _TICKER.match(event):
         raise UsageError(f"{args.event_ticker!r} is not an event ticker such as KXHIGHCHI-26FEB11")
-    dates = []
-    for flag, text in (("--start", args.start), ("--end", args.end)):
-        try:
-            dates.append(dt.date.fromisoformat(text) if text else None)
-        except ValueError:
-            raise UsageError(f"{flag} {text!r} is not a date; expected YYYY-MM-DD") from None
+    dates = date_range(args.start, args.end)
     folder = open_data(args)
     storage = folder.storage
     data = load(storage, event, *dates)

@@ -41,11 +41,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from kalshi_collector.cliargs import non_negative_int
 from kalshi_collector.datafolder import add_data_dir_argument, open_data
 from kalshi_collector.storage import DATASETS, ParquetStorage
 from kalshi_collector.storage.atomic import atomic_write_parquet
+from kalshi_collector.storage.catalog import Dataset
 from kalshi_collector.storage.damage import DAMAGE_ERRORS, is_damage
 from kalshi_collector.storage.fs import ObjectStoreFS
+from kalshi_collector.storage.layout import LiveDaily
 
 __all__ = ["add_arguments", "run", "VIEWS", "connect", "run_sql"]
 
@@ -55,6 +58,17 @@ VIEWS: dict[str, str] = {name: name for name in DATASETS}
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _select(ds: Dataset, source: str) -> str:
+    """The view's query: every row, or for a live table with a key (``trades_live``) the first
+    received row of each key, as the reader gives it (:mod:`kalshi_collector.storage.dedupe`)."""
+    if not ds.key or not isinstance(ds.layout, LiveDaily):
+        return f"SELECT * FROM {source}"
+    nulls = " OR ".join(f"{c} IS NULL" for c in ds.key)
+    order = ", ".join(ds.sort_keys)
+    return (f"SELECT * FROM {source} QUALIFY {nulls} OR "
+            f"row_number() OVER (PARTITION BY {', '.join(ds.key)} ORDER BY {order}) = 1")
 
 
 def _readable(storage: ParquetStorage, paths: list[PurePath], exclude: set[str]) -> list[PurePath]:
@@ -74,9 +88,11 @@ def _readable(storage: ParquetStorage, paths: list[PurePath], exclude: set[str])
     return keep
 
 
-def connect(storage: ParquetStorage, exclude: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+def connect(storage: ParquetStorage, exclude: set[str] = frozenset(),  # type: ignore[assignment]
+            *, lock_down: bool = True) -> Any:
     """A read-only DuckDB connection with one view per table of ``storage`` (see the module
-    docstring); files in ``exclude`` (paths as strings) are left out."""
+    docstring); files in ``exclude`` (paths as strings) are left out. ``lock_down=False``: an
+    ordinary connection over the same views (the research API's, in the user's own notebook)."""
     import duckdb
 
     con = duckdb.connect()
@@ -93,17 +109,19 @@ def connect(storage: ParquetStorage, exclude: set[str] = frozenset()) -> Any:  #
             assert isinstance(fs, ObjectStoreFS)
             dataset = ds.dataset([p.as_posix() for p in paths], filesystem=fs.fs, format="parquet")
             con.register(f"_files_{view}", dataset)
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM _files_{view}")
+            con.execute(f"CREATE VIEW {view} AS {_select(DATASETS[kind], f'_files_{view}')}")
         elif paths:
             listed = ", ".join(_sql_string(str(p)) for p in paths)
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+            source = f"read_parquet([{listed}], union_by_name = true)"
+            con.execute(f"CREATE VIEW {view} AS {_select(DATASETS[kind], source)}")
         else:
             con.register(f"_empty_{view}", DATASETS[kind].schema.empty_table())
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM _empty_{view}")
     from kalshi_collector.research.trades import trades_view_sql
 
     con.execute(trades_view_sql())  # trades_all: live and backfilled trades in one set of columns
-    _lock_down(con, allowed)
+    if lock_down:
+        _lock_down(con, allowed)
     return con
 
 
@@ -230,7 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "csv", "parquet"), default="table",
                         help="table (default) for a terminal, csv, or parquet (needs --output)")
     parser.add_argument("--output", "-o", metavar="PATH", help="write the result here instead of stdout")
-    parser.add_argument("--max-rows", type=int, default=100, metavar="N", help="rows shown by --format table (default 100)")
+    parser.add_argument("--max-rows", type=non_negative_int, default=100, metavar="N", help="rows shown by --format table (default 100)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +24,12 @@ from bf_helpers import (
 )
 
 from kalshi_collector.backfill import BackfillRequest, UnknownTickers, backfill
+from kalshi_collector.backfill.command import _run
 from kalshi_collector.backfill.plan import Window, candle_request_bounds
+from kalshi_collector.backfill.progress import make_progress
+from kalshi_collector.config import config_from_dict
 from kalshi_collector.sim import FaultPlan, SimExchange
+from kalshi_collector.storage import ParquetStorage
 
 
 def _in_scope_markets(sim: SimExchange, request: BackfillRequest) -> list[dict]:
@@ -224,3 +229,15 @@ async def test_unknown_event_and_series_are_reported_before_any_fetch(sim: SimEx
     assert "KXHIGHCHI-99JAN01" in str(err.value) and "KXNOPE" in str(err.value)
     assert not [p for p, q in c.calls if "trades" in p or "candlesticks" in p]
     assert event_files(tmp_path) == {}
+
+
+async def test_keep_raw_stores_every_body_the_backfill_read(sim: SimExchange, tmp_path: Path) -> None:
+    settings = sim.collector_settings(tmp_path / "data")
+    config = config_from_dict({**settings, "backfill": {"keep_raw": True}}, env={})
+    summary = await _run(config, window_request(sim), None, make_progress(io.StringIO()))
+    assert summary.ok
+    raw = ParquetStorage(tmp_path / "data").read_parquets("raw_rest")
+    assert len(raw) > 10 and set(raw["source"]) == {"backfill"}
+    assert raw["n"].is_unique and (raw["status"] == 200).any()
+    assert any(b'"trades"' in body for body in raw["body"])
+    assert raw["request"].str.contains("/historical/|/markets/trades").any()

@@ -506,3 +506,12 @@ def test_the_strict_path_reports_no_repairs() -> None:
     decode(b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"M","price_dollars":"0.2900",'
            b'"delta_fp":"1.00","side":"yes","ts_ms":1}}', repairs.append)
     assert repairs == []
+
+
+def test_the_unknown_field_census_knows_every_reference_field(kalshi_fixtures: Path) -> None:
+    for path in sorted(kalshi_fixtures.glob("ws_*.json")):
+        if not path.name.startswith("ws_cmd"):
+            assert wm.unknown_fields(path.read_bytes()) == [], path.name
+    frame = b'{"type":"ticker","sid":2,"new_top":1,"msg":{"market_ticker":"M","fresh":2}}'
+    assert wm.unknown_fields(frame) == [wm.UnknownField("ticker", "new_top"), wm.UnknownField("ticker", "msg.fresh")]
+    assert wm.unknown_fields(b'{"type":"never_seen","x":1}') == [] and wm.unknown_fields(b"{oops") == []

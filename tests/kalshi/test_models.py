@@ -84,3 +84,15 @@ def test_without_a_sink_an_unreadable_item_is_logged_and_left_out(kalshi_fixture
     page = msgspec.json.decode(json.dumps(body).encode(), type=m._MarketsResp)
     assert len(page.markets) == 5
     assert "left out an unreadable REST item" in caplog.text
+
+
+def test_order_book_levels_sent_as_numbers_read_like_their_strings(kalshi_fixtures: Path) -> None:
+    body = json.loads((kalshi_fixtures / "rest_get_market_orderbook.json").read_text())
+    levels = body["orderbook_fp"]["yes_dollars"]
+    as_numbers = json.loads(json.dumps(body))
+    as_numbers["orderbook_fp"]["yes_dollars"] = [[float(p), int(float(q))] if float(q).is_integer() else [float(p), float(q)]
+                                                 for p, q in levels]
+    strict = msgspec.json.decode(json.dumps(body).encode(), type=m._OrderbookResp)
+    varied = msgspec.json.decode(json.dumps(as_numbers).encode(), type=m._OrderbookResp)
+    assert m._levels(varied.orderbook_fp.yes_dollars) == m._levels(strict.orderbook_fp.yes_dollars)
+    assert len(m._levels(strict.orderbook_fp.yes_dollars)) == len(levels) > 0

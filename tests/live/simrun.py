@@ -36,6 +36,7 @@ class Tables:
     tape: pd.DataFrame
     trades: pd.DataFrame
     events: pd.DataFrame
+    rejects: pd.DataFrame
 
 
 def read_tables(data_dir: Path) -> Tables:
@@ -46,6 +47,7 @@ def read_tables(data_dir: Path) -> Tables:
         s.read_parquets("orderbook_deltas"),
         s.read_parquets("trades_live"),
         s.read_parquets("book_events"),
+        s.read_parquets("rejects"),
     )
 
 
@@ -105,14 +107,16 @@ def check_valid_snapshots_match_truth(sim: SimExchange, t: Tables, *, min_checke
     return checked
 
 
-def check_tape_complete(sim: SimExchange, t: Tables, *, margin_ms: int = 20) -> int:
+def check_tape_complete(sim: SimExchange, t: Tables, *, margin_ms: int = 20,
+                        skipped_kinds: tuple[str, ...] = ("gap",)) -> int:
     """Every book change sent while a market was subscribed is on the tape (or was skipped on purpose).
 
     Per connection, a market is covered from its first snapshot message on that connection to the
     last delta received on it. Changes in that window must appear as delta rows with their exact
-    exchange ts, except those the simulator deliberately did not send (fault_log ``gap``).
+    exchange ts, except those the simulator deliberately did not send (fault_log ``gap``) or sent
+    so that no client can read them (``undecodable``, when in ``skipped_kinds``).
     """
-    skipped = {(f["ticker"], f["ts_ms"]) for f in sim.fault_log if f["kind"] == "gap"}
+    skipped = {(f["ticker"], f["ts_ms"]) for f in sim.fault_log if f["kind"] in skipped_kinds}
     tape = t.tape
     deltas = tape[tape["kind"] == "delta"]
     present: dict[str, set[int]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kalshi_collector.sim import SimConfig, SimExchange
+from kalshi_collector.storage import ParquetStorage
 from kalshi_collector.storage.journal import read_segment
 from tests.live.simrun import read_tables, write_config_file
 
@@ -94,6 +96,21 @@ async def test_kill_9_mid_run_loses_nothing_received_more_than_a_second_before(t
         assert not lost, f"{len(lost)} book changes lost, e.g. {lost[:3]}"
         deltas = t.tape[t.tape["kind"] == "delta"]
         assert not deltas.duplicated(["conn", "sid", "seq"]).any(), "journal replay duplicated tape rows"
+        _check_raw_tape(data, expected)
+
+
+def _check_raw_tape(data: Path, trade_ids: set[str]) -> None:
+    """The raw tape survived the kill like the derived tables: every trade frame of the window is
+    in raw_ws exactly once, and each of the two runs is one unbroken range of n (the killed run
+    may only have lost its unsynced tail)."""
+    raw = ParquetStorage(data).read_parquets("raw_ws").sort_values("n")
+    assert not raw["n"].duplicated().any(), "journal replay duplicated raw records"
+    jumps = raw["n"].diff().dropna()
+    assert (jumps != 1).sum() == 1, "two runs, each a contiguous range of n"
+    frames = [json.loads(d) for d in raw.loc[raw["kind"] == "in", "data"]]
+    seen = [f["msg"]["trade_id"] for f in frames if f.get("type") == "trade"]
+    assert trade_ids <= set(seen), f"{len(trade_ids - set(seen))} trade frames lost from the raw tape"
+    assert len(seen) == len(set(seen)), "a trade frame recorded twice"
 
 
 async def test_sigterm_flushes_everything_received(tmp_path: Path) -> None:

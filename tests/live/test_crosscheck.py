@@ -132,6 +132,20 @@ async def test_invalid_books_and_rest_errors_prove_nothing(h: Harness, rest: tup
     assert h.counters.rest_checks == 0
 
 
+async def test_rest_levels_sent_as_numbers_still_match(h: Harness, rest: tuple[RestBook, KalshiRestClient]) -> None:
+    book = rest[0].body["orderbook_fp"]
+    for side in ("yes_dollars", "no_dollars"):
+        book[side] = [[float(p), float(q)] for p, q in book.get(side) or ()]
+    assert await h.check.check(M) is True
+
+
+async def test_an_unreadable_rest_level_is_inconclusive_not_a_mismatch(h: Harness,
+                                                                      rest: tuple[RestBook, KalshiRestClient]) -> None:
+    rest[0].set_no_level("0.6700", "")
+    assert await h.check.check(M) is None
+    assert h.mismatches == [] and h.counters.rest_mismatches == 0
+
+
 def test_the_next_ticker_goes_round_the_valid_books(h: Harness) -> None:
     other = "KXHIGHCHI-26FEB11-B36.5"
     h.books.apply_snapshot(wm.decode(json.dumps(fixture(h.fixtures, "ws_orderbook_snapshot", msg={

@@ -57,3 +57,16 @@ def test_news_about_a_market_not_tracked_is_ignored(kalshi_fixtures: Path) -> No
     assert isinstance(body, wm.MarketLifecycleBody)
     d.on_market_lifecycle(body)
     assert not d.nudged.is_set()
+
+
+def test_following_the_exchange_nudges_on_any_created_market(kalshi_fixtures: Path) -> None:
+    d = Discovery(KalshiRestClient("http://127.0.0.1:9"), [], [], follow_all=True)
+    d.on_market_lifecycle(_body(kalshi_fixtures, "ws_market_lifecycle_v2_created"))
+    assert d.nudged.is_set() and d.follows("ANYTHING-26FEB11")
+
+
+async def test_a_failed_exchange_listing_keeps_the_markets_found_before() -> None:
+    async with KalshiRestClient("http://127.0.0.1:9", max_retries=0, requests_per_second=0) as rest:
+        d = Discovery(rest, [], [], categories=["Crypto"])
+        d.found = {M: TrackedMarket(M, "KXHIGHCHI-26FEB11", "34° to 35°", "active")}
+        assert set(await d.discover()) == {M}

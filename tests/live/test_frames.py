@@ -79,7 +79,7 @@ def test_fixture_frames_become_rows_and_a_gap_becomes_a_snapshot_request(kalshi_
     d.feed(T0 + 2, fixture(kalshi_fixtures, "ws_trade"))
     assert d.rows.tables["trades_live"] == [
         (_us(T0 + 2), 1_770_834_581_512_000, "d0f9ea4d-84e3-44e7-b2b7-f3aa0fffacde", M, 33.0, 67.0, 25.0,
-         "yes", "bid", False, 3, 17)]
+         "yes", "bid", False, 3, 17, d.handler.conn.number)]
     c = d.counters
     assert (c.messages, c.seq_breaks[SeqStatus.GAP], c.resync_requests, c.recovered) == (7, 1, 1, 1)
 
@@ -284,3 +284,27 @@ def test_variants_decode_and_count_their_repairs(kalshi_fixtures: Path) -> None:
     assert d.rows.tables["trades_live"][0][1] == trade["msg"]["ts"] * 1_000_000
     repaired = {(r.record, r.field) for r in c.field_repairs}
     assert {("orderbook_delta", "seq"), ("orderbook_delta", "msg.ts_ms")} <= repaired
+
+
+def test_a_sample_of_frames_is_read_for_undeclared_fields(kalshi_fixtures: Path) -> None:
+    d = driven()
+    d.handler.CENSUS_EVERY = 2
+    _subscribed(d, kalshi_fixtures)
+    trade = fixture(kalshi_fixtures, "ws_trade", seq=1)
+    trade["brand_new"] = 1
+    trade["msg"]["fee_dollars"] = "0.0100"
+    for seq in range(1, 5):
+        d.feed(T0, dict(trade, seq=seq))
+    assert d.counters.unknown_fields == {wm.UnknownField("trade", "brand_new"): 2,
+                                         wm.UnknownField("trade", "msg.fee_dollars"): 2}
+
+
+def test_an_ok_with_top_level_market_tickers_updates_the_subscription(kalshi_fixtures: Path) -> None:
+    d = driven()
+    conn = _subscribed(d, kalshi_fixtures)
+    d.feed(T0, fixture(kalshi_fixtures, "ws_orderbook_snapshot", seq=3))
+    conn.update_markets(1, "add_markets", ["KXHIGHCHI-26FEB11-T30"])
+    cid = max(conn.subs.pending)
+    d.feed(T0, {"id": cid, "sid": 1, "seq": 4, "type": "ok", "market_tickers": [M, "KXHIGHCHI-26FEB11-T30"]})
+    assert d.handler.conn.subs.markets(1) == {M, "KXHIGHCHI-26FEB11-T30"}
+    assert sum(d.counters.seq_breaks.values()) == 0

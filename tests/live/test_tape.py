@@ -37,8 +37,8 @@ def test_snapshot_rows_one_per_level_and_one_for_an_empty_book(kalshi_fixtures: 
 def test_a_trade_row(kalshi_fixtures: Path) -> None:
     msg = _msg(fixture(kalshi_fixtures, "ws_trade"))
     assert isinstance(msg, wm.Trade)
-    assert trade_row(RECV, msg) == (RECV, 1_770_834_581_512_000, "d0f9ea4d-84e3-44e7-b2b7-f3aa0fffacde", M, 33.0, 67.0,
-                                    25.0, "yes", "bid", False, 3, 17)
+    assert trade_row(RECV, 9, msg) == (RECV, 1_770_834_581_512_000, "d0f9ea4d-84e3-44e7-b2b7-f3aa0fffacde", M, 33.0,
+                                       67.0, 25.0, "yes", "bid", False, 3, 17, 9)
 
 
 def test_the_rows_are_what_the_store_takes(kalshi_fixtures: Path, tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_the_rows_are_what_the_store_takes(kalshi_fixtures: Path, tmp_path: Path
     assert isinstance(trade, wm.Trade)
     with LiveStore(tmp_path, journal_sync_interval=None) as store:
         store.extend("orderbook_deltas", [*snapshot_rows(RECV, snap, 9), delta_row(RECV + 1, delta, 9)])
-        store.append("trades_live", trade_row(RECV, trade))
+        store.append("trades_live", trade_row(RECV, 9, trade))
         store.append("book_events", BookEvent(RECV, None, 1, 2, 3, "gap", "channel orderbook_delta"))
         store.flush()
     back = ParquetStorage(tmp_path)

@@ -3,17 +3,19 @@ skip each with one warning naming it, `status` lists them, `quarantine --apply` 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from ops_helpers import EVENT, Collected
+from ops_helpers import EVENT, S3, Collected, snapshot_row
 
 from kalshi_collector.cli import main as cli_main
 from kalshi_collector.query import run_sql
-from kalshi_collector.storage import ParquetStorage
+from kalshi_collector.storage import LiveStore, ParquetStorage
+from kalshi_collector.storage.fs import ObjectStoreFS, open_data_dir
 
 
 def truncate(path: Path) -> None:
@@ -104,3 +106,29 @@ def test_quarantine_lists_then_moves_the_damaged_files_aside(collected: Collecte
     assert "no damaged files" in capsys.readouterr().out
     assert cli_main(args(collected, data, "status")) == 0
     assert "Damaged files" not in capsys.readouterr().out
+
+
+
+def test_quarantine_in_a_bucket(s3: S3, tmp_path: Path, capsys) -> None:
+    url = s3.url("quarantine")
+    with LiveStore(url, journal_sync_interval=None, journal_dir=tmp_path / "journal") as store:
+        for i in range(2):
+            store.append("market_snapshots", snapshot_row(dt.date(2026, 2, 11), 60.0 * i, i))
+            store.flush()
+    fs, root = open_data_dir(url)
+    assert isinstance(fs, ObjectStoreFS)
+
+    def keys() -> list[str]:
+        return sorted(str(k).removeprefix(f"{root}/") for k in fs.fs.find(str(root)))
+
+    part = [k for k in keys() if "/part-" in k][0]
+    fs.fs.pipe_file(f"{root}/{part}", b"PAR1 garbage, not a parquet file")
+    assert len(ParquetStorage(url).read_parquets("market")) == 1
+    config = tmp_path / "config.yaml"
+    config.write_text("kalshi: {}\n")
+    assert cli_main(["quarantine", "--config", str(config), "--data-dir", url]) == 1
+    assert cli_main(["quarantine", "--config", str(config), "--data-dir", url, "--apply"]) == 0
+    assert f"_damaged/{part}" in keys() and part not in keys()
+    assert f"moved: {root}/{part}" in capsys.readouterr().out
+    assert cli_main(["quarantine", "--config", str(config), "--data-dir", url]) == 0
+    assert len(ParquetStorage(url).read_parquets("market")) == 1

@@ -163,6 +163,7 @@ def test_decoding_metrics_count_unknown_types_repairs_and_rejects_by_kind() -> N
     from prometheus_client.exposition import generate_latest
     from prometheus_client.registry import CollectorRegistry
 
+    from kalshi_collector.kalshi import messages as wm
     from kalshi_collector.kalshi.lax import FieldRepair, Repair
     from kalshi_collector.live.counters import MAX_NAMED_TYPES, Counters, Lag
     from kalshi_collector.live.metrics import decoding_metrics
@@ -174,6 +175,7 @@ def test_decoding_metrics_count_unknown_types_repairs_and_rejects_by_kind() -> N
     c.note_unknown_type("type_0")
     c.note_repair(FieldRepair("ticker", "msg.volume_fp", Repair.TEXT_FROM_NUMBER))
     c.note_reject("ws")
+    c.note_unknown_fields([wm.UnknownField("trade", "msg.fee_dollars")])
     c.note_reject("rest:markets")
     v = CollectorView(now=0.0, markets=0, books_valid=0, connected=True, subscribed_channels=frozenset(),
                       subscriptions=(), last_frame_at=None, counters=c, lag=Lag(), awaiting_resync=(),
@@ -189,4 +191,5 @@ def test_decoding_metrics_count_unknown_types_repairs_and_rejects_by_kind() -> N
     assert value(scrape, "ws_unknown_types_total", type="type_0") == 2
     assert value(scrape, "ws_unknown_types_total", type="other") == 3
     assert value(scrape, "decode_repairs_total", type="ticker", field="msg.volume_fp", repair="text_from_number") == 1
+    assert value(scrape, "ws_unknown_fields_total", type="trade", field="msg.fee_dollars") == 1
     assert value(scrape, "rejects_total", source="ws") == 1 and value(scrape, "rejects_total", source="rest:markets") == 1

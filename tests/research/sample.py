@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from kalshi_collector.storage import LiveStore
-from kalshi_collector.storage.atomic import atomic_write_parquet
 from kalshi_collector.storage.catalog import TRADES
+from kalshi_collector.storage.fs import open_data_dir
 from kalshi_collector.storage.schemas import HISTORICAL_TRADES
 
 D1, D2 = dt.date(2026, 2, 11), dt.date(2026, 2, 12)
@@ -74,8 +74,8 @@ EVENTS = [
 ]
 # trade t-2 was received live and fetched again by the backfill; t-0 only backfilled; t-1 only live
 LIVE_TRADES = [
-    (us(at(D2, 0, 6)), us(at(D2, 0, 6)) - 30_000, "t-1", A, 30.0, 70.0, 2.0, "yes", "ask", False, 2, 1),
-    (us(at(D2, 0, 11)), us(at(D2, 0, 11)) - 30_000, "t-2", A, 31.0, 69.0, 1.5, "no", "bid", False, 2, 2),
+    (us(at(D2, 0, 6)), us(at(D2, 0, 6)) - 30_000, "t-1", A, 30.0, 70.0, 2.0, "yes", "ask", False, 2, 1, 1),
+    (us(at(D2, 0, 11)), us(at(D2, 0, 11)) - 30_000, "t-2", A, 31.0, 69.0, 1.5, "no", "bid", False, 2, 2, 1),
 ]
 BACKFILLED_TRADES = [
     {"timestamp": at(D1, 23, 40), "event_ticker": EVENT, "market_ticker": B, "trade_id": "t-0", "price": 40.0,
@@ -91,9 +91,10 @@ MARKET_SNAPSHOTS = [
 ]
 
 
-def build(data_dir: Path) -> Path:
-    """Write the sample into ``data_dir`` (created); day one compacted, day two as parts."""
-    with LiveStore(data_dir, journal_sync_interval=None) as store:
+def build(data_dir: Path | str, journal_dir: Path | None = None) -> Path | str:
+    """Write the sample into ``data_dir`` (a folder, created, or an ``s3://`` URL: then give a
+    local ``journal_dir``); day one compacted, day two as parts."""
+    with LiveStore(data_dir, journal_sync_interval=None, journal_dir=journal_dir) as store:
         store.extend("orderbook_deltas", TAPE)
         store.extend("book_events", EVENTS)
         store.extend("trades_live", LIVE_TRADES)
@@ -101,7 +102,6 @@ def build(data_dir: Path) -> Path:
         store.flush()
         store.compact(D2)
     table = pa.Table.from_pylist(BACKFILLED_TRADES, schema=HISTORICAL_TRADES)
-    path = Path(TRADES.layout.event_file(Path(data_dir), EVENT))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_parquet(path, table)
+    fs, root = open_data_dir(data_dir)
+    fs.write_parquet(TRADES.layout.event_file(root, EVENT), table)
     return data_dir

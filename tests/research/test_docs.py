@@ -34,7 +34,7 @@ def test_the_worked_example_runs(sample_dir: Path, tmp_path: Path, monkeypatch: 
     assert len(ns["tape"]) == len(sample.TAPE) and ns["ticker"] == sample.A
     assert list(ns["spreads"]["market_ticker"]) == [sample.A, sample.B]
     assert len(ns["quotes"]) == 61 and ns["quotes"]["valid"].sum() == 61 - 1  # the minute after the gap
-    assert ns["at_ten"].as_dict()["yes"][Decimal(31)] == Decimal(1)
+    assert ns["later"].as_dict()["yes"][Decimal(31)] == Decimal(1)  # 00:10, just after the delta
     assert list(ns["trades"]["source"]) == ["backfill", "live", "both"]
     assert list(ns["volume"]["trades"]) == [2, 1]
     assert "NOT VALID" in capsys.readouterr().out

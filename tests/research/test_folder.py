@@ -35,7 +35,7 @@ def test_polars_reads_the_same_rows(sample_dir) -> None:
     assert isinstance(frame, pl.DataFrame) and frame.height == len(sample.TAPE)
 
 
-def test_duckdb_has_a_view_per_table_and_trades_all(sample_dir) -> None:
+def test_duckdb_has_a_view_per_table_and_trades_all(sample_dir, tmp_path) -> None:
     pytest.importorskip("duckdb")
     data = open_data(sample_dir)
     con = data.duckdb()
@@ -43,6 +43,9 @@ def test_duckdb_has_a_view_per_table_and_trades_all(sample_dir) -> None:
         views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         assert set(DATASETS) | {"trades_all"} <= views
         assert con.execute("SELECT count(*) FROM orderbook_deltas").fetchone()[0] == len(sample.TAPE)
+        out = tmp_path / "trades.parquet"  # a notebook's own connection: not locked down like query's
+        con.execute(f"COPY (SELECT * FROM trades_all) TO '{out}' (FORMAT parquet)")
+        assert con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0] == 3
     finally:
         con.close()
     assert data.sql("SELECT count(*) AS n FROM book_events")["n"].iloc[0] == 2

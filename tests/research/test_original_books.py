@@ -16,7 +16,7 @@ def book(state) -> dict:  # type: ignore[no-untyped-def]
 
 def test_every_snapshot_time_from_the_baseline_a_day_before(original: Path) -> None:
     states = list(open_data(original).books(A, at(0), at(3)))
-    assert [s.ts.to_pydatetime() for s in states] == [at(0), at(1), at(2), at(3)]
+    assert [s.ts for s in states] == [at(0), at(1), at(2), at(3)]
     assert [book(s) for s in states] == [
         {"yes": {30: 10}, "no": {60: 4}},
         {"yes": {31: 2, 30: 12}, "no": {60: 4}},
@@ -30,7 +30,7 @@ def test_every_snapshot_time_from_the_baseline_a_day_before(original: Path) -> N
 def test_a_market_a_snapshot_time_does_not_name_keeps_its_book(original: Path) -> None:
     state = open_data(original).book_at(B, at(2))
     assert book(state) == {"yes": {12: 1}, "no": {}}
-    assert state.snapshot_ts.to_pydatetime() == at(0, DAY - dt.timedelta(days=1))
+    assert state.snapshot_ts == at(0, DAY - dt.timedelta(days=1))
 
 
 def test_every_n_and_the_tape_source_refused(original: Path) -> None:

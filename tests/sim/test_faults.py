@@ -274,3 +274,42 @@ async def test_fault_plan_parse() -> None:
         with pytest.raises(ValueError):
             FaultPlan.parse(bad)
     await asyncio.sleep(0)
+
+
+async def test_variance_sends_real_world_variants_with_consistent_numbering(key_pair, http) -> None:  # noqa: ANN001
+    from kalshi_collector.sim.variance import UNKNOWN_TYPE
+
+    async with SimExchange(make_config(key_pair, faults=FaultPlan(variance_every=5))) as sim:
+        ws = await open_book_stream(sim, http, key_pair)
+        sim.step(400)
+        await ws.read()
+        msgs = [json.loads(f) for f in ws.frames]
+        on_sid = [m for m in msgs if m.get("sid") == 1]
+        seqs = [int(m["seq"]) for m in on_sid]
+        assert seqs == list(range(1, len(seqs) + 1)), "every variant keeps the numbering (unknown types included)"
+        deltas = [m for m in on_sid if m["type"] == "orderbook_delta"]
+        assert any(isinstance(m["seq"], str) for m in deltas)
+        assert any(isinstance(m["msg"].get("price_dollars"), float) for m in deltas)  # a bare number
+        assert any("sim_new_field" in m["msg"] for m in deltas)
+        assert any(m["type"] == UNKNOWN_TYPE for m in on_sid)
+        undecodable = [m for m in deltas if m["msg"].get("price_dollars", "") is None]
+        logged = [e for e in sim.fault_log if e["kind"] == "undecodable"]
+        assert len(undecodable) == len(logged) >= 1
+        assert {(e["sid"], e["seq"]) for e in logged} == {(1, int(m["seq"])) for m in undecodable}
+        await ws.close()
+        # a bare number keeps its digits on the wire
+        assert any(b'"price_dollars":0.' in f.encode() and b'00,' in f.encode() for f in ws.frames)
+
+
+async def test_variance_in_rest_listings_keeps_every_real_item(key_pair, http) -> None:  # noqa: ANN001
+    from kalshi_collector.sim.variance import UNDECODABLE_ITEM
+
+    async with SimExchange(make_config(key_pair, faults=FaultPlan(variance_every=3))) as plain_sim:
+        async with http.get(plain_sim.rest_url + "/markets", params={"limit": "12"}) as r:
+            body = await r.json()
+    items = body["markets"]
+    assert items[-1] == UNDECODABLE_ITEM and len(items) == 13
+    real = items[:-1]
+    assert all(isinstance(m["ticker"], str) for m in real)
+    assert any(m.get("yes_bid_dollars") == "" for m in real) or any("sim_new_field" in m for m in real)
+    assert any(isinstance(m.get("volume_fp"), float) for m in real)

@@ -31,7 +31,7 @@ def delta_row(ts: int, i: int = 0) -> tuple:
 
 
 def trade_row(ts: int, i: int = 0) -> tuple:
-    return (ts, ts - 900, f"trade-{i}", "KXHIGHCHI-26FEB11-B34.5", 33.0, 67.0, 25.0, "yes", "bid", False, 3, i)
+    return (ts, ts - 900, f"trade-{i}", "KXHIGHCHI-26FEB11-B34.5", 33.0, 67.0, 25.0, "yes", "bid", False, 3, i, 1)
 
 
 def event_row(ts: int, i: int = 0) -> tuple:
@@ -41,6 +41,15 @@ def event_row(ts: int, i: int = 0) -> tuple:
 def reject_row(ts: int, i: int = 0) -> tuple:
     return (ts, "ws", 1, b'{"type":"trade","sid":3,"seq":%d,"msg":{}}' % i, f"bad trade {i}: msg.trade_id: missing")
 
+def raw_ws_row(ts: int, i: int = 0) -> tuple:
+    frame = ('{"type":"orderbook_delta","sid":1,"seq":' + str(i) + ',"msg":{"market_ticker":"KXHIGHCHI-26FEB11-B34.5",'
+             '"price_dollars":"0.6700","delta_fp":"-25.00","side":"no"}}')
+    return (ts, i, 1, "in", frame.encode())
+
+
+def raw_rest_row(ts: int, i: int = 0) -> tuple:
+    return (ts, i, "discovery", "/events?series_ticker=KXHIGHCHI&status=open", 200, b'{"events":[]}')
+
 
 ROW_FACTORIES = {
     "market_snapshots": market_row,
@@ -49,6 +58,8 @@ ROW_FACTORIES = {
     "trades_live": trade_row,
     "book_events": event_row,
     "rejects": reject_row,
+    "raw_ws": raw_ws_row,
+    "raw_rest": raw_rest_row,
 }
 
 # Which column identifies a row uniquely in the factories above (to check exactly-once).
@@ -59,6 +70,8 @@ ID_COLUMN = {
     "trades_live": "trade_id",
     "book_events": "expected_seq",
     "rejects": "error",
+    "raw_ws": "n",
+    "raw_rest": "n",
 }
 
 

@@ -33,6 +33,8 @@ def test_every_dataset_resolves_its_files_under_its_folder(tmp_path: Path) -> No
         "trades_live": ["trades_live/2026-02-11.parquet", "trades_live/2026-02-11", "trades_live/_parts/2026-02-11"],
         "book_events": ["book_events/2026-02-11.parquet", "book_events/2026-02-11", "book_events/_parts/2026-02-11"],
         "rejects": ["rejects/2026-02-11.parquet", "rejects/2026-02-11", "rejects/_parts/2026-02-11"],
+        "raw_ws": ["raw_ws/2026-02-11.parquet", "raw_ws/2026-02-11", "raw_ws/_parts/2026-02-11"],
+        "raw_rest": ["raw_rest/2026-02-11.parquet", "raw_rest/2026-02-11", "raw_rest/_parts/2026-02-11"],
         "candlesticks": ["historical/candlesticks/KXHIGHCHI-26FEB11.parquet"],
         "trades": ["historical/trades/KXHIGHCHI-26FEB11.parquet"],
         "asos_1min": ["weather/asos_1min/2026-02-11.parquet"],
@@ -74,7 +76,8 @@ def test_every_time_column_is_utc_microseconds_and_live_tables_lead_with_it() ->
                 assert fld.type == TS, (ds.name, fld.name)
     for ds in TABLES.values():
         assert ds.schema.names[0] == ds.time_column and ds.schema.field(ds.time_column).type == TS
-        assert ds.key == ()  # a tape keeps every row
+        # a tape keeps every row; trades_live one per trade id (a resent trade is stored once)
+        assert ds.key == (("trade_id",) if ds.name == "trades_live" else ())
     for ds in (*BACKFILL.values(), *WEATHER.values()):
         assert ds.key, ds.name  # writers that merge keep one row per key
 

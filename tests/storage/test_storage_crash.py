@@ -81,7 +81,7 @@ def test_recovering_twice_changes_nothing(data_dir: Path) -> None:
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         first = store.recover()
     assert first == {"market_snapshots": 1000, "orderbook_snapshots": 1000, "orderbook_deltas": 1000,
-                     "trades_live": 1000, "book_events": 1001, "rejects": 1000}
+                     "trades_live": 1000, "book_events": 1001, "rejects": 1000, "raw_ws": 1000, "raw_rest": 1000}
     files = data_files(data_dir)
     with LiveStore(data_dir, journal_sync_interval=None) as store:
         assert sum(store.recover().values()) == 0
@@ -168,3 +168,18 @@ def test_real_efbig_then_death_loses_nothing(data_dir: Path) -> None:
         store.recover()
     assert_clean_files(data_dir)
     assert_exactly_once(data_dir, dict.fromkeys(ROW_FACTORIES, 5000))
+
+
+def test_a_row_journaled_before_a_column_was_added_is_stored_with_a_null(data_dir: Path) -> None:
+    """An upgrade over a journal of the older version: trades_live rows without ``conn``."""
+    from kalshi_collector.storage.journal import JournalWriter, encode_frame
+
+    old = ROW_FACTORIES["trades_live"](1_770_800_000_000_000, 7)[:-1]  # the 12 columns before `conn`
+    journal = JournalWriter(data_dir / "_journal", "c0")
+    journal.append(encode_frame([("trades_live", [old])]))
+    journal.close()
+    with LiveStore(data_dir, journal_sync_interval=None) as store:
+        assert store.recover()["trades_live"] == 1
+    back = ParquetStorage(data_dir).read_parquets("trades_live")
+    assert back["trade_id"].tolist() == ["trade-7"] and back["conn"].isna().all()
+    assert not (data_dir / "_rejected").exists()

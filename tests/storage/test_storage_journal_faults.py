@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,24 @@ def test_a_journal_turned_read_only_keeps_the_rows_in_memory(data_dir: Path) -> 
     ops.faults.clear()
     store.close()
     assert stored_seqs(data_dir) == list(range(10))
+
+
+def test_a_journal_failing_at_every_sync_logs_once_then_once_when_it_works_again(data_dir: Path, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    ops = FaultyOps()
+    store = LiveStore(data_dir, journal_sync_interval=None, journal_options=JournalOptions(ops=ops))
+    ops.arm("pwrite", errno.EIO, times=1000)
+    for i in range(40):
+        store.append("orderbook_deltas", delta_row(T0 + i, i))
+        store.sync()
+    errors = store.stats["journal_errors"]
+    assert errors == 40
+    ops.faults.clear()
+    store.sync()
+    failures = [r for r in caplog.records if "journal write failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert len([r for r in caplog.records if "cannot be undone" in r.getMessage()]) == 1
+    assert any("journal writes work again" in r.getMessage() and f"after {errors - 1} more failures" in r.getMessage()
+               for r in caplog.records)
+    store.close()
+    assert stored_seqs(data_dir) == list(range(40))

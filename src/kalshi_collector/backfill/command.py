@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import re
 import sys
+import time
 from datetime import UTC, date, datetime
 
 from kalshi_collector.backfill.plan import PERIODS
@@ -23,6 +25,7 @@ from kalshi_collector.config import Config, load_config
 from kalshi_collector.errors import UsageError
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
 from kalshi_collector.preflight import preflight
+from kalshi_collector.storage import LiveStore
 
 __all__ = ["add_arguments", "run", "parse_request"]
 
@@ -101,13 +104,42 @@ def parse_request(args: argparse.Namespace, config: Config, *, today: date) -> B
 
 async def _run(config: Config, request: BackfillRequest, concurrency: int | None, progress: Progress) -> BackfillSummary:
     async with KalshiRestClient.from_config(config) as client:
-        return await backfill(
-            client,
-            config.storage.data_dir,
-            request,
-            concurrency=concurrency or default_concurrency(client.rate),
-            progress=progress,
-        )
+        raw = _keep_raw(client, config) if config.backfill.keep_raw else None
+        try:
+            return await backfill(
+                client,
+                config.storage.data_dir,
+                request,
+                concurrency=concurrency or default_concurrency(client.rate),
+                progress=progress,
+            )
+        finally:
+            if raw is not None:
+                await asyncio.to_thread(_close_raw, raw)
+
+
+def _close_raw(store: LiveStore) -> None:
+    """Flush, and compact the finished days of this store's own parts (no one else compacts a
+    shard's parts: docs/operations.md)."""
+    store.flush()
+    store.compact(datetime.now(UTC).date())
+    store.close()
+
+
+def _keep_raw(client: KalshiRestClient, config: Config) -> LiveStore:
+    """``backfill.keep_raw``: every body the client reads goes to ``raw_rest`` (source ``backfill``)
+    through a live store of its own (collector id ``ID_backfill``: its journal and parts never
+    clash with a collector's on the same folder)."""
+    store = LiveStore(config.storage.data_dir, collector_id=f"{config.storage.collector_id}_backfill")
+    store.recover()
+    append = store.appender("raw_rest")
+    numbers = itertools.count(int(time.time() * 1_000_000))
+
+    def on_body(source: str, request: str, status: int, body: bytes) -> None:
+        append((int(time.time() * 1_000_000), next(numbers), "backfill", request, status, body))
+
+    client.on_body = on_body
+    return store
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,15 +19,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kalshi_collector.backfill import plan as P
 from kalshi_collector.backfill.cutoff import HistoricalCutoff
 from kalshi_collector.backfill.intervals import Interval
 from kalshi_collector.backfill.ledger import Ledger
 from kalshi_collector.backfill.progress import RunMeter
-from kalshi_collector.backfill.store import trades_table
+from kalshi_collector.backfill.store import trades_table_from_columns
 from kalshi_collector.kalshi.models import Candlestick
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
+from kalshi_collector.storage.schemas import TS
 
 __all__ = ["CANDLE_FETCHERS", "TRADES_PAGE_LIMIT", "Fetcher", "historical_candles", "live_candles", "trade_tables"]
 
@@ -66,17 +68,19 @@ async def trade_tables(
     tables at once (a few bytes per trade instead of a Python object); a trade served by both
     tiers around the cutoff is dropped when the event file is merged (dedupe by ``trade_id``)."""
     assert unit.fetch is not None
-    lo, hi = (datetime.fromtimestamp(x, UTC) for x in unit.fetch)
+    lo, hi = (pa.scalar(x * 1_000_000, pa.int64()).cast(TS) for x in unit.fetch)
     tables: list[pa.Table] = []
     for tier, (a, b) in P.trade_legs(unit.fetch, trades_cutoff_ts):
         # One second of margin each side: whether min_ts/max_ts are inclusive is not documented;
         # the exact filter keeps only [lo, hi).
-        async for page in client.iter_trades(
+        async for cols in client.iter_trade_columns(
             ticker=unit.ticker, min_ts=a - 1, max_ts=b + 1, limit=TRADES_PAGE_LIMIT, historical=tier == "historical",
         ):
-            mine = [t for t in page.items if lo <= t.created_time < hi]
-            if mine:
-                tables.append(trades_table(event_ticker, mine))
+            table = trades_table_from_columns(event_ticker, cols)
+            t = table["timestamp"]
+            table = table.filter(pc.and_(pc.greater_equal(t, lo), pc.less(t, hi)))
+            if table.num_rows:
+                tables.append(table)
             on_page()
     return tables
 

@@ -45,12 +45,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_collector.backfill.intervals import Interval, normalize
 from kalshi_collector.backfill.plan import MarketInfo
 from kalshi_collector.kalshi.models import Candlestick, Trade
+from kalshi_collector.kalshi.trade_columns import TradeColumns
 from kalshi_collector.storage.atomic import atomic_write_bytes, atomic_write_parquet
 from kalshi_collector.storage.catalog import BACKFILL, CANDLESTICKS, TRADES, Dataset
 from kalshi_collector.storage.fs import LocalFS, default_state_dir, is_object_store_url, open_data_dir
@@ -65,6 +67,7 @@ __all__ = [
     "BackfillStore",
     "BackfillLocked",
     "trades_table",
+    "trades_table_from_columns",
     "candles_table",
     "merge_tables",
 ]
@@ -99,6 +102,16 @@ def trades_table(event_ticker: str, trades: Sequence[Trade]) -> pa.Table:
             pa.array([t.taker_book_side for t in trades], pa.string()),
             pa.array([t.is_block_trade for t in trades], pa.bool_()),
         ],
+        schema=TRADES_SCHEMA,
+    )
+
+
+def trades_table_from_columns(event_ticker: str, cols: TradeColumns) -> pa.Table:
+    """A page decoded as columns (``kalshi.trade_columns``) as stored: same table as
+    :func:`trades_table`, without a Python object per trade."""
+    return pa.table(
+        [cols.created_time, pa.array([event_ticker] * cols.num_rows, pa.string()), cols.ticker, cols.trade_id,
+         cols.yes_price, cols.count, cols.taker_side, cols.no_price, cols.taker_book_side, cols.is_block_trade],
         schema=TRADES_SCHEMA,
     )
 
@@ -145,7 +158,7 @@ def merge_tables(tables: Sequence[pa.Table], schema: pa.Schema, key: Sequence[st
     if not tables:
         return schema.empty_table()
     merged = pa.concat_tables(tables).combine_chunks()
-    merged = merged.append_column("__row", pa.array(range(merged.num_rows), pa.int64()))
+    merged = merged.append_column("__row", pa.array(np.arange(merged.num_rows, dtype=np.int64)))  # range(): 20x slower
     keep = merged.group_by(list(key), use_threads=False).aggregate([("__row", "max")])["__row_max"]
     if len(keep) != merged.num_rows:
         merged = merged.take(keep)

@@ -30,7 +30,7 @@ millionths of a dollar, hundredths of a contract; memoised, in ``numbers``, re-e
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import msgspec
 
@@ -77,6 +77,8 @@ __all__ = [
     "KNOWN_TYPES",
     "TERMINAL_ERROR_CODES",
     "decode",
+    "unknown_fields",
+    "UnknownField",
     "price_cents",
     "price_micros",
     "centi_contracts",
@@ -139,6 +141,9 @@ class OrderbookSnapshotBody(_Body):
 class OrderbookDeltaBody(_Body):
     """One level change. The hottest struct: ``market_id`` and the deprecated ``ts`` string are left
     out on purpose (nothing downstream needs them, and each would cost an allocation per delta)."""
+
+    # documented fields left out on purpose (not "unknown" to the census of :func:`unknown_fields`)
+    __documented_unread__: ClassVar[frozenset[str]] = frozenset({"market_id", "ts"})
 
     market_ticker: str
     price_dollars: str
@@ -481,6 +486,56 @@ def decode(frame: bytes | str, repairs: Callable[[FieldRepair], None] | None = N
         raise MessageError(_short(f"malformed JSON: {exc}")) from None
     except TypeError:
         raise MessageError(f"frame must be bytes or str, not {type(frame).__name__}") from None
+
+
+def _declared(info: Any) -> frozenset[str]:
+    named = {f.encode_name for f in info.fields} | set(getattr(info.cls, "__documented_unread__", ()))
+    return frozenset(named | ({info.tag_field} if info.tag_field else set()))
+
+
+def _body_struct(info: Any) -> Any:
+    msg = next((f.type for f in info.fields if f.encode_name == "msg"), None)
+    members = msg.types if isinstance(msg, msgspec.inspect.UnionType) else (msg,)
+    return next((m for m in members if isinstance(m, msgspec.inspect.StructType)), None)
+
+
+def _known_fields() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    out = {}
+    for cls in _KnownMessage.__args__:  # type: ignore[attr-defined]
+        info = msgspec.inspect.type_info(cls)
+        body = _body_struct(info)
+        out[info.tag] = (_declared(info), _declared(body) if body is not None else frozenset())
+    return out
+
+
+_KNOWN_FIELDS = _known_fields()
+
+
+class UnknownField(NamedTuple):
+    """A field of a known message type that our structs do not declare (``field`` dotted: ``msg.x``)."""
+
+    type: str
+    field: str
+
+
+def unknown_fields(frame: bytes | str) -> list[UnknownField]:
+    """``(type, field)`` for every field of a known-type frame that our structs do not declare
+    (``msg.x`` for the body's): Kalshi adding fields, seen. Both decoders ignore such fields; this is
+    a census the frame handler runs on a sample of frames, never the hot path."""
+    try:
+        obj = read_json(frame)
+    except msgspec.DecodeError:
+        return []
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    known = _KNOWN_FIELDS.get(kind) if isinstance(kind, str) else None
+    if known is None:
+        return []
+    top, body = known
+    out = [UnknownField(kind, k) for k in obj if k not in top]
+    msg = obj.get("msg")
+    if isinstance(msg, dict) and body:
+        out += [UnknownField(kind, f"msg.{k}") for k in msg if k not in body]
+    return out
 
 
 def _envelope_int(obj: dict[str, Any], key: str) -> int | None:

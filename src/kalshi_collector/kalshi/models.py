@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from kalshi_collector.kalshi.lax import LaxDecoder, LaxError, read_json
-from kalshi_collector.kalshi.numbers import BadNumber, dollars_to_cents, fp_to_contracts
+from kalshi_collector.kalshi.numbers import BadNumber, dollars_to_cents, fp_to_contracts, number_text
 
 __all__ = [
     "Market",
@@ -512,13 +512,29 @@ class Orderbook(msgspec.Struct, kw_only=True, frozen=True):
         return {"yes": dict(self.yes), "no": dict(self.no)}
 
 
+_Number = str | int | float  # levels' values are `oneOf: [string, integer]` in Kalshi's own schema
+
+
 class _OrderbookFpWire(_W, kw_only=True):
-    yes_dollars: list[tuple[str, str]] | None = None
-    no_dollars: list[tuple[str, str]] | None = None
+    yes_dollars: list[tuple[_Number, _Number]] | None = None
+    no_dollars: list[tuple[_Number, _Number]] | None = None
 
 
-def _levels(pairs: list[tuple[str, str]] | None) -> tuple[tuple[float, float], ...]:
-    return tuple((dollars_to_cents(p), fp_to_contracts(q)) for p, q in (pairs or ()))  # type: ignore[misc]
+def _as_text(value: _Number) -> str:
+    return value if isinstance(value, str) else number_text(value)
+
+
+def _level(price: _Number, size: _Number) -> tuple[float, float]:
+    cents, contracts = dollars_to_cents(_as_text(price)), fp_to_contracts(_as_text(size))
+    if cents is None or contracts is None:  # a level is a price and a size: "" is no level at all
+        raise BadNumber(f"order-book level without a value: {[price, size]!r}")
+    return cents, contracts
+
+
+def _levels(pairs: list[tuple[_Number, _Number]] | None) -> tuple[tuple[float, float], ...]:
+    """Levels in cents and contracts; a level sent as bare numbers reads like its string form.
+    Raises :class:`BadNumber` for a level that cannot be read: a book is exact or unusable."""
+    return tuple(_level(p, q) for p, q in (pairs or ()))
 
 
 class HistoricalCutoff(msgspec.Struct, kw_only=True, frozen=True):

@@ -32,6 +32,8 @@ __all__ = [
 
 _HUNDRED = Decimal(100)
 _cache: dict[str, float] = {}
+_count_cache: dict[str, float] = {}
+_CACHE_MAX = 100_000
 
 
 class BadNumber(ValueError):
@@ -55,20 +57,30 @@ def dollars_to_cents(value: str | None) -> float | None:
         cents = float(Decimal(value) * _HUNDRED)
     except (InvalidOperation, TypeError) as exc:
         raise BadNumber(f"not a dollar amount: {value!r}") from exc
-    if len(_cache) < 100_000:
+    if len(_cache) < _CACHE_MAX:
         _cache[value] = cents
     return cents
 
 
 def fp_to_contracts(value: str | None) -> float | None:
     """``"12.34"`` -> ``12.34`` contracts. Two decimals fit float64 exactly enough to round-trip.
-    ``None`` and ``""`` are ``None`` (see :func:`dollars_to_cents`)."""
+
+    ``None`` and ``""`` are ``None`` (see :func:`dollars_to_cents`). Memoised like prices: trade
+    sizes repeat (``"1.00"``, ``"10.00"``), and a Decimal per trade was a tenth of the backfill's
+    trade-page decode (bench/bench_rest_pages.py).
+    """
     if not value:
         return None
+    hit = _count_cache.get(value)
+    if hit is not None:
+        return hit
     try:
-        return float(Decimal(value))
+        count = float(Decimal(value))
     except (InvalidOperation, TypeError) as exc:
         raise BadNumber(f"not a contract count: {value!r}") from exc
+    if len(_count_cache) < _CACHE_MAX:
+        _count_cache[value] = count
+    return count
 
 
 def cents_to_dollars(cents: float) -> str:

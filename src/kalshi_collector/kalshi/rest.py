@@ -45,6 +45,7 @@ from kalshi_collector.httpclient import (
     is_transient_status,
 )
 from kalshi_collector.kalshi import models as m
+from kalshi_collector.kalshi import trade_columns as tc
 from kalshi_collector.kalshi.auth import KalshiSigner
 
 __all__ = ["KalshiRestClient", "ApiError", "TransientError", "NotFound", "Unauthorized", "GaveUp"]
@@ -415,6 +416,21 @@ class KalshiRestClient:
         params = {"ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts), "limit": limit}
         async for page in _pages(self, path, params, m._TradesResp, cursor=cursor):
             yield m.Page(items=tuple(m.Trade._from_wire(t) for t in page.trades), cursor=page.cursor)
+
+    async def iter_trade_columns(
+        self,
+        *,
+        ticker: str | None = None,
+        min_ts: datetime | int | None = None,
+        max_ts: datetime | int | None = None,
+        limit: int = 1000,
+        historical: bool = False,
+    ) -> AsyncIterator[tc.TradeColumns]:
+        """Pages of trades as Arrow columns (the backfill's bulk path; see ``trade_columns``)."""
+        path = "/historical/trades" if historical else "/markets/trades"
+        params = {"ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts), "limit": limit}
+        async for page in _pages(self, path, params, tc.TradesPage):
+            yield tc.columns(page)
 
     # ------------------------------------------------------------------ historical tier, exchange
 

@@ -24,11 +24,13 @@ from kalshi_collector.book import BookStore, LevelDiff, OrderBook
 from kalshi_collector.config import Config
 from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.kalshi.rest import ApiError, KalshiRestClient
-from kalshi_collector.kalshi.ws import WsConnection
-from kalshi_collector.live.counters import Counters
+from kalshi_collector.live.counters import Counters, Lag
 from kalshi_collector.live.crosscheck import CrossCheck
 from kalshi_collector.live.discovery import Discovery, TrackedMarket
 from kalshi_collector.live.frames import FrameHandler
+from kalshi_collector.live.lane import Lane, Lanes, LaneWiring
+from kalshi_collector.live.lanes import LanePlan
+from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.resync import Resync
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
 from kalshi_collector.live.stream import Stream
@@ -53,6 +55,7 @@ class CollectorOptions:
     snapshot_tick: float = 0.05
     resync_retry_seconds: float = 10.0
     compact_check_interval: float = 3600.0
+    nudge_coalesce_seconds: float = 10.0  # following the exchange: lifecycle news gathered this long
 
 
 class Service(Protocol):
@@ -77,30 +80,32 @@ class Collector:
         self.rest = KalshiRestClient.from_config(config)
         self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
         self.stop_report: StopReport | None = None  # set once stopped: rows a full disk kept out of parts
-        self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject)
+        self.tape = RawTape.for_store(self.store, clock=clock) if col.raw_tape else None
+        if self.tape is not None:
+            self.rest.on_body = self.tape.rest
+        self.discovery = Discovery(self.rest, config.events, config.event_series, on_reject=self._rest_reject,
+                                   follow_all=col.follow_all, categories=col.follow_categories)
         self.books = BookStore()
         self.markets: dict[str, TrackedMarket] = {}
         self.counters = Counters()
         self.stopping = asyncio.Event()
         self.valid_at_stop = 0
-        self.snapshots = SnapshotCycle(self.books, self.store, self.counters, col)
+        self.snapshots = SnapshotCycle(self.books, self.store, self.counters, col, self.tape)
         self.upkeep = StoreUpkeep(self.store, config.storage, self.stopping,
                                   compact_check_interval=opts.compact_check_interval, clock=clock)
-        self.resync = Resync(self.books, self.store, self.counters, request=self._request_snapshots,
-                             retry_seconds=opts.resync_retry_seconds, clock=clock)
-        self.handler = FrameHandler(
-            self.books, self.resync, self.store, self.counters, clock=clock,
-            on_ticker=self.snapshots.on_ticker, on_market_lifecycle=self.discovery.on_market_lifecycle,
-            on_event_lifecycle=self.discovery.on_event_lifecycle, on_terminal_error=lambda: self.stream.drop(),
+        self.lag = Lag()
+        self.plan = LanePlan(col.markets_per_connection, col.max_connections)
+        self._wiring = LaneWiring(
+            url=config.kalshi.ws_url, signer=KalshiSigner.from_files(key_id, key_path), books=self.books,
+            sink=self.store, counters=self.counters, lag=self.lag, clock=clock, stopping=self.stopping,
+            stall_timeout=col.stall_timeout_seconds, resync_retry_seconds=opts.resync_retry_seconds,
+            subscribe_batch=min(col.subscribe_batch, col.markets_per_connection), on_ticker=self.snapshots.on_ticker,
+            on_market_lifecycle=self.discovery.on_market_lifecycle,
+            on_event_lifecycle=self.discovery.on_event_lifecycle, tape=self.tape,
         )
-        self.stream = Stream(
-            config.kalshi.ws_url, KalshiSigner.from_files(key_id, key_path), self.counters,
-            ready=self._ready, on_connected=self._subscribe_all, on_frame=self.handler.on_frame,
-            on_disconnected=self.handler.connection_closed, stall_timeout=col.stall_timeout_seconds,
-            clock=clock, stopping=self.stopping,
-        )
+        self.lanes = Lanes(self._wiring, first_ready=self._ready, on_new=self._new_lane)
         self.crosscheck = CrossCheck(self.books, self.rest.get_orderbook, self.counters,
-                                     on_mismatch=self._on_rest_mismatch)
+                                     on_mismatch=self._on_rest_mismatch, on_verdict=self._verdict)
         self._stats = StatsLine(clock())
 
     def _rest_reject(self, source: str, raw: bytes, reason: str) -> None:
@@ -125,7 +130,7 @@ class Collector:
             await service.start()
         rest_check = self.config.collection.rest_check_interval_seconds
         tasks = [asyncio.create_task(coro, name=name) for name, coro in (
-            ("stream", self.stream.run()),
+            ("stream", self.lanes.run()),
             ("snapshots", self._every(self.opts.snapshot_tick, self._snapshot_if_due)),
             ("flush", self.upkeep.flush_loop()),
             ("compact", self.upkeep.compact_loop()),
@@ -152,8 +157,9 @@ class Collector:
         for t, r in zip(tasks, results, strict=True):
             if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
                 log.error("task %s failed: %r", t.get_name(), r)
-        if self.stream.conn is not None:
-            await self.stream.conn.close()
+        for lane in self.lanes:
+            if lane.stream.conn is not None:
+                await lane.stream.conn.close()
         await self.rest.close()
         self.stop_report = await asyncio.to_thread(self.store.close,
                                                    self.config.storage.stop_wait_for_space_seconds)
@@ -164,42 +170,57 @@ class Collector:
         self.stopping.set()
 
     def view(self) -> CollectorView:
-        """The collector at this instant, for health, metrics and the stats line."""
-        conn, ws = self.handler.conn, self.stream.conn
+        """The collector at this instant, for health, metrics and the stats line (every lane)."""
+        lanes = self.lanes
+        activity = [ln.stream.conn.last_activity for ln in lanes if ln.stream.conn is not None]
         return CollectorView(
             now=self.clock(), markets=len(self.markets), books_valid=self.books.valid_count(),
-            connected=self.stream.connected, subscribed_channels=frozenset(conn.subs.sid_by_channel),
-            subscriptions=tuple(conn.positions()), last_frame_at=ws.last_activity if ws is not None else None,
-            counters=self.counters.copy(), lag=self.handler.lag.copy(), awaiting_resync=self.resync.waiting_since(),
+            connected=all(ln.stream.connected for ln in lanes if ln.markets or ln.number == 0),
+            subscribed_channels=frozenset(c for ln in lanes for c in ln.handler.conn.subs.sid_by_channel),
+            subscriptions=tuple(p for ln in lanes for p in ln.handler.conn.positions()),
+            last_frame_at=min(activity) if activity else None, counters=self.counters.copy(), lag=self.lag.copy(),
+            awaiting_resync=tuple(t for ln in lanes for t in ln.resync.waiting_since()),
             last_good_flush_at=self.upkeep.last_good_flush_at, store=self.store.stats, rest=copy.copy(self.rest.stats),
             stopping=self.stopping.is_set(),
         )
 
-    # ================================================================== the stream's callables
+    # ================================================================== lanes (one connection each)
+
+    @property
+    def stream(self) -> Stream:
+        """Lane 0's stream (the only one unless more markets than one connection carries)."""
+        return self.lanes[0].stream
+
+    @property
+    def handler(self) -> FrameHandler:
+        return self.lanes[0].handler
+
+    @property
+    def resync(self) -> Resync:
+        return self.lanes[0].resync
+
+    def _new_lane(self, number: int, lane: Lane) -> None:
+        """Called with every lane as it is built (a benchmark overrides it to observe each handler)."""
 
     async def _ready(self) -> bool:
         """Connect only with something to subscribe; otherwise look again after a while."""
         if not self.markets:
             await self._refresh_markets()
-        if self.markets:
+        if self.lanes[0].markets:
             return True
         await self.stream.sleep(min(30.0, self.config.collection.discovery_interval_seconds))
         return False
 
-    async def _subscribe_all(self, ws: WsConnection) -> None:
-        state = self.handler.connection_opened(ws.number)
-        await ws.send(state.subscribe_markets(sorted(self.markets)))
-        await ws.send(state.subscribe_lifecycle())
-        state.subscribed_at = self.clock()
-
-    def _request_snapshots(self, sid: int, tickers: list[str]) -> bool:
-        if self.stream.conn is None:
-            return False
-        return self.stream.send_soon(self.handler.conn.update_markets(sid, "get_snapshot", tickers))
+    def _lane_of(self, ticker: str) -> Lane:
+        """The lane that carries ``ticker`` (lane 0 for a market on none): its resync acts on it."""
+        lane = self.plan.lane_of(ticker)
+        return self.lanes[lane if lane is not None else 0]
 
     def _on_rest_mismatch(self, ticker: str, book: OrderBook, diffs: list[LevelDiff]) -> None:
-        sid = book.sid or self.handler.conn.subs.sid("orderbook_delta") or 0
-        self.resync.rest_mismatch(ticker, sid, f"{len(diffs)} levels differ: {diffs[:3]}")
+        self._lane_of(ticker).on_rest_mismatch(ticker, book, diffs)
+
+    def _verdict(self, ticker: str, verdict: str) -> None:
+        self._lane_of(ticker).record_verdict(ticker, verdict)
 
     # ================================================================== markets
 
@@ -209,19 +230,32 @@ class Collector:
         except ApiError as exc:
             log.warning("discovery failed, keeping the current %d markets: %s", len(self.markets), exc)
             return
-        added = sorted(set(found) - set(self.markets))
-        removed = sorted(set(self.markets) - set(found))
-        self.markets = found
-        self.snapshots.set_markets(found)
+        changes = self.plan.assign(found)
+        if self.plan.unplaced:
+            col = "collection.markets_per_connection x collection.max_connections"
+            log.error("%d markets not followed: %s = %d markets is the most this collector carries; "
+                      "raise one of them (or follow fewer)", len(self.plan.unplaced), col,
+                      self.plan.per_lane * self.plan.max_lanes)
+        unplaced = set(self.plan.unplaced)
+        removed = sorted(t for t in self.markets if t not in found)
+        tracked = {t: m for t, m in found.items() if t not in unplaced}
+        changed = tracked != self.markets or bool(changes)
+        self.markets = tracked
+        if changed and self.tape is not None:  # before any effect of it, with the books it drops
+            lanes = [sorted(self.plan.markets(i)) for i in range(len(self.plan))]
+            self.tape.markets(self.tape.now_us(), tracked, removed, lanes)
+        self.snapshots.set_markets(tracked)
+        added = sum(len(c.added) for c in changes)
         if added or removed:
-            log.info("markets: %d tracked (+%d -%d)", len(found), len(added), len(removed))
-        if self.stream.conn is None or not self.stream.connected:
-            return
-        for command in self.handler.conn.market_updates(added, removed):
-            await self.stream.send(command)
+            log.info("markets: %d tracked (+%d -%d) on %d connection(s)", len(tracked), added,
+                     len(removed), len(self.plan))
+        # every state change at once, so the raw tape's `markets` record is the whole change
+        for change in changes:
+            self.lanes.get(change.lane).move_markets(change.added, change.removed)
         for t in removed:
             self.books.remove(t)
-        self.resync.forget(removed)
+        for change in changes:
+            await self.lanes.get(change.lane).send_market_changes(change.added, change.removed)
 
     # ================================================================== tasks
 
@@ -230,6 +264,10 @@ class Collector:
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(nudged.wait(), interval)
+            if nudged.is_set() and self.config.collection.follows_exchange:
+                # a whole exchange opens and settles markets all the time: one listing per
+                # burst of lifecycle news, not one per message
+                await self.stream.sleep(self.opts.nudge_coalesce_seconds)
             nudged.clear()
             if self.stopping.is_set():
                 return
@@ -253,9 +291,8 @@ class Collector:
 
     def _retry_stuck_resyncs(self) -> None:
         """The one caller of the stuck-resync retry (every second, while connected)."""
-        if self.stream.connected:
-            conn = self.handler.conn
-            self.resync.retry_stuck(conn.subs.sid("orderbook_delta"), self.markets, conn.subscribed_at)
+        for lane in self.lanes:
+            lane.retry_stuck()
 
     async def _crosscheck_next(self) -> None:
         ticker = self.crosscheck.next_ticker(self.markets)
@@ -265,5 +302,5 @@ class Collector:
     def stats_line(self) -> str:
         """One log line of rates since the previous one (which also restarts the lag maximum)."""
         line = self._stats.line(self.view())
-        self.handler.lag.period_max = 0.0
+        self.lag.period_max = 0.0
         return line

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 
+from kalshi_collector.cliargs import positive_float
 from kalshi_collector.config import Config, load_config
 from kalshi_collector.live.collector import Collector
 from kalshi_collector.live.metrics import Monitor
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
+    parser.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
 
 
 async def run_monitored(collector: Collector, duration: float | None = None) -> Monitor:
@@ -68,7 +69,8 @@ def _stop(collector: Collector, sig: signal.Signals) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.require_credentials("the live collector (WebSocket)")
-    if not config.events and not config.event_series:
-        log.warning("no `events` or `event_series` configured: there is nothing to collect")
+    if not config.events and not config.event_series and not config.collection.follows_exchange:
+        log.warning("no `events`, `event_series`, collection.follow_all or collection.follow_categories "
+                    "configured: there is nothing to collect")
     asyncio.run(preflight(config, Preflight(websocket=True, journal=True)))  # StartupFailed: one line, exit 1/2
     return exit_status(asyncio.run(run_collector(config, args.duration)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from kalshi_collector.book import BookStatus
 from kalshi_collector.kalshi.lax import FieldRepair
+from kalshi_collector.kalshi.messages import UnknownField
 from kalshi_collector.live.sequence import SeqStatus
 
 __all__ = ["Counters", "Lag", "SnapshotTrigger", "SEQ_BREAKS", "BAD_BOOKS", "OTHER_TYPES", "MAX_NAMED_TYPES"]
@@ -24,6 +25,8 @@ MAX_NAMED_TYPES = 50
 """Unknown message types counted by name, at most this many (each is a metric label); later ones
 are counted under :data:`OTHER_TYPES`, so a stream of made-up types cannot grow the metrics."""
 OTHER_TYPES = "other"
+MAX_UNKNOWN_FIELDS = 200
+"""Distinct undeclared (type, field) pairs counted at most (each is a metric label)."""
 
 SEQ_BREAKS = (SeqStatus.GAP, SeqStatus.DUPLICATE, SeqStatus.OUT_OF_ORDER)
 """The sequence results that are breaks (metric label = ``status.value``)."""
@@ -58,6 +61,8 @@ class Counters:
     ws_errors: int = 0
     unknown_types: dict[str, int] = field(default_factory=dict)  # unknown message types, by name
     field_repairs: dict[FieldRepair, int] = field(default_factory=dict)  # tolerant decoder's repairs
+    # undeclared fields of known types, by (type, field), in the sampled frames (FrameHandler.CENSUS_EVERY)
+    unknown_fields: dict[UnknownField, int] = field(default_factory=dict)
     # records that could not be decoded, by source ("ws", "rest:markets"...): the `rejects` table
     rejects: dict[str, int] = field(default_factory=dict)
     seq_breaks: dict[SeqStatus, int] = field(default_factory=lambda: _zeros(SEQ_BREAKS))
@@ -76,7 +81,8 @@ class Counters:
         """An independent copy (the keyed counts too): what one scrape or test reads."""
         return replace(self, seq_breaks=dict(self.seq_breaks), bad_books=dict(self.bad_books),
                        snapshots=dict(self.snapshots), unknown_types=dict(self.unknown_types),
-                       field_repairs=dict(self.field_repairs), rejects=dict(self.rejects))
+                       field_repairs=dict(self.field_repairs), rejects=dict(self.rejects),
+                       unknown_fields=dict(self.unknown_fields))
 
     def note_unknown_type(self, name: str) -> None:
         self.unknown_type += 1
@@ -87,6 +93,12 @@ class Counters:
     def note_repair(self, repair: FieldRepair) -> None:
         """One field the tolerant decoder repaired (the set of keys is bounded by our structs' fields)."""
         self.field_repairs[repair] = self.field_repairs.get(repair, 0) + 1
+
+    def note_unknown_fields(self, found: list[UnknownField]) -> None:
+        known = self.unknown_fields
+        for f in found:
+            if f in known or len(known) < MAX_UNKNOWN_FIELDS:
+                known[f] = known.get(f, 0) + 1
 
     def note_reject(self, source: str) -> None:
         self.rejects[source] = self.rejects.get(source, 0) + 1

@@ -6,7 +6,8 @@ seconds after the answer and still differs; a book that moved while the request 
 proves nothing, and the check is tried again (up to ``attempts`` times).
 
 A real difference goes to the ``on_mismatch(ticker, book, diffs)`` callable (the collector hands
-resync's); this class only compares and counts.
+resync's); this class only compares and counts. The other outcomes go to ``on_verdict(ticker,
+verdict)`` (``same`` / ``inconclusive``: the raw tape keeps every verdict).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from kalshi_collector.book import BookStore, LevelDiff, OrderBook
 from kalshi_collector.kalshi.models import Orderbook
+from kalshi_collector.kalshi.numbers import BadNumber
 from kalshi_collector.kalshi.rest import ApiError
 from kalshi_collector.live.counters import Counters
 
@@ -43,12 +45,14 @@ class CrossCheck:
         *,
         on_mismatch: Mismatch,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_verdict: Callable[[str, str], None] | None = None,
     ) -> None:
         self._books = books
         self._fetch = fetch
         self._counters = counters
         self._on_mismatch = on_mismatch
         self._sleep = sleep
+        self._on_verdict = on_verdict
         self._cursor = 0
 
     def next_ticker(self, tracked: Iterable[str]) -> str | None:
@@ -66,13 +70,19 @@ class CrossCheck:
 
     async def check(self, ticker: str, *, settle: float = 0.5, attempts: int = 3) -> bool | None:
         """True = same as REST, False = a real difference (handed on), None = inconclusive."""
+        verdict = await self._check(ticker, settle, attempts)
+        if verdict is not False and self._on_verdict is not None:
+            self._on_verdict(ticker, "same" if verdict else "inconclusive")
+        return verdict
+
+    async def _check(self, ticker: str, settle: float, attempts: int) -> bool | None:
         for _ in range(attempts):
             before = self._state(ticker)
             if before is None:
                 return None
             try:
                 rest = rest_levels(await self._fetch(ticker))
-            except ApiError as exc:
+            except (ApiError, BadNumber) as exc:  # no answer, or a REST book we cannot read exactly
                 log.debug("cross-check of %s skipped: %s", ticker, exc)
                 return None
             self._counters.rest_checks += 1

@@ -1,8 +1,15 @@
-"""Which markets to record: pinned events plus every open event of each followed series.
+"""Which markets to record: pinned events, every open event of each followed series, and - when
+following the exchange - every open event of the exchange (``collection.follow_all``) or of
+chosen categories (``collection.follow_categories``).
 
 Re-run every few minutes (and nudged by ``market_lifecycle_v2``) so that tomorrow's daily event is
 picked up as soon as it opens and settled ones are dropped. A pinned event that does not exist is
 logged and skipped: one typo in the config must not stop the recording of everything else.
+
+The exchange is listed with ``GET /events?status=open&with_nested_markets=true`` (200 events a
+page, each with its markets and its category), which at 20,000 markets is ~20 requests rather
+than one per series.
+
 An event or market item of a listing that cannot be decoded is handed to ``on_reject`` (the
 collector's ``rejects`` table, source ``rest:event`` or ``rest:events``) and the rest of the listing kept.
 """
@@ -48,11 +55,14 @@ def _log_reject(source: str, raw: bytes, reason: str) -> None:
 
 class Discovery:
     def __init__(self, rest: KalshiRestClient, events: list[str], series: list[str],
-                 on_reject: RestReject = _log_reject) -> None:
+                 on_reject: RestReject = _log_reject, *, follow_all: bool = False,
+                 categories: list[str] | None = None) -> None:
         self.rest = rest
         self.on_reject = on_reject
         self.events = list(events)
         self.series = list(series)
+        self.follow_all = follow_all
+        self.categories = frozenset(categories or ())
         self.missing_events: set[str] = set()
         self.found: dict[str, TrackedMarket] = {}  # the last successful discovery
         # set by lifecycle news that calls for listing again now (the collector's discovery task waits on it)
@@ -90,13 +100,36 @@ class Discovery:
                 log.info("series %s has no open event right now", series)
             for event in events:
                 self._add(found, event.markets)
+        if self.follow_all or self.categories:
+            failures += await self._exchange(found)
         if failures and not found:
             raise ApiError(0, "discovery", f"{failures} listing(s) failed and no market could be found")
         self.found = found
         return found
 
+    async def _exchange(self, found: dict[str, TrackedMarket]) -> int:
+        """Every open event of the exchange (or of the chosen categories) into ``found``; the
+        number of failed listings (0 or 1). A listing cut short keeps every market the previous
+        discovery found as well: thousands of subscriptions must not churn on one failed page."""
+        try:
+            with rejects_to(lambda raw, why: self.on_reject("rest:events", raw, why)):
+                async for page in self.rest.iter_events(status="open", with_nested_markets=True, limit=200):
+                    for event in page:
+                        if self.follow_all or event.category in self.categories:
+                            self._add(found, event.markets)
+        except ApiError as exc:
+            log.warning("could not list the exchange's open events (keeping the %d markets found before): %s",
+                        len(self.found), exc)
+            for ticker, market in self.found.items():
+                found.setdefault(ticker, market)
+            return 1
+        return 0
+
     def follows(self, event_ticker: str) -> bool:
-        """True for a pinned event or an event of a followed series."""
+        """True for a pinned event or an event of a followed series; when following the exchange,
+        every event (a created market of a category not followed costs one listing, no more)."""
+        if self.follow_all or self.categories:
+            return True
         return event_ticker in self.events or any(event_ticker.startswith(s + "-") for s in self.series)
 
     def on_market_lifecycle(self, body: MarketLifecycleBody) -> None:
@@ -113,7 +146,7 @@ class Discovery:
 
     def on_event_lifecycle(self, body: EventLifecycleBody) -> None:
         """A new event of a followed series: list again."""
-        if body.series_ticker in self.series:
+        if body.series_ticker in self.series or self.follow_all or self.categories:
             self.nudged.set()
 
     @staticmethod

@@ -7,9 +7,13 @@ and everything else the collector cares about (ticker values, lifecycle news, a 
 through callables. So the same handler runs in the daemon and can replay recorded frames without a
 network or an event loop.
 
-Per frame: decode once (:func:`kalshi.messages.decode`), then one lookup in :attr:`FrameHandler.dispatch`
-(message class -> method). Every message that carries a ``seq`` is checked against its sid's
-numbering — control replies too, or the next data message would read as a gap. The per-connection
+Per frame: decode once (:func:`kalshi.messages.decode`: the strict fast path, the tolerant fallback
+when it fails, each repair counted), then one lookup in :attr:`FrameHandler.dispatch` (message class
+-> method). Every message that carries a ``seq`` is checked against its sid's numbering — control
+replies too, or the next data message would read as a gap. A frame that cannot be read (or whose
+numbers cannot be converted exactly) is kept raw in ``rejects``; its ``seq`` still counts when it
+can be read, so it causes no false gap, and if it was an order-book message only its own book is
+doubted and re-requested. The per-connection
 state (sequence tracker, subscriptions, connection id) is one :class:`ConnectionState`, replaced
 when a connection opens.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from kalshi_collector.book import BookStatus, BookStore
@@ -51,6 +55,13 @@ _NOT_READY = BookStatus.NOT_READY
 _BOOK_MESSAGES = frozenset({"orderbook_delta", "orderbook_snapshot"})
 _WS = "ws"  # the rejects table's source of a WebSocket frame
 
+# Kalshi's limit errors (docs/kalshi-api.md "Limits"): the setting that avoids them.
+_LIMIT_HINTS = {
+    26: "; a subscription hit Kalshi's per-subscription market limit: lower collection.markets_per_connection",
+    27: "; Kalshi refused the command rate: raise collection.subscribe_batch (fewer, larger commands)",
+}
+
+
 class LimitedLog:
     """At most one warning per kind per ``every`` seconds: a flood of bad frames must not flood the log."""
 
@@ -71,6 +82,10 @@ def _ignore(*_: object) -> None:
 
 
 class FrameHandler:
+    CENSUS_EVERY = 1024
+    """One frame in this many is also read for fields our structs do not declare (Kalshi adding
+    fields): cheap enough for the read loop, and a new field shows within seconds at any real rate."""
+
     def __init__(
         self,
         books: BookStore,
@@ -84,7 +99,12 @@ class FrameHandler:
         on_market_lifecycle: Callable[[wm.MarketLifecycleBody], None] = _ignore,
         on_event_lifecycle: Callable[[wm.EventLifecycleBody], None] = _ignore,
         on_terminal_error: Callable[[], None] = _ignore,
+        decode: Callable[..., Any] = wm.decode,
+        on_subscribed: Callable[[str, int], None] = _ignore,
+        owned: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``owned``: the markets this connection carries, when it is one of several sharing
+        ``books`` (a lost connection then spoils only its own books; None = every book)."""
         self.books = books
         self.resync = resync
         self.counters = counters
@@ -92,13 +112,19 @@ class FrameHandler:
         self.conn = ConnectionState()
         self._clock = clock
         self._append = sink.append
+        self._note_repair = counters.note_repair  # bound once: decode takes it on every frame
         self._extend = sink.extend
         self._apply_delta = books.apply_delta
         self._on_ticker_values = on_ticker
         self._on_market_lifecycle = on_market_lifecycle
         self._on_event_lifecycle = on_event_lifecycle
         self._on_terminal_error = on_terminal_error
+        self._on_subscribed_sid = on_subscribed
+        self._owned = owned
         self._warnings = LimitedLog(clock)
+        # injectable so that a rebuild can replay the raw tape through a fixed decoder; called like
+        # wm.decode (frame, repairs callable), it raises wm.MessageError for a frame it cannot read
+        self._decode = decode
         self.dispatch: dict[type, Callable[[float, Any], None]] = {
             wm.OrderbookDelta: self._on_delta,
             wm.Ticker: self._on_ticker,
@@ -121,12 +147,18 @@ class FrameHandler:
         self.conn = ConnectionState(number=number)
         return self.conn
 
-    def connection_closed(self, why: str) -> None:
-        """Nothing is known any more: every book waits for the next connection's snapshots."""
-        now_us = int(self._clock() * US)
+    def connection_closed(self, why: str, now_us: int | None = None) -> None:
+        """Nothing is known any more: every book waits for the next connection's snapshots.
+
+        ``now_us``: the time of the ``close`` record on the raw tape (default: the clock)."""
+        if now_us is None:
+            now_us = int(self._clock() * US)
         number = self.conn.number
-        tickers = [b.ticker for b in self.books if b.valid]
-        self.books.invalidate_all("disconnected")
+        if self._owned is None:
+            tickers = [b.ticker for b in self.books if b.valid]
+            self.books.invalidate_all("disconnected")
+        else:
+            tickers = self.books.invalidate(list(self._owned()), "disconnected")
         self.conn = ConnectionState()
         self.resync.connection_lost(now_us, tickers)
         action = "stopped" if why == "stopping" else "disconnect"
@@ -139,7 +171,7 @@ class FrameHandler:
         """Handle one frame. Never raises: a frame that cannot be read is kept in ``rejects``,
         counted, and its sequence number still counted when it can be read."""
         try:
-            msg = wm.decode(frame, self.counters.note_repair)
+            msg = self._decode(frame, self._note_repair)
         except wm.MessageError as exc:
             self._rejected(recv_ts, frame, exc)
             return
@@ -150,7 +182,10 @@ class FrameHandler:
         except Exception as exc:  # a bug or a shape we did not foresee must not kill the daemon
             self.counters.handler_errors += 1
             self._warnings.warn("handler", "error handling %s: %r", type(msg).__name__, exc)
-        self.counters.messages += 1
+        counters = self.counters
+        counters.messages += 1
+        if not counters.messages % self.CENSUS_EVERY:
+            counters.note_unknown_fields(wm.unknown_fields(frame))
 
     # --- frames that cannot be read (rare path) -----------------------------------------------------
 
@@ -180,6 +215,9 @@ class FrameHandler:
         """A book message we could not apply: its book (or, ticker unknown, every book of its sid)
         is doubted and re-requested; the sid's other books stay valid."""
         tickers = [ticker] if ticker else self.books.tickers_for_sid(sid)
+        if self._owned is not None and not ticker:  # another connection's sid may carry the same number
+            owned = set(self._owned())
+            tickers = [t for t in tickers if t in owned]
         self.books.invalidate(tickers, "unreadable book message")
         for t in tickers:
             self.resync.bad_book(recv_ts, sid, t, BookStatus.BAD_VALUE)
@@ -205,6 +243,8 @@ class FrameHandler:
             log.warning("%s on %s sid %d: expected seq %s, got %s", kind, channel, sid, check.expected, check.received)
             return
         tickers = set(subs.markets(sid)) | set(self.books.tickers_for_sid(sid))
+        if self._owned is not None:  # another connection's sid may carry the same number
+            tickers &= set(self._owned())
         self.resync.sequence_break(recv_us, sid, check, tickers)
 
     def _on_delta(self, recv_ts: float, msg: wm.OrderbookDelta) -> None:
@@ -241,7 +281,7 @@ class FrameHandler:
 
     def _on_trade(self, recv_ts: float, msg: wm.Trade) -> None:
         self._in_order(recv_ts, msg.sid, msg.seq)
-        self._append(TRADES_LIVE, trade_row(int(recv_ts * US), msg))
+        self._append(TRADES_LIVE, trade_row(int(recv_ts * US), self.conn.number, msg))
 
     # --- control and lifecycle ----------------------------------------------------------------------
 
@@ -250,6 +290,7 @@ class FrameHandler:
         self.conn.subs.on_subscribed(msg.id, msg.msg.channel, sid)
         self.conn.seq.forget(sid)
         log.info("subscribed %s as sid %d", msg.msg.channel, sid)
+        self._on_subscribed_sid(msg.msg.channel, sid)
 
     def _on_ok(self, recv_ts: float, msg: wm.Ok) -> None:
         if msg.sid is not None and msg.seq is not None:
@@ -267,7 +308,8 @@ class FrameHandler:
             self._in_order(recv_ts, err.sid, err.seq)
         pending = self.conn.subs.on_error(err.id)
         what = f"{pending.cmd} {pending.action or ''}".strip() if pending else "?"
-        log.warning("exchange error %d (%s) answering %s", err.msg.code, err.msg.msg, what)
+        log.warning("exchange error %d (%s) answering %s%s", err.msg.code, err.msg.msg, what,
+                    _LIMIT_HINTS.get(err.msg.code, ""))
         if err.terminal and err.sid is not None:
             # the subscription is dead (API.md 7): start over on a fresh connection
             log.error("subscription %d terminated by the exchange (code %d); reconnecting", err.sid, err.msg.code)

@@ -232,6 +232,12 @@ def decoding_metrics(v: CollectorView) -> Iterator[Metric]:
     for r, n in sorted(c.field_repairs.items(), key=lambda kv: (kv[0].record, kv[0].field, kv[0].repair.value)):
         fam.add_metric([r.record, r.field, r.repair.value], n)
     yield fam
+    fields = CounterMetricFamily(f"{PREFIX}_ws_unknown_fields", "fields of known message types that this version "
+                                 "does not declare (ignored), in the sampled frames (one in 1024)",
+                                 labels=["type", "field"])
+    for f, n in sorted(c.unknown_fields.items()):
+        fields.add_metric([f.type, f.field], n)
+    yield fields
     yield _labelled("rejects", "exchange records that could not be decoded, kept raw in the rejects table",
                     "source", sorted(c.rejects.items()))
 

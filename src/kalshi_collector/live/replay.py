@@ -52,9 +52,8 @@ class ReplayedBook:
         def side(levels) -> dict[float, float]:  # type: ignore[no-untyped-def]
             return {float(lv.price): float(lv.size) for lv in levels}
 
-        return cls(state.ticker, state.ts.to_pydatetime(), side(state.yes), side(state.no), state.valid, state.reason,
-                   None if state.snapshot_ts is None else state.snapshot_ts.to_pydatetime(), state.deltas_applied,
-                   None if state.exchange_ts is None else state.exchange_ts.to_pydatetime())
+        return cls(state.ticker, state.ts, side(state.yes), side(state.no), state.valid, state.reason,
+                   state.snapshot_ts, state.deltas_applied, state.exchange_ts)
 
 
 def _arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+from kalshi_collector.cliargs import non_negative_int
 from kalshi_collector.config import load_config
 from kalshi_collector.errors import UsageError
 from kalshi_collector.research.records import BookState
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--market", required=True, metavar="TICKER", help="market ticker, e.g. KXHIGHCHI-26FEB11-B34.5")
     parser.add_argument("--at", required=True, metavar="TIME",
                         help=f"UTC time: {_EXAMPLES} (a date alone = its 00:00; a time alone = on the last day recorded)")
-    parser.add_argument("--depth", type=int, default=10, help="levels per side to print (0 = all)")
+    parser.add_argument("--depth", type=non_negative_int, default=10, help="levels per side to print (0 = all)")
     parser.add_argument("--data-dir", metavar="DIR", help="data folder (default: storage.data_dir from the config)")
 
 

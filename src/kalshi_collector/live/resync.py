@@ -10,7 +10,9 @@ the book invalid for ever, so :meth:`Resync.retry_stuck` asks again after ``retr
 
 Requests go out through the ``request(sid, tickers) -> sent`` callable this class is handed (the
 collector sends an ``update_subscription`` ``get_snapshot``; a replay may just note it). No I/O,
-no event loop: the clock is handed in too.
+no event loop: the clock is handed in too, and every time a row carries is the time of the event
+that caused it (a frame's receive time, a raw-tape record's), kept in integer microseconds, so a
+rebuild from the raw tape computes the same rows and takes the same decisions.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Resync:
         request: SnapshotRequest,
         retry_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
+        on_retry: Callable[[int, int, list[str]], None] | None = None,
     ) -> None:
         self._books = books
         self._sink = sink
@@ -64,10 +67,11 @@ class Resync:
         self._request = request
         self.retry_seconds = retry_seconds
         self._clock = clock
+        self._on_retry = on_retry  # (now_us, sid, tickers): the raw tape's record of a retry
         self._awaiting: dict[str, AwaitingBook] = {}
-        # when each market's snapshot was last asked for: the retry waits from here, and the
+        # when each market's snapshot was last asked for (us): the retry waits from here, and the
         # bad-book rate limit reads it; cleared by the snapshot and by a lost connection
-        self._requested_at: dict[str, float] = {}
+        self._requested_at: dict[str, int] = {}
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -90,7 +94,7 @@ class Resync:
             self._awaiting.setdefault(t, doubt)
         log.warning("%s on orderbook sid %d (expected %s, got %s): resyncing %d books",
                     kind, sid, check.expected, check.received, len(tickers))
-        self._ask(sid, sorted(tickers))
+        self.ask(sid, sorted(tickers), recv_us)
 
     def bad_book(self, recv_ts: float, sid: int, ticker: str, status: BookStatus) -> None:
         """Applying a message left the book impossible (it is already invalid)."""
@@ -98,16 +102,19 @@ class Resync:
         now_us = int(recv_ts * US)
         self._sink.append(BOOK_EVENTS, BookEvent(now_us, ticker, sid, None, None, status.value, "book invalidated"))
         self._awaiting.setdefault(ticker, AwaitingBook(now_us, sid))
-        if self._clock() - self._requested_at.get(ticker, 0.0) >= BAD_BOOK_REQUEST_INTERVAL:
-            self._ask(sid, [ticker])
+        if now_us - self._requested_at.get(ticker, 0) >= BAD_BOOK_REQUEST_INTERVAL * US:
+            self.ask(sid, [ticker], now_us)
 
-    def rest_mismatch(self, ticker: str, sid: int, detail: str) -> None:
-        """REST's book stayed different from ours: ours is wrong until a snapshot says otherwise."""
-        now_us = int(self._clock() * US)
+    def rest_mismatch(self, ticker: str, sid: int, detail: str, now_us: int | None = None) -> None:
+        """REST's book stayed different from ours: ours is wrong until a snapshot says otherwise.
+
+        ``now_us``: the time of the ``crosscheck`` record on the raw tape (default: the clock)."""
+        if now_us is None:
+            now_us = int(self._clock() * US)
         self._sink.append(BOOK_EVENTS, BookEvent(now_us, ticker, sid, None, None, "rest_mismatch", detail))
         self._books.invalidate([ticker], "differs from REST")
         self._awaiting.setdefault(ticker, AwaitingBook(now_us, sid))
-        self._ask(sid, [ticker])
+        self.ask(sid, [ticker], now_us)
 
     def connection_lost(self, now_us: int, tickers: Iterable[str]) -> None:
         """Every book was invalidated; those that were valid now wait (requests died with the
@@ -138,26 +145,29 @@ class Resync:
         """
         if sid is None or not self.retry_seconds:
             return
-        now = self._clock()
-        stale = [
+        now_us = int(self._clock() * US)
+        since_us, wait_us = int(subscribed_at * US), self.retry_seconds * US
+        stale = sorted(
             t for t in tracked
             if not self._books.is_valid(t)
-            and now - self._requested_at.get(t, subscribed_at) > self.retry_seconds
-        ]
+            and now_us - self._requested_at.get(t, since_us) > wait_us
+        )
         if stale:
-            self._ask(sid, sorted(stale))
+            if self._on_retry is not None:
+                self._on_retry(now_us, sid, stale)
+            self.ask(sid, stale, now_us)
 
     def forget(self, tickers: Iterable[str]) -> None:
         """Markets no longer tracked wait for nothing."""
         for t in tickers:
             self._awaiting.pop(t, None)
 
-    def _ask(self, sid: int, tickers: list[str]) -> None:
+    def ask(self, sid: int, tickers: list[str], now_us: int) -> None:
+        """Ask for snapshots of ``tickers`` (the retry's decision replayed from the raw tape comes here)."""
         if not tickers or not self._request(sid, tickers):
             return
-        now = self._clock()
         for t in tickers:
-            self._requested_at[t] = now
+            self._requested_at[t] = now_us
         self._counters.resync_requests += 1
-        self._sink.append(BOOK_EVENTS, BookEvent(int(now * US), None, sid, None, None, "resync_requested",
+        self._sink.append(BOOK_EVENTS, BookEvent(now_us, None, sid, None, None, "resync_requested",
                                                  f"{len(tickers)} markets"))

@@ -5,9 +5,11 @@ Joins the pure parts — :class:`SnapshotScheduler` and :class:`SpikeDetector` (
 :class:`SnapshotBuilder` (what) — for the collector's snapshot task, which only ticks the clock.
 ``on_ticker`` is the frame handler's callable for ``ticker`` messages: the builder keeps the values
 and the spike detector sees the same quote the snapshot rows will hold. No clock of its own.
+With a raw tape, each snapshot taken is a ``snapshot`` record (its snapshot_ts, trigger and depth),
+so a rebuild takes it again at the same instant of the replay.
 
 Two ways to take one: :meth:`SnapshotCycle.take` builds it in one go (tests, tools), and
-:meth:`SnapshotCycle.run` (the collector) builds it in chunks of about a millisecond, yielding to
+:meth:`SnapshotCycle.run` (the collector) builds it in chunks of about half a millisecond, yielding to
 the event loop between them, so a snapshot of 20,000 markets never holds up the read loop for long;
 the books it has not reached yet are captured just before the loop changes them
 (:class:`~kalshi_collector.book.BookCapture`), so both ways write exactly the books at
@@ -26,6 +28,7 @@ from kalshi_collector.book import BookStore
 from kalshi_collector.config import CollectionConfig
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.live.counters import Counters, SnapshotTrigger
+from kalshi_collector.live.rawtape import RawTape
 from kalshi_collector.live.scheduler import SnapshotScheduler, SpikeDetector
 from kalshi_collector.live.snapshot import MarketInfo, Snapshot, SnapshotBuild, SnapshotBuilder
 from kalshi_collector.live.tape import US, RowSink, hand_table
@@ -41,8 +44,10 @@ _MIN_STEP_MARKETS, _MIN_STEP_LEVELS = 50, 1_000
 
 
 class SnapshotCycle:
-    def __init__(self, books: BookStore, sink: RowSink, counters: Counters, collection: CollectionConfig) -> None:
+    def __init__(self, books: BookStore, sink: RowSink, counters: Counters, collection: CollectionConfig,
+                 tape: RawTape | None = None) -> None:
         self._books = books
+        self._tape = tape
         self._sink = sink
         self._counters = counters
         self.scheduler = SnapshotScheduler(collection.interval_seconds, collection.interval_overrides)
@@ -98,9 +103,12 @@ class SnapshotCycle:
     def _taken(self, trigger: SnapshotTrigger, now: float) -> int:
         """``snapshot_ts``: the moment whose books the snapshot holds, in both ways of taking it (the
         chunked one included: it is the books as they were here, however long it takes). Whatever
-        marks a snapshot in a record of the stream (a replay must build it at this very point of
-        the messages) belongs here."""
-        return int(now * US)
+        marks a snapshot in a record of the stream belongs here: the raw tape's ``snapshot`` record,
+        so that a rebuild takes it (in one go) at this very point of the messages, with the same rows."""
+        snapshot_ts = int(now * US)
+        if self._tape is not None:
+            self._tape.snapshot(snapshot_ts, trigger.value, self.builder.max_depth)
+        return snapshot_ts
 
     def _hand_over(self, snap: Snapshot) -> None:
         hand_table(self._sink, "market_snapshots", snap.market, lambda: snap.market_rows)

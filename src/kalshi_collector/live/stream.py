@@ -12,6 +12,9 @@ the callables it is handed:
 * ``on_disconnected(why)`` — the connection is gone (``"lost"`` or ``"stopping"``).
 
 The three ``on_*`` callables are public attributes: a recorder may wrap them before :meth:`Stream.run`.
+With a ``tape`` (:class:`~kalshi_collector.live.rawtape.RawTape`), every frame is recorded before
+``on_frame`` sees it and every command when it is handed over (the collector records each
+connection's open and close, with the state changes they bring).
 A connection that stayed up for ``healthy_after`` seconds resets the backoff. A bug in a callable
 costs a reconnect, never the stream for the rest of the run.
 """
@@ -27,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.kalshi.ws import Backoff, HandshakeRefused, StreamClosed, WsConnection
 from kalshi_collector.live.counters import Counters
+from kalshi_collector.live.rawtape import RawTape
 
 __all__ = ["Stream"]
 
@@ -49,6 +53,7 @@ class Stream:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
         stopping: asyncio.Event | None = None,
+        tape: RawTape | None = None,
     ) -> None:
         self.url = url
         self._signer = signer
@@ -64,6 +69,7 @@ class Stream:
         self.conn: WsConnection | None = None
         self._live = False  # connected and subscribed
         self.stopping = stopping if stopping is not None else asyncio.Event()
+        self.tape = tape
 
     @property
     def connected(self) -> bool:
@@ -114,8 +120,11 @@ class Stream:
 
     async def _read(self, conn: WsConnection) -> None:
         on_frame = self.on_frame
+        record = self.tape.frames(conn.number) if self.tape is not None else None
         healthy_after = self._clock() + self._healthy_after
         async for recv_ts, frame in conn.frames():
+            if record is not None:
+                record(recv_ts, frame)  # kept even if the decoder rejects it
             on_frame(recv_ts, frame)
             if healthy_after and recv_ts > healthy_after:
                 self.backoff.reset()
@@ -127,6 +136,12 @@ class Stream:
         """Send a command on the current connection; a lost connection is logged, not raised."""
         if self.conn is None:
             return
+        self.record_sent(payload)
+        await self._send(payload)
+
+    async def _send(self, payload: bytes) -> None:
+        if self.conn is None:
+            return
         try:
             await self.conn.send(payload)
         except StreamClosed as exc:
@@ -136,8 +151,15 @@ class Stream:
         """Queue a send from synchronous code (the frame handler); False when not connected."""
         if self.conn is None:
             return False
-        asyncio.get_running_loop().create_task(self.send(payload))
+        self.record_sent(payload)  # now, in order with the frame that asked for it
+        asyncio.get_running_loop().create_task(self._send(payload))
         return True
+
+    def record_sent(self, payload: bytes) -> bytes:
+        """Put a command on the raw tape (callers that send on the connection themselves use it)."""
+        if self.tape is not None:
+            self.tape.sent(payload, self.conn.number if self.conn is not None else 0)
+        return payload
 
     def drop(self) -> None:
         """Close the current connection from synchronous code; :meth:`run` reconnects."""

@@ -13,6 +13,10 @@ of its table's schema (``storage.schemas``), times as int epoch microseconds:
   recovered_ts — the ledger of every doubt about a book and its recovery.
 * ``rejects``: recv_ts, source, conn, raw, error — a record even the tolerant decoder could not
   read, its bytes exactly as received.
+* ``raw_ws``: recv_ts, n, conn, kind, data — the raw tape the tables above are derived from
+  (:func:`raw_ws_row`; ``live.rawtape`` numbers and stamps them, ``live.rebuild`` replays them).
+* ``raw_rest``: recv_ts, n, source, request, status, body — every REST body discovery, the
+  cross-check (and, when asked, the backfill) received.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+import msgspec
 import pyarrow as pa
 
 from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot, Trade
@@ -36,12 +41,19 @@ __all__ = [
     "snapshot_rows",
     "trade_row",
     "reject_row",
+    "RAW_WS",
+    "RAW_REST",
+    "raw_ws_row",
+    "raw_rest_row",
+    "raw_json",
 ]
 
 ORDERBOOK_DELTAS = "orderbook_deltas"
 TRADES_LIVE = "trades_live"
 BOOK_EVENTS = "book_events"
 REJECTS = "rejects"
+RAW_WS = "raw_ws"
+RAW_REST = "raw_rest"
 
 US = 1_000_000
 
@@ -109,7 +121,7 @@ def snapshot_rows(recv_us: int, msg: OrderbookSnapshot, conn: int) -> list[tuple
     return rows
 
 
-def trade_row(recv_us: int, msg: Trade) -> tuple:
+def trade_row(recv_us: int, conn: int, msg: Trade) -> tuple:
     b = msg.msg
     return (
         recv_us,
@@ -124,9 +136,29 @@ def trade_row(recv_us: int, msg: Trade) -> tuple:
         b.is_block_trade,
         msg.sid,
         msg.seq,
+        conn,
     )
 
 
 def reject_row(recv_us: int, source: str, conn: int | None, raw: bytes | str, error: str) -> tuple:
     """One ``rejects`` row: ``raw`` as received (a text frame is stored as its UTF-8 bytes)."""
     return (recv_us, source, conn, raw.encode() if isinstance(raw, str) else bytes(raw), error)
+
+
+_json = msgspec.json.Encoder()
+
+
+def raw_json(record: Any) -> bytes:
+    """The ``data`` of a raw_ws record that is not a frame: compact JSON (docs/schemas.md)."""
+    return _json.encode(record)
+
+
+def raw_ws_row(recv_us: int, n: int, conn: int, kind: str, data: bytes | str) -> tuple:
+    """One ``raw_ws`` row. ``data`` may be the frame as aiohttp gave it: a text frame's ``str`` is
+    stored as its UTF-8 bytes, which are exactly the bytes received."""
+    return (recv_us, n, conn, kind, data)
+
+
+def raw_rest_row(recv_us: int, n: int, source: str, request: str, status: int, body: bytes) -> tuple:
+    """One ``raw_rest`` row: a REST response body as received."""
+    return (recv_us, n, source, request, status, body)

@@ -54,7 +54,9 @@ def as_utc(value: object, what: str = "time") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{what}: expected a time such as '2026-02-11 18:30' (UTC), got {value!r}") from None
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise ValueError(f"{what}: expected a time such as '2026-02-11 18:30' (UTC), got {value!r}")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -81,6 +83,12 @@ class _MarketDays:
         layout = dataset(self.kind).layout
         assert isinstance(layout, LiveDaily), f"{self.kind} is not a live table"
         return layout.days(self.storage.fs, self.storage.root, start, end)
+
+    def take(self, day: dt.date) -> pa.Table:
+        """:meth:`rows` of ``day``, forgotten afterwards (a replay reads each day once, in order)."""
+        rows = self.rows(day)
+        del self._cache[day]
+        return rows
 
     def rows(self, day: dt.date) -> pa.Table:
         if day not in self._cache:
@@ -115,6 +123,8 @@ def book_states(
     if end_ts is not None and end_ts < start_ts:
         raise ValueError(f"end {end_ts} is before start {start_ts}")
     every_us = _every_us(every)
+    if every_us is not None and (end_ts is None or every_us <= 0):
+        raise ValueError(f"every={every!r}: a positive interval, and an end time to stop at")
     window = (start_ts.date() - dt.timedelta(days=max_days_back), None if end_ts is None else end_ts.date())
     tape = _MarketDays(storage, "orderbook_deltas", ticker)
     if source != SNAPSHOTS:
@@ -155,8 +165,8 @@ def _first_tape_day(tape: _MarketDays, start: pd.Timestamp, window: tuple) -> dt
 
 def _tape_stream(storage: ParquetStorage, tape: _MarketDays, ticker: str, first: dt.date, last: dt.date | None):
     events = _MarketDays(storage, "book_events", ticker, with_unnamed=True)
-    tape_msgs = chain.from_iterable(tape_messages(tape.rows(day)) for day in tape.days(first, last))
-    event_msgs = chain.from_iterable(break_events(events.rows(day), ticker) for day in events.days(first, last))
+    tape_msgs = chain.from_iterable(tape_messages(tape.take(day)) for day in tape.days(first, last))
+    event_msgs = chain.from_iterable(break_events(events.take(day), ticker) for day in events.days(first, last))
     return merge_messages(tape_msgs, event_msgs)
 
 

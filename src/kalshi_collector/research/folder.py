@@ -62,20 +62,24 @@ class ResearchData:
         return pl.from_arrow(self.arrow(name, start_date, end_date))
 
     def duckdb(self) -> Any:
-        """A DuckDB connection: a view per table (as ``kalshi-collector query``) and ``trades_all``."""
+        """A DuckDB connection: a view per table (as ``kalshi-collector query``) and ``trades_all``.
+
+        Unlike ``query``'s, it is not locked down: in your own notebook, join your own files and
+        ``COPY`` results out as with any DuckDB connection."""
         try:
             import duckdb  # noqa: F401
         except ImportError:
             raise ImportError("ResearchData.duckdb needs DuckDB: pip install 'kalshi-collector[duckdb]'") from None
         from kalshi_collector.query import connect
 
-        return connect(self.storage)
+        return connect(self.storage, lock_down=False)
 
     def sql(self, query: str) -> pd.DataFrame:
         """One query over :meth:`duckdb`'s views, as a DataFrame."""
         con = self.duckdb()
         try:
-            return con.sql(query).df()
+            relation = con.sql(query)
+            return pd.DataFrame() if relation is None else relation.df()  # None: a statement (SET ...)
         finally:
             con.close()
 

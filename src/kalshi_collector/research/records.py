@@ -12,9 +12,8 @@ YES at ``100 - p``: :attr:`BookState.best_ask` is that price, from the best NO b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-
-import pandas as pd
 
 from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT
 
@@ -49,7 +48,8 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class BookState:
-    """A market's book at one instant ``ts`` (UTC; the collector's receive clock for the tape).
+    """A market's book at one instant ``ts`` (a UTC ``datetime``; the collector's receive clock for
+    the tape).
 
     ``yes`` / ``no``: the YES and NO bids, best (highest price) first. ``valid``: whether the
     collector could vouch for this book (see docs/research.md); ``reason`` says why, or why not.
@@ -57,16 +57,16 @@ class BookState:
     ``deltas_applied``: deltas applied since; ``exchange_ts``: the exchange time of the last one.
     """
 
-    ts: pd.Timestamp
+    ts: datetime
     ticker: str
     valid: bool
     reason: str
     yes: tuple[Level, ...] = ()
     no: tuple[Level, ...] = ()
     source: str = TAPE
-    snapshot_ts: pd.Timestamp | None = None
+    snapshot_ts: datetime | None = None
     deltas_applied: int = 0
-    exchange_ts: pd.Timestamp | None = None
+    exchange_ts: datetime | None = None
 
     @property
     def best_yes_bid(self) -> Level | None:

@@ -22,6 +22,8 @@ class SeriesSpec:
     wfo: str  # NWS office (settlement source URL)
     lst_offset_hours: int  # standard-time UTC offset of the climate day, e.g. -6
     normals_f: tuple[int, ...]  # 12 monthly mean highs, January first
+    category: str = "Climate and Weather"  # Kalshi's series category (GET /series?category=)
+    tags: tuple[str, ...] = ("Daily temperature",)
 
 
 CATALOG: dict[str, SeriesSpec] = {

@@ -22,16 +22,17 @@ from aiohttp import web
 
 from kalshi_collector.sim.auth import KeyRegistry, generate_key_pair, load_public_key
 from kalshi_collector.sim.candles import market_candles
-from kalshi_collector.sim.catalog import DEFAULT_SERIES
+from kalshi_collector.sim.catalog import DEFAULT_SERIES, SeriesSpec
 from kalshi_collector.sim.faults import REST_KINDS, WS_KINDS, FaultPlan, OneShots, RestFaults
 from kalshi_collector.sim.model import ExchangeModel, Market, ModelError, Out
 from kalshi_collector.sim.ratelimit import RateLimiter
 from kalshi_collector.sim.restapi import BASE, WS_PATH, RestApi, json_response
+from kalshi_collector.sim.universe import universe_series
 from kalshi_collector.sim.wire import error_body, event_json, market_json
 from kalshi_collector.sim.wirefmt import ms_of
-from kalshi_collector.sim.wshub import WsHub
+from kalshi_collector.sim.wshub import WsHub, WsLimits
 
-__all__ = ["SimConfig", "SimExchange", "Truth", "ModelError"]
+__all__ = ["SimConfig", "SimExchange", "Truth", "ModelError", "WsLimits"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,31 @@ class SimConfig:
     clock: Callable[[], int] | None = None
     auth_max_skew_s: float | None = 300.0
     flow_tick_s: float = 0.005
+    # -- scale (the whole exchange): see sim/universe.py and docs/kalshi-api.md "Limits"
+    universe_markets: int = 0
+    """Add made-up series across Kalshi's categories until about this many markets are open."""
+    busy_markets: int = 0
+    """Markets that get ``busy_share`` of the order flow (0 = flow spread evenly over all)."""
+    busy_share: float = 0.9
+    burst_rate: float = 0.0
+    """Order-flow events/s during a burst (0 = no bursts)."""
+    burst_every_s: float = 10.0
+    burst_seconds: float = 1.0
+    ws_limits: WsLimits = field(default_factory=WsLimits)
+
+
+def _universe(cfg: SimConfig, today: date, now_ms: int) -> tuple[SeriesSpec, ...]:
+    """The made-up series that bring the exchange to about ``cfg.universe_markets`` open markets.
+
+    Every universe series has the same number of open markets at a given hour (one offset, same
+    brackets), so one probe series tells how many series are needed."""
+    if cfg.universe_markets <= 0:
+        return ()
+    probe = ExchangeModel(seed=cfg.seed, series=universe_series(1), brackets_per_event=cfg.brackets_per_event,
+                          history_days=cfg.history_days, cutoff_days=cfg.cutoff_days,
+                          history_trades_per_market=0, today=today, now_ms=now_ms)
+    per_series = max(1, len(probe.active))
+    return universe_series(-(-cfg.universe_markets // per_series))
 
 
 class Truth:
@@ -167,10 +193,12 @@ class SimExchange:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._setup_keys(cfg)
         today = cfg.today or wall_today
+        now = self._clock()
         self.model = ExchangeModel(
-            seed=cfg.seed, series=tuple(cfg.series), brackets_per_event=cfg.brackets_per_event,
-            history_days=cfg.history_days, cutoff_days=cfg.cutoff_days,
-            history_trades_per_market=cfg.history_trades_per_market, today=today, now_ms=self._clock(),
+            seed=cfg.seed, series=(*cfg.series, *_universe(cfg, today, now)),
+            brackets_per_event=cfg.brackets_per_event, history_days=cfg.history_days,
+            cutoff_days=cfg.cutoff_days, history_trades_per_market=cfg.history_trades_per_market,
+            today=today, now_ms=now, busy_markets=cfg.busy_markets, busy_share=cfg.busy_share,
         )
         self.fault_log: list[dict[str, Any]] = []
         self._oneshots = OneShots()
@@ -178,12 +206,18 @@ class SimExchange:
         limiter = RateLimiter(cfg.rest_rate_limit) if cfg.rest_rate_limit else None
         self.rest = RestApi(self.model, self.now_ms, self.keys, cfg.require_auth, limiter, self._rest_faults,
                             self._log_fault, time.monotonic, _wall_ms)
-        self.hub = WsHub(self.model, cfg.faults, self._oneshots, cfg.seed, cfg.ping_interval, self._log_fault)
+        self.hub = WsHub(self.model, cfg.faults, self._oneshots, cfg.seed, cfg.ping_interval, self._log_fault,
+                         limits=cfg.ws_limits)
         self.truth = Truth(self)
         self._runner: web.AppRunner | None = None
         self._flow_task: asyncio.Task[None] | None = None
         self._paused = False
         self.messages_generated = 0
+
+    @property
+    def open_markets(self) -> int:
+        """Markets trading now (what ``GET /markets?status=open`` lists)."""
+        return len(self.model.active)
 
     # -- keys -------------------------------------------------------------------------------------
     def _setup_keys(self, cfg: SimConfig) -> None:
@@ -302,17 +336,25 @@ class SimExchange:
         await self.stop()
 
     # -- order flow -------------------------------------------------------------------------------
+    def flow_rate(self, elapsed: float) -> float:
+        """Order-flow events/s ``elapsed`` seconds after start: ``message_rate``, or ``burst_rate``
+        for ``burst_seconds`` at the start of every ``burst_every_s`` window."""
+        cfg = self.config
+        if cfg.burst_rate > 0 and cfg.burst_every_s > 0 and elapsed % cfg.burst_every_s < cfg.burst_seconds:
+            return cfg.burst_rate
+        return cfg.message_rate
+
     async def _flow_loop(self) -> None:
-        """Generate ``message_rate`` events/s in small batches; drop debt when the CPU falls behind."""
+        """Generate ``flow_rate`` events/s in small batches; drop debt when the CPU falls behind."""
         loop = asyncio.get_running_loop()
-        rate = self.config.message_rate
         tick = self.config.flow_tick_s
         carry = 0.0
-        last = loop.time()
-        max_batch = max(1, int(rate * 0.05))
+        start = last = loop.time()
+        max_batch = max(1, int(max(self.config.message_rate, self.config.burst_rate) * 0.05))
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
+            rate = self.flow_rate(now - start)
             if self._paused or rate <= 0:
                 last, carry = now, 0.0
                 continue

@@ -47,7 +47,9 @@ class FaultPlan:
     every N-th sequenced message with the next one on the same sid; ``malformed_every`` sends a
     broken frame (not JSON, truncated JSON, or valid JSON of an unknown type) before every N-th
     data message; ``stall_after`` stops all sending (pings included) for ``stall_seconds`` after
-    N data messages, without closing. REST counts are over all requests.
+    N data messages, without closing. REST counts are over all requests. ``variance_every`` sends
+    every N-th data message (per connection) and every N-th market item of a REST listing in one of
+    the real-world payload variants of :mod:`kalshi_collector.sim.variance`.
     """
 
     drop_every: int | None = None
@@ -63,6 +65,7 @@ class FaultPlan:
     rest_slow_every: int | None = None
     rest_slow_seconds: float = 2.0
     rest_truncate_every: int | None = None
+    variance_every: int | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -265,13 +265,15 @@ class ExchangeModel:
         self,
         *,
         seed: int,
-        series: tuple[str, ...],
+        series: tuple[str | SeriesSpec, ...],
         brackets_per_event: int,
         history_days: int,
         cutoff_days: int,
         history_trades_per_market: int,
         today: date,
         now_ms: int,
+        busy_markets: int = 0,
+        busy_share: float = 0.9,
     ) -> None:
         if brackets_per_event < 2:
             raise ModelError("brackets_per_event must be at least 2 (the two tails)")
@@ -284,7 +286,8 @@ class ExchangeModel:
         self.cutoff_days = cutoff_days
         self.history_days = history_days
         self.history_trades_per_market = history_trades_per_market
-        self.series: list[SeriesSpec] = [series_spec(s) for s in dict.fromkeys(series)]
+        self.series: list[SeriesSpec] = [s if isinstance(s, SeriesSpec) else series_spec(s)
+                                         for s in dict.fromkeys(series)]
         self.today = today
         self.rng = random.Random(seed)
         self._np = np.random.default_rng(seed)
@@ -296,6 +299,12 @@ class ExchangeModel:
         self.gseq = 0
         self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
         self._build_initial(now_ms)
+        # Realistic activity at scale: most markets quiet, a few hundred busy. ``busy_share`` of
+        # the order flow goes to ``busy_markets`` markets drawn once from the active ones (0 = flow
+        # spread evenly, the original behaviour, so existing seeds give the same messages).
+        self.busy_share = busy_share
+        self.busy: list[Market] = (self.rng.sample(self.active, min(busy_markets, len(self.active)))
+                                   if busy_markets > 0 else [])
 
     # ------------------------------------------------------------------------------------------
     # construction
@@ -601,8 +610,14 @@ class ExchangeModel:
         if not active:
             return out
         rng = self.rng
+        busy, share = self.busy, self.busy_share
         for _ in range(n):
-            m = active[rng.randrange(len(active))]
+            if busy and rng.random() < share:
+                m = busy[rng.randrange(len(busy))]
+                if m.status != "active":
+                    m = active[rng.randrange(len(active))]
+            else:
+                m = active[rng.randrange(len(active))]
             r = rng.random()
             if r < 0.12:
                 self._trade(m, now_ms, out)

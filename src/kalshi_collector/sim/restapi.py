@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from kalshi_collector.sim.restbase import BadRequest, Handler, NotFound, json_re
 from kalshi_collector.sim.restdata import MAX_CANDLES_BATCH, MAX_CANDLES_PER_MARKET, MarketDataRoutes
 from kalshi_collector.sim.resthistorical import HistoricalRoutes
 from kalshi_collector.sim.restmarkets import MarketRoutes
+from kalshi_collector.sim.variance import vary_market_items
 from kalshi_collector.sim.wire import error_body
 
 __all__ = ["RestApi", "BASE", "WS_PATH", "MAX_CANDLES_PER_MARKET", "MAX_CANDLES_BATCH", "json_response"]
@@ -50,9 +52,21 @@ class RestApi:
         self.log_fault = log_fault
         self.monotonic = monotonic
         self.requests_served = 0
-        self.markets = MarketRoutes(model, now_ms)
+        every = faults.plan.variance_every
+        self._varied_items = [0]
+        self.markets = MarketRoutes(model, now_ms, self._vary if every else None)
         self.data = MarketDataRoutes(model, now_ms)
         self.historical = HistoricalRoutes(model, now_ms)
+
+    def _vary(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        every = self.faults.plan.variance_every
+        assert every is not None
+        before = self._varied_items[0]
+        out = vary_market_items(items, every, self._varied_items)
+        if len(out) > len(items):
+            self.log_fault("rest_variance", None, None, None, None, None,
+                           f"{self._varied_items[0] // every - before // every} item(s) varied, one undecodable added")
+        return out
 
     def routes(self) -> list[tuple[str, Handler]]:
         """Every path under :data:`BASE`, in the order aiohttp matches them."""

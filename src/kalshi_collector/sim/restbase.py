@@ -16,7 +16,7 @@ from kalshi_collector.sim.model import ExchangeModel, Market
 __all__ = ["BadRequest", "NotFound", "Handler", "Routes", "json_response", "q_int", "q_bool", "q_list",
            "encode_cursor", "decode_cursor"]
 
-_encode = msgspec.json.Encoder().encode
+_encode = msgspec.json.Encoder(decimal_format="number").encode  # a Decimal (variance) is a bare number
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,9 +90,15 @@ def decode_cursor(request: web.Request, kind: str) -> int | None:
 class Routes:
     """A group of handlers over the exchange model; ``now_ms`` is the exchange's clock."""
 
-    def __init__(self, model: ExchangeModel, now_ms: Callable[[], int]) -> None:
+    def __init__(self, model: ExchangeModel, now_ms: Callable[[], int],
+                 vary: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None) -> None:
         self.model = model
         self.now_ms = now_ms
+        self.vary = vary  # variance fault mode: market items of a listing -> as sent (sim.variance)
+
+    def market_items(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Market items of a listing as sent: varied when the variance fault mode is on."""
+        return self.vary(items) if self.vary is not None else items
 
     def live_market(self, ticker: str) -> Market:
         m = self.model.market_by_ticker.get(ticker)

@@ -38,9 +38,9 @@ class MarketRoutes(Routes):
         tags = q_list(request, "tags")
         out = []
         for spec in self.model.series:
-            if category and category != "Climate and Weather":
+            if category and category != spec.category:
                 continue
-            if tags and "Daily temperature" not in tags:
+            if tags and not set(tags) & set(spec.tags):
                 continue
             out.append(series_json(spec, self._series_volume(spec.ticker) if include_volume else None))
         return json_response({"series": out})
@@ -94,7 +94,8 @@ class MarketRoutes(Routes):
         for e in page:
             markets = None
             if nested:
-                markets = [market_json(m, now) for m in e.markets if not self.model.is_historical(m)]
+                markets = self.market_items([market_json(m, now) for m in e.markets
+                                             if not self.model.is_historical(m)])
             events.append(event_json(e, markets))
         body: dict[str, Any] = {"events": events, "cursor": cursor}
         if milestones:
@@ -107,7 +108,7 @@ class MarketRoutes(Routes):
             raise NotFound("event not found")
         nested = q_bool(request, "with_nested_markets")
         now = self.now_ms()
-        markets = [market_json(m, now) for m in e.markets if not self.model.is_historical(m)]
+        markets = self.market_items([market_json(m, now) for m in e.markets if not self.model.is_historical(m)])
         return json_response({"event": event_json(e, markets if nested else None), "markets": markets})
 
     # -- markets ----------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class MarketRoutes(Routes):
                 break
         page, cursor = self.page(selected, limit, "m", lambda m: m.idx)
         now = self.now_ms()
-        return json_response({"markets": [market_json(m, now) for m in page], "cursor": cursor})
+        return json_response({"markets": self.market_items([market_json(m, now) for m in page]), "cursor": cursor})
 
     @staticmethod
     def _time_match(m: Market, group: str, lo: int | None, hi: int | None) -> bool:

@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -32,9 +34,10 @@ from kalshi_collector.sim.faults import (
     OneShots,
 )
 from kalshi_collector.sim.model import CHANNEL_OF_KIND, DELTA, TICKER, ExchangeModel, Market, Out
+from kalshi_collector.sim.variance import Variance, Varied, unknown_frame
 from kalshi_collector.sim.wirefmt import dollars, fp
 
-__all__ = ["WsHub", "WsConn", "Subscription", "DATA_CHANNELS", "SILENT_CHANNELS", "ERRORS"]
+__all__ = ["WsHub", "WsConn", "WsLimits", "Subscription", "DATA_CHANNELS", "SILENT_CHANNELS", "ERRORS"]
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +60,62 @@ ERRORS = {
     14: "Market Ticker required",
     15: "Action required",
     16: "Market not found",
+    25: "Subscription buffer overflow",
+    26: "Per-subscription market limit exceeded",
+    27: "Too many requests",
 }
 MAX_PENDING_FRAMES = 2_000_000  # a client this far behind is cut off (Kalshi: error 25, buffer overflow)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
+@dataclass(frozen=True)
+class WsLimits:
+    """Kalshi's WebSocket limits as the simulator enforces them (docs/kalshi-api.md "Limits").
+
+    Kalshi documents the error codes (26: per-subscription market limit exceeded, 27: too many
+    requests) but not the numbers; ``None`` = not enforced. ``max_markets_per_subscription``
+    refuses a ``subscribe`` or ``add_markets`` that would leave a subscription with more markets
+    (code 26, nothing changed); ``commands_per_second`` is a token bucket per connection
+    (``command_burst`` deep) and a command beyond it is refused (code 27, nothing done).
+    """
+
+    max_markets_per_subscription: int | None = None
+    commands_per_second: float | None = None
+    command_burst: int = 100
+
+
+class _CommandBucket:
+    """Token bucket of one connection's commands (code 27 when empty)."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self.tokens, self.at = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class Subscription:
-    __slots__ = ("sid", "channel", "tickers", "use_yes_price", "seq", "held")
+    __slots__ = ("sid", "channel", "tickers", "ticker_set", "use_yes_price", "seq", "held")
 
     def __init__(self, sid: int, channel: str, tickers: list[str] | None, use_yes_price: bool) -> None:
         self.sid = sid
         self.channel = channel
         self.tickers = tickers  # None = every market
+        self.ticker_set: set[str] = set(tickers or ())  # membership at 20,000 markets is not a list scan
         self.use_yes_price = use_yes_price
         self.seq = 0
         self.held: str | None = None  # a frame held back by a reorder fault
 
     def covers(self, ticker: str | None) -> bool:
-        return self.tickers is None or ticker in self.tickers
+        return self.tickers is None or ticker in self.ticker_set
 
 
 def _frame_header(n: int) -> bytes:
@@ -103,6 +143,9 @@ class WsConn:
         self.dropping = False
         self.stall_until = 0.0
         self.faults = ConnFaults(hub.plan, conn_id, hub.seed, hub.oneshots)
+        self.variance = Variance(hub.plan.variance_every)
+        rate = hub.limits.commands_per_second
+        self.bucket = _CommandBucket(rate, hub.limits.command_burst, time.monotonic) if rate else None
         self._route: dict[tuple[int, str | None], tuple[Subscription, ...]] = {}
         writer = getattr(ws, "_writer", None)
         self.transport: asyncio.Transport | None = getattr(writer, "transport", None)
@@ -155,7 +198,7 @@ class WsConn:
         """Queue every message of a batch that one of this connection's subscriptions wants."""
         if self.dropping or self.closed or not self.subs:
             return
-        faulty = self.faults.active
+        faulty = self.faults.active or self.variance.active
         push = self.out.append
         for o in outs:
             m = o.market
@@ -183,6 +226,16 @@ class WsConn:
         self.wake.set()
 
     def _faulty_push(self, sub: Subscription, o: Out, frame: str, has_seq: bool) -> None:
+        if sub.held is None and self.variance.due():
+            varied = self.variance.vary(o.msg_type, frame)
+            if varied is not None:
+                frame = self._varied(sub, o, varied, has_seq)
+                has_seq = has_seq and not varied.drops_seq
+                if varied.then_unknown:  # sent as it is, then the unknown type takes the next number
+                    sub.seq += 1
+                    self.out.append(frame)
+                    self.out.append(unknown_frame(sub.sid, sub.seq))
+                    return
         flags = self.faults.decide(o.kind == DELTA, has_seq)
         held, sub.held = sub.held, None
         if not flags:
@@ -215,6 +268,15 @@ class WsConn:
         if flags & DROP:
             self.dropping = True
             self.hub.log_fault("drop", self.id, sub.sid, seq, ticker, o.ts_ms)
+
+    def _varied(self, sub: Subscription, o: Out, varied: Varied, has_seq: bool) -> str:
+        """Log one variant (``undecodable`` when a correct client must lose it) and return its frame."""
+        if varied.drops_seq:
+            sub.seq -= 1  # a message without a seq consumes no number
+        ticker = o.market.ticker if o.market is not None else o.event_ticker
+        kind = "variance" if varied.decodable else "undecodable"
+        self.hub.log_fault(kind, self.id, sub.sid, sub.seq if has_seq else None, ticker, o.ts_ms)
+        return varied.frame
 
     # -- writing --------------------------------------------------------------------------------
     async def writer(self) -> None:
@@ -281,8 +343,9 @@ class WsHub:
     """All live connections, the command handlers, and the fan-out of exchange messages."""
 
     def __init__(self, model: ExchangeModel, plan: FaultPlan, oneshots: OneShots, seed: int,
-                 ping_interval: float, log_fault: Callable[..., None]) -> None:
+                 ping_interval: float, log_fault: Callable[..., None], limits: WsLimits | None = None) -> None:
         self.model = model
+        self.limits = limits or WsLimits()
         self.plan = plan
         self.oneshots = oneshots
         self.seed = seed
@@ -348,6 +411,9 @@ class WsHub:
         if not isinstance(cmd_id, int) or isinstance(cmd_id, bool):
             conn.error(0, 1)
             return
+        if conn.bucket is not None and not conn.bucket.take():
+            conn.error(cmd_id, 27)
+            return
         name = cmd.get("cmd")
         params = cmd.get("params")
         if name == "list_subscriptions":
@@ -405,6 +471,10 @@ class WsHub:
             if unknown:
                 conn.error(cmd_id, 16, market_tickers=unknown)
                 return
+            cap = self.limits.max_markets_per_subscription
+            if cap is not None and len(tickers) > cap:
+                conn.error(cmd_id, 26)
+                return
         for ch in dict.fromkeys(channels):
             sid = conn.next_sid
             conn.next_sid += 1
@@ -425,7 +495,13 @@ class WsHub:
     def _snapshot(self, conn: WsConn, sub: Subscription, m: Market, cmd_id: int | None = None) -> None:
         conn._release(sub)
         sub.seq += 1
-        conn.push(snapshot_frame(sub, m, cmd_id))
+        frame = snapshot_frame(sub, m, cmd_id)
+        if conn.variance.due():
+            varied = conn.variance.vary("orderbook_snapshot", frame)
+            if varied is not None:
+                self.log_fault("variance", conn.id, sub.sid, sub.seq, m.ticker, None)
+                frame = varied.frame
+        conn.push(frame)
 
     def _unsubscribe(self, conn: WsConn, cmd_id: int, params: dict[str, Any]) -> None:
         sids = params.get("sids")
@@ -496,7 +572,7 @@ class WsHub:
 
     def _resend_snapshots(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str]) -> None:
         assert sub.tickers is not None
-        missing = [t for t in tickers if t not in sub.tickers]
+        missing = [t for t in tickers if t not in sub.ticker_set]
         if missing:
             conn.error(cmd_id, 11, sub, market_tickers=missing)
             return
@@ -506,16 +582,27 @@ class WsHub:
     def _change_markets(self, conn: WsConn, cmd_id: int, sub: Subscription, tickers: list[str], *, add: bool) -> None:
         assert sub.tickers is not None
         if add:
-            added = [t for t in tickers if t not in sub.tickers]
+            added = [t for t in tickers if t not in sub.ticker_set]
+            cap = self.limits.max_markets_per_subscription
+            if cap is not None and len(sub.tickers) + len(added) > cap:
+                conn.error(cmd_id, 26, sub)
+                return
             sub.tickers.extend(added)
+            sub.ticker_set.update(added)
         else:
             added = []
-            sub.tickers[:] = [t for t in sub.tickers if t not in tickers]
+            gone = set(tickers)
+            sub.tickers[:] = [t for t in sub.tickers if t not in gone]
+            sub.ticker_set.difference_update(gone)
         conn.subs_changed()
         conn._release(sub)
         sub.seq += 1
-        conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
-                    "msg": {"market_tickers": list(sub.tickers)}})
+        if conn.variance.active:  # also seen: the list at the top level, no msg
+            conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
+                        "market_tickers": list(sub.tickers)})
+        else:
+            conn.reply({"id": cmd_id, "sid": sub.sid, "seq": sub.seq, "type": "ok",
+                        "msg": {"market_tickers": list(sub.tickers)}})
         if sub.channel == "orderbook_delta":
             for t in added:
                 self._snapshot(conn, sub, self.model.market_by_ticker[t])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from kalshi_collector.cliargs import date_range, non_negative_int, positive_float
 from kalshi_collector.datafolder import add_data_dir_argument, open_data
-from kalshi_collector.errors import UsageError
 from kalshi_collector.status.render import render_text, report_json
 from kalshi_collector.status.report import build_report
 from kalshi_collector.status.scan import Scan, scan
@@ -21,19 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_dir_argument(parser)
     parser.add_argument("--start", metavar="YYYY-MM-DD", help="first UTC day to look at (default: all)")
     parser.add_argument("--end", metavar="YYYY-MM-DD", help="last UTC day to look at (default: all)")
-    parser.add_argument("--outage-seconds", type=float, metavar="S",
+    parser.add_argument("--outage-seconds", type=positive_float, metavar="S",
                         help="no snapshot for this long is a hole (default: 3 snapshot intervals, at least 120)")
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="longest gaps to list (default: 10)")
+    parser.add_argument("--top", type=non_negative_int, default=10, metavar="N", help="longest gaps to list (default: 10)")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout, for scripts")
-
-
-def _date(flag: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a date; expected YYYY-MM-DD") from None
 
 
 def _scan(storage: ParquetStorage, start: dt.date | None, end: dt.date | None) -> Scan:
@@ -48,9 +39,10 @@ def _scan(storage: ParquetStorage, start: dt.date | None, end: dt.date | None) -
 
 
 def run(args: argparse.Namespace) -> int:
+    start, end = date_range(args.start, args.end)
     folder = open_data(args)
     config = folder.config
-    data = _scan(folder.storage, _date("--start", args.start), _date("--end", args.end))
+    data = _scan(folder.storage, start, end)
     col = config.collection if config else None
     report = build_report(
         data,

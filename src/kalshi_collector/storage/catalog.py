@@ -14,7 +14,7 @@ Adding a table is one declaration below (and its columns in ``schemas.py``): see
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import pyarrow as pa
@@ -31,6 +31,9 @@ __all__ = [
     "TRADES_LIVE",
     "BOOK_EVENTS",
     "REJECTS",
+    "RAW_WS",
+    "RAW_REST",
+    "RAW_TABLES",
     "CANDLESTICKS",
     "TRADES",
     "ASOS_1MIN",
@@ -52,12 +55,18 @@ class Dataset(Generic[L]):
     """One table of the data folder. See the module docstring.
 
     ``key``: the columns that identify a row; writers that merge (backfill, weather) keep one row
-    per key. Empty for the live tapes, which keep every row they are given.
+    per key. Empty for most live tapes, which keep every row they are given; ``trades_live``
+    keeps one row per ``trade_id`` (first received): compaction and the reader fold repeats
+    (:mod:`~kalshi_collector.storage.dedupe`).
     ``time_column``: the column a date range selects on. For a live table it is the first column,
     whose UTC day decides the file a row goes to (the writer reads it as ``row[0]``).
     ``legacy``: optional columns that files written by other versions carry (the original
     collector's ``snapshot_type``). Nothing writes them; reading and compaction keep them, with
     this type, wherever a file has them (see :meth:`schema_for`).
+    ``write_options``: parquet writer options of this dataset's compacted day files, over the
+    store's defaults (``storage.compact.COMPACT_OPTIONS``): the raw tape spends more CPU once a day
+    for a much smaller file. ``part_options``: the same for the live store's part files (written
+    beside the read loop: kept cheap).
     """
 
     name: str
@@ -68,6 +77,8 @@ class Dataset(Generic[L]):
     key: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     legacy: pa.Schema = schemas.NO_COLUMNS
+    write_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
+    part_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         names = self.schema.names
@@ -100,8 +111,11 @@ TableSpec = Dataset
 
 
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
-          legacy: pa.Schema = schemas.NO_COLUMNS) -> Dataset[LiveDaily]:
-    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, aliases=aliases, legacy=legacy)
+          legacy: pa.Schema = schemas.NO_COLUMNS, key: tuple[str, ...] = (),
+          write_options: Mapping[str, object] | None = None,
+          part_options: Mapping[str, object] | None = None) -> Dataset[LiveDaily]:
+    return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, key=key, aliases=aliases,
+                   legacy=legacy, write_options=dict(write_options or {}), part_options=dict(part_options or {}))
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -115,10 +129,28 @@ ORDERBOOK_SNAPSHOTS = _live("orderbook_snapshots", schemas.ORDERBOOK_SNAPSHOTS,
 # stable, so the levels of one snapshot message stay in the order they were received.
 ORDERBOOK_DELTAS = _live("orderbook_deltas", schemas.ORDERBOOK_DELTAS, ("recv_ts", "conn", "sid", "seq"),
                          aliases=("deltas",))
-TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"))
+# A trade sent twice (a resent message, overlapping connections) is stored once, as first received.
+TRADES_LIVE = _live("trades_live", schemas.TRADES_LIVE, ("recv_ts", "sid", "seq"), key=("trade_id",))
 BOOK_EVENTS = _live("book_events", schemas.BOOK_EVENTS, ("ts",))
 # What could not be decoded, raw bytes and reason (the rest of its frame or page was kept).
 REJECTS = _live("rejects", schemas.REJECTS, ("recv_ts", "source"))
+
+# The raw tape (what the exchange sent, bytes as received; the derived tables above are rebuilt
+# from it by ``kalshi-collector rebuild``). Replay order is ``n``. Its frames are near-duplicates of
+# each other: zstd at a high level over large pages finds the repeats (bench/bench_tape.py: ~259 B
+# per order-book delta frame -> under 20 B). No dictionary for ``data``: its values never repeat.
+RAW_WRITE_OPTIONS: dict[str, object] = {
+    "compression_level": 12,
+    "data_page_size": 8 << 20,
+    "row_group_size": 4 << 20,
+    "use_dictionary": ["kind"],
+}
+# Part files: no dictionary for the frames either (a dictionary of 100k distinct frames is only
+# memory and time spent before the writer gives up on it).
+RAW_PART_OPTIONS: dict[str, object] = {"use_dictionary": ["kind"]}
+RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS, part_options=RAW_PART_OPTIONS)
+RAW_REST = _live("raw_rest", schemas.RAW_REST, ("n",), write_options=RAW_WRITE_OPTIONS,
+                 part_options=RAW_PART_OPTIONS)
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 
@@ -157,9 +189,11 @@ def _by_name(*datasets: Dataset[L]) -> dict[str, Dataset[L]]:
 
 
 TABLES: dict[str, Dataset[LiveDaily]] = _by_name(
-    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, REJECTS
+    MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, ORDERBOOK_DELTAS, TRADES_LIVE, BOOK_EVENTS, REJECTS, RAW_WS, RAW_REST
 )
 """Live tables by name, in a stable order (the live store writes exactly these)."""
+RAW_TABLES: dict[str, Dataset[LiveDaily]] = _by_name(RAW_WS, RAW_REST)
+"""The raw tape's tables (the rest of ``TABLES`` is derived from them: ``kalshi-collector rebuild``)."""
 BACKFILL: dict[str, Dataset[PerEvent]] = _by_name(CANDLESTICKS, TRADES)
 WEATHER: dict[str, Dataset[PerDay]] = _by_name(ASOS_1MIN, METAR, DAILY_CLIMATE)
 """Weather datasets by source name (``weather/SOURCE/``)."""

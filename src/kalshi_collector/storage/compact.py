@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from kalshi_collector.storage.atomic import PARQUET_OPTIONS
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.damage import DAMAGE_ERRORS, describe_damage, is_damage
+from kalshi_collector.storage.dedupe import first_per_key
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.layout import (
     DEFAULT_COLLECTOR,
@@ -81,7 +82,7 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date,
     if fresh:
         schema = spec.schema_for(t.schema for t in tables)
         merged = pa.concat_tables([conform(t, schema) for t in tables])
-        merged = merged.sort_by([(key, "ascending") for key in spec.sort_keys])
+        merged = first_per_key(merged.sort_by([(key, "ascending") for key in spec.sort_keys]), spec.key)
         merged_names = sorted(merged_part_names(fs, target) | {path.name for path in fresh})
         stamp = json.dumps(merged_names).encode()
         merged = merged.replace_schema_metadata({MERGED_PARTS_KEY: stamp})
@@ -101,7 +102,7 @@ def compact_day(fs: StorageFS, root: PurePath, spec: TableSpec, day: dt.date,
             sorting_columns=pq.SortingColumn.from_ordering(
                 merged.schema, [(key, "ascending") for key in spec.sort_keys]
             ),
-            **COMPACT_OPTIONS,
+            **{**COMPACT_OPTIONS, **spec.write_options},
         )
         written = target
         log.info("compacted %s %s: %d parts -> %d rows", spec.name, day, len(fresh), expected_rows)

@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, Protocol
 
@@ -70,6 +70,7 @@ class StorageFS(Protocol):
     def write_bytes(self, path: PurePath, data: bytes) -> PurePath: ...
     def read_bytes(self, path: PurePath) -> bytes: ...
     def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table: ...
+    def iter_batches(self, path: PurePath, batch_size: int) -> Iterator[pa.RecordBatch]: ...
     def read_metadata(self, path: PurePath) -> dict[bytes, bytes]: ...
     def parquet_metadata(self, path: PurePath) -> pq.FileMetaData: ...
     def num_rows(self, path: PurePath) -> int: ...
@@ -110,6 +111,10 @@ class LocalFS:
 
     def read_table(self, path: Path, **kwargs) -> pa.Table:
         return pq.read_table(path, **kwargs)
+
+    def iter_batches(self, path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
+        """The file's rows in order, a batch at a time (a whole day file need not fit in memory)."""
+        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)
 
     def read_metadata(self, path: Path) -> dict[bytes, bytes]:
         """The key/value metadata of a parquet file's footer (reads the footer only)."""
@@ -245,6 +250,10 @@ class ObjectStoreFS:
     def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table:
         with self.fs.open(self._key(path), "rb") as fh:
             return pq.read_table(fh, **kwargs)
+
+    def iter_batches(self, path: PurePath, batch_size: int) -> Iterator[pa.RecordBatch]:
+        with self.fs.open(self._key(path), "rb") as fh:
+            yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_size)
 
     def read_metadata(self, path: PurePath) -> dict[bytes, bytes]:
         return self.parquet_metadata(path).metadata or {}

@@ -109,7 +109,7 @@ class PartWriter:
             span = pc.min_max(table.column(0).cast(pa.int64()))
             name = PartName(self._collector_id, span["min"].as_py(), span["max"].as_py(), cut)
             path = spec.layout.part_file(self._root, day_from_index(day), name)
-            self._fs.write_parquet(path, table)
+            self._fs.write_parquet(path, table, **spec.part_options)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, report, go on
             if path is None or self._discard(path):
                 self._on_error(f"{spec.name} {day_from_index(day)}: {len(rows) + sum(t.num_rows for t in tables)} rows kept for the next "

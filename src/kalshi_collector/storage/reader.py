@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 
 from kalshi_collector.storage.catalog import READ_KINDS, Dataset, dataset
 from kalshi_collector.storage.damage import DAMAGE_ERRORS, DamageLog
+from kalshi_collector.storage.dedupe import first_per_key
 from kalshi_collector.storage.fs import StorageFS, data_root, open_data_dir
-from kalshi_collector.storage.layout import FileGroup
+from kalshi_collector.storage.layout import FileGroup, LiveDaily
 from kalshi_collector.storage.reconstruct import reconstruct_orderbooks
 from kalshi_collector.storage.schemas import conform
 
@@ -146,9 +147,12 @@ class ParquetStorage:
                 if attempt == _RETRIES - 1:
                     raise
                 group = ds.layout.regroup(self._fs, self.root, group)
-        if len(tables) <= 1:
-            return _concat(ds, tables)
-        return _concat(ds, tables).sort_by([(key, "ascending") for key in ds.sort_keys])
+        table = _concat(ds, tables)
+        if len(tables) > 1:
+            table = table.sort_by([(key, "ascending") for key in ds.sort_keys])
+        if ds.key and isinstance(ds.layout, LiveDaily):  # parts not yet compacted may repeat a key
+            table = first_per_key(table, ds.key)
+        return table
 
     def _read_file(self, path: PurePath) -> pa.Table | None:
         """The file's rows, or None (warned once, recorded) if it is damaged; a missing file raises."""

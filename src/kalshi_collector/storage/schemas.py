@@ -27,6 +27,9 @@ __all__ = [
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
+    "RAW_WS",
+    "RAW_REST",
+    "RAW_WS_KINDS",
     "REJECTS",
     "HISTORICAL_CANDLESTICKS",
     "HISTORICAL_TRADES",
@@ -113,6 +116,7 @@ TRADES_LIVE = pa.schema(
         _f("is_block_trade", pa.bool_()),
         _f("sid", pa.int32()),
         _f("seq", pa.int64()),
+        _f("conn", pa.int64()),  # added later: rows of older versions (files, journal) read it as null
     ]
 )
 
@@ -126,6 +130,34 @@ BOOK_EVENTS = pa.schema(
         _f("action", pa.string(), nullable=False),
         _f("detail", pa.string()),
         _f("recovered_ts", TS),
+    ]
+)
+
+# ---------------------------------------------------------------- raw tape: what the exchange sent, as it sent it
+# The derived tables above can be rebuilt from these (``kalshi-collector rebuild``); docs/schemas.md.
+
+RAW_WS_KINDS = ("in", "out", "open", "close", "snapshot", "markets", "crosscheck", "retry")
+"""``raw_ws.kind``: ``in`` a frame received (``data`` = its bytes as received), ``out`` a command we
+sent (its JSON), the others a small JSON recording a state change of the collector (docs/schemas.md)."""
+
+RAW_WS = pa.schema(
+    [
+        _f("recv_ts", TS, nullable=False),
+        _f("n", pa.int64(), nullable=False),  # replay order: +1 per record, seeded from epoch us at the run's start
+        _f("conn", pa.int64()),  # the connection id of the derived tables (0 = none open)
+        _f("kind", pa.string(), nullable=False),  # RAW_WS_KINDS
+        _f("data", pa.binary()),
+    ]
+)
+
+RAW_REST = pa.schema(
+    [
+        _f("recv_ts", TS, nullable=False),
+        _f("n", pa.int64(), nullable=False),
+        _f("source", pa.string(), nullable=False),  # discovery, crosscheck, backfill
+        _f("request", pa.string()),  # path and query
+        _f("status", pa.int32()),
+        _f("body", pa.binary()),
     ]
 )
 

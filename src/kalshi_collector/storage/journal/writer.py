@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kalshi_collector.config import ConfigError
+from kalshi_collector.repeats import ErrorKind, RepeatedLog
 from kalshi_collector.storage.journal.fileops import NO_ROOM_ERRNOS, OS_FILE_OPS, FileOps, fsync_dir
 from kalshi_collector.storage.journal.reserve import OpenSegment, Preallocation, SpareSegment
 from kalshi_collector.storage.journal.segments import (
@@ -107,6 +108,7 @@ class JournalWriter:
         self._prealloc = Preallocation(self._ops, self.options.segment_bytes)
         self._spare = SpareSegment(self._ops, spare_path(self.directory, collector_id), self._prealloc)
         self._broken = False  # the current segment ends in a frame that could not be undone
+        self._undo_errors = RepeatedLog(log)  # a failing disk fails every undo: once a minute
         try:
             self._spare.adopt_leftover()
             self._segment: OpenSegment = self._install_next(unreserved_ok=True)
@@ -266,8 +268,8 @@ class JournalWriter:
         try:
             segment.erase(length)
         except OSError as exc:
-            log.error("journal segment %d: a failed write cannot be undone (%s): continuing in a new segment",
-                      segment.number, exc)
+            self._undo_errors.error(ErrorKind.of(exc), "journal segment %d: a failed write cannot be undone (%s): "
+                                    "continuing in a new segment", segment.number, exc)
             self._broken = True
 
     def _no_room(self, exc: OSError, length: int) -> OSError:

@@ -1,0 +1,311 @@
+"""The whole exchange on one machine: 20,000 markets followed at ~20,000 msg/s.
+
+The simulator runs as its own process (``kalshi-collector sim --markets 20000``: made-up series
+across categories, 300 busy markets taking 90 % of the flow, Kalshi's per-subscription market
+limit enforced at 5,000). Two consumers read it in turn:
+
+* baseline — a bare aiohttp client on one connection (four subscriptions of 5,000 markets) that
+  only receives and ``json.loads`` each frame;
+* ours — the real :class:`Collector` with ``collection.follow_all: true`` (discovery over REST,
+  four connections, books, tape, journal, snapshots every ``BENCH_SCALE_SNAPSHOT_S`` seconds of
+  every market at full depth, flushes).
+
+Printed (issue 13 targets in brackets): exchange-ts -> applied p50/p99 beside the baseline's
+exchange-ts -> parsed [p99 <= 5 ms], frame -> applied p99, event-loop stall max (a 1 ms probe's
+overshoot) and the longest snapshot hand-off [<= 5 ms], the duration of one 20,000-market
+full-depth snapshot [<= 250 ms], RSS at start / end of the measured window [<= 1 GB, flat], CPU
+share of one core, bytes written, and bytes per stored snapshot level after compaction [<= 4 B].
+Warm-up (until every book is valid) is excluded from the latency figures.
+
+Knobs: ``BENCH_SCALE_SECONDS`` (45), ``BENCH_SCALE_MARKETS`` (20000), ``BENCH_SCALE_RATE`` (sim
+events/s, 14000 = about 20,000 messages/s), ``BENCH_SCALE_SNAPSHOT_S`` (10),
+``BENCH_SCALE_BURST_RATE`` (0; e.g. 36000 events/s = bursts to ~50,000 msg/s, 2 s every 15 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pyarrow.parquet as pq
+
+from bench.bench_live import _free_port, rss_mb
+from kalshi_collector.config import config_from_dict
+from kalshi_collector.kalshi import messages as wm
+from kalshi_collector.kalshi.auth import KalshiSigner
+from kalshi_collector.live.collector import Collector, CollectorOptions
+from kalshi_collector.live.lane import Lane
+
+SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "45"))
+BASELINE_SECONDS = min(15.0, SECONDS)
+MARKETS = int(os.environ.get("BENCH_SCALE_MARKETS", "20000"))
+RATE = float(os.environ.get("BENCH_SCALE_RATE", "14000"))
+SNAPSHOT_S = float(os.environ.get("BENCH_SCALE_SNAPSHOT_S", "10"))
+BURST_RATE = float(os.environ.get("BENCH_SCALE_BURST_RATE", "0"))  # e.g. 36000 events/s = ~50k msg/s
+BURST_EVERY_S, BURST_SECONDS = 15.0, 2.0
+PER_CONNECTION = 5_000
+
+
+def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalshi_collector.cli", "sim", "--port", str(_free_port()), "--seed", "1",
+         "--rate", str(RATE), "--series", "KXHIGHCHI", "--markets", str(MARKETS), "--history-days", "0",
+         "--history-trades", "0", "--busy-markets", "300", "--ws-max-markets-per-sub", str(PER_CONNECTION),
+         "--state-dir", str(state), "--log-level", "WARNING",
+         *(("--burst-rate", str(BURST_RATE), "--burst-every", str(BURST_EVERY_S), "--burst-seconds",
+            str(BURST_SECONDS)) if BURST_RATE else ())],
+        stdout=subprocess.PIPE, text=True,
+    )
+    info: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.match(r"^(REST URL|WS URL|API key id|private key): (.+)$", line.strip())
+        if m:
+            info[m.group(1)] = m.group(2)
+        if len(info) == 4:
+            break
+    return proc, info
+
+
+async def open_tickers(rest_url: str) -> list[str]:
+    out: list[str] = []
+    async with aiohttp.ClientSession() as s:
+        cursor = ""
+        while True:
+            async with s.get(f"{rest_url}/markets", params={"status": "open", "limit": "1000", "cursor": cursor}) as r:
+                page = await r.json()
+            out += [m["ticker"] for m in page["markets"]]
+            cursor = page["cursor"]
+            if not cursor:
+                return out
+
+
+async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
+    """A bare consumer: every market on one connection, receive + json.loads, nothing else."""
+    signer = KalshiSigner.from_files(info["API key id"], info["private key"])
+    tickers = await open_tickers(info["REST URL"])
+    lat = array("d")
+    n = 0
+    per_second: dict[int, int] = {}
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(info["WS URL"], headers=signer.ws_headers(info["WS URL"]), max_msg_size=0) as ws:
+            for i in range(0, len(tickers), PER_CONNECTION):
+                piece = tickers[i:i + PER_CONNECTION]
+                await ws.send_str(wm.subscribe(i + 1, ["orderbook_delta", "ticker", "trade"], piece).decode())
+            warm_until = time.monotonic() + 5.0  # the 20,000 subscription snapshots first
+            end = warm_until + seconds
+            while time.monotonic() < end:
+                msg = await ws.receive(timeout=5)
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                obj = json.loads(msg.data)
+                if time.monotonic() < warm_until:
+                    continue
+                n += 1
+                sec = int(time.monotonic())
+                per_second[sec] = per_second.get(sec, 0) + 1
+                if obj.get("type") == "orderbook_delta":
+                    lat.append(time.time() - obj["msg"]["ts_ms"] / 1000)
+    a = np.array(lat) * 1000
+    return {"markets": len(tickers), "msgs_per_s": n / seconds, "peak_per_s": max(per_second.values(), default=0),
+            "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99))}
+
+
+@dataclass
+class Probe:
+    """What the measured collector records (compact arrays: a list of floats would weigh RSS)."""
+
+    warm: bool = False
+    exch: array = field(default_factory=lambda: array("d"))
+    recv: array = field(default_factory=lambda: array("d"))
+    take: array = field(default_factory=lambda: array("d"))  # SnapshotCycle.take, loop blocked
+    build: array = field(default_factory=lambda: array("d"))  # SnapshotBuilder.build inside it
+    levels: int = 0
+    snapshots_taken: int = 0  # the whole run, warm-up included (for bytes per snapshot)
+
+
+class MeasuredCollector(Collector):
+    """The real collector; every lane's delta handler is wrapped (its dispatch table is meant for
+    that) and the snapshot cycle's hand-off and build are timed."""
+
+    def __init__(self, *a, **kw) -> None:  # noqa: ANN002, ANN003
+        self.probe = Probe()
+        super().__init__(*a, **kw)
+        take, build, probe = self.snapshots.take, self.snapshots.builder.build, self.probe
+
+        def timed_build(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            t0 = time.perf_counter()
+            snap = build(*args, **kwargs)
+            if probe.warm:
+                probe.build.append(time.perf_counter() - t0)
+                probe.levels = snap.orderbook.num_rows
+            return snap
+
+        def timed_take(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            t0 = time.perf_counter()
+            take(*args, **kwargs)
+            probe.snapshots_taken += 1
+            if probe.warm:
+                probe.take.append(time.perf_counter() - t0)
+
+        self.snapshots.builder.build = timed_build  # type: ignore[method-assign]
+        self.snapshots.take = timed_take  # type: ignore[method-assign]
+
+    def _new_lane(self, number: int, lane: Lane) -> None:
+        on_delta = lane.handler.dispatch[wm.OrderbookDelta]
+        probe, clock = self.probe, time.time
+        exch, recv = probe.exch.append, probe.recv.append
+
+        def measured(recv_ts: float, msg: wm.OrderbookDelta) -> None:
+            on_delta(recv_ts, msg)
+            if probe.warm:
+                now = clock()
+                if msg.msg.ts_ms:
+                    exch(now - msg.msg.ts_ms / 1000)
+                recv(now - recv_ts)
+
+        lane.handler.dispatch[wm.OrderbookDelta] = measured
+
+
+async def _loop_probe(stalls: array, stop: asyncio.Event) -> None:
+    """Overshoot of a 1 ms sleep: how long the event loop was kept from the read path."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t0 = loop.time()
+        await asyncio.sleep(0.001)
+        stalls.append(loop.time() - t0 - 0.001)
+
+
+async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str, object]:
+    cfg = config_from_dict({
+        "kalshi": {"api_key_id": info["API key id"], "private_key_path": info["private key"],
+                   "base_url": info["REST URL"], "ws_url": info["WS URL"], "requests_per_second": 0},
+        "collection": {"follow_all": True, "markets_per_connection": PER_CONNECTION,
+                       "interval_seconds": SNAPSHOT_S, "spike_threshold_cents": 0,
+                       "rest_check_interval_seconds": 5, "discovery_interval_seconds": 600},
+        "storage": {"data_dir": str(data_dir)},
+        "metrics": {"port": 0},
+    }, env={})
+    rss_before = rss_mb()
+    c = MeasuredCollector(cfg, options=CollectorOptions(stats_interval=600))
+    run = asyncio.create_task(c.run(duration=seconds + 120))
+    t_start = time.monotonic()
+    while not (c.markets and c.books.valid_count() >= len(c.markets)):
+        await asyncio.sleep(0.2)
+        if time.monotonic() - t_start > 120:
+            raise RuntimeError(f"books not valid after 120 s: {c.books.valid_count()}/{len(c.markets)}")
+    warm_s = time.monotonic() - t_start
+    stalls, stop = array("d"), asyncio.Event()
+    prober = asyncio.create_task(_loop_probe(stalls, stop))
+    rss_start, n0, cpu0, t0 = rss_mb(), c.counters.messages, _cpu(), time.monotonic()
+    c.probe.warm = True
+    rss_series, peak, last_n = [], 0, n0
+    while time.monotonic() - t0 < seconds:
+        await asyncio.sleep(1.0)
+        rss_series.append(rss_mb())
+        peak, last_n = max(peak, c.counters.messages - last_n), c.counters.messages
+    c.probe.warm = False
+    elapsed, cpu = time.monotonic() - t0, _cpu() - cpu0
+    msgs, rss_end = c.counters.messages - n0, rss_mb()
+    stop.set()
+    await prober
+    lanes = len(c.lanes)
+    c.stop()
+    await run
+    ex, rv = np.array(c.probe.exch) * 1000, np.array(c.probe.recv) * 1000
+    return {
+        "markets": len(c.markets), "lanes": lanes, "warm_s": warm_s, "msgs_per_s": msgs / elapsed,
+        "deltas": len(ex), "p50_ms": float(np.percentile(ex, 50)), "p99_ms": float(np.percentile(ex, 99)),
+        "recv_p99_ms": float(np.percentile(rv, 99)), "stall_max_ms": max(stalls, default=0) * 1000,
+        "stall_p99_ms": float(np.percentile(np.array(stalls), 99)) * 1000 if stalls else 0.0,
+        "take_max_ms": max(c.probe.take, default=0) * 1000, "build_ms": float(np.median(c.probe.build)) * 1000
+        if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
+        "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series),
+        "cpu_share": cpu / elapsed, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
+        "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
+    }
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def stored_sizes(data_dir: Path) -> dict[str, float]:
+    """Bytes on disk before and after compacting today, and bytes per stored snapshot level."""
+    from kalshi_collector.storage import LiveStore
+
+    before = _folder_bytes(data_dir)
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    with LiveStore(data_dir, collector_id="c0", journal_sync_interval=None) as store:
+        store.compact(tomorrow)
+    files = list((data_dir / "orderbook_snapshots").glob("*.parquet"))
+    rows = sum(pq.read_metadata(f).num_rows for f in files)
+    size = sum(f.stat().st_size for f in files)
+    tables = {p.name: _folder_bytes(p) for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("_")}
+    return {"before": before, "after": _folder_bytes(data_dir), "levels": rows,
+            "bytes_per_level": size / max(rows, 1), "tables": tables}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        sim, info = start_sim(tmpd / "sim")
+        try:
+            b = asyncio.run(baseline(info, BASELINE_SECONDS))
+            bursts = (f", bursts of {BURST_RATE:,.0f} events/s for {BURST_SECONDS:.0f} s every {BURST_EVERY_S:.0f} s"
+                      if BURST_RATE else "")
+            print(f"simulator: {b['markets']:,} open markets, {RATE:,.0f} order-flow events/s (300 busy markets){bursts}")
+            print(f"baseline (receive + json.loads only, one connection, {BASELINE_SECONDS:.0f} s): "
+                  f"{b['msgs_per_s']:,.0f} msg/s (peak second {b['peak_per_s']:,}), exchange->parsed p50 {b['p50_ms']:.2f} ms p99 {b['p99_ms']:.2f} ms")
+            r = asyncio.run(ours(info, tmpd / "data", SECONDS))
+        finally:
+            sim.terminate()
+            sim.wait(10)
+        d = stored_sizes(tmpd / "data")
+    print(f"collector, follow_all: {r['markets']:,} markets on {r['lanes']} connections, every book valid after "
+          f"{r['warm_s']:.1f} s; measured {r['elapsed']:.0f} s: {r['msgs_per_s']:,.0f} msg/s (peak second "
+          f"{r['peak_per_s']:,}), {r['deltas']:,} deltas")
+    print(f"  exchange->applied p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms (target <= 5 ms; baseline p99 "
+          f"{b['p99_ms']:.2f} ms, ratio {r['p99_ms'] / max(b['p99_ms'], 1e-9):.1f}x); frame->applied p99 "
+          f"{r['recv_p99_ms']:.3f} ms")
+    print(f"  event-loop stall (1 ms probe overshoot) max {r['stall_max_ms']:.1f} ms, p99 {r['stall_p99_ms']:.2f} ms; "
+          f"snapshot hand-off max {r['take_max_ms']:.1f} ms over {r['snapshots']} snapshots (target stall <= 5 ms)")
+    print(f"  one snapshot of {r['markets']:,} markets, full depth ({r['levels']:,} levels): build "
+          f"{r['build_ms']:.0f} ms (median; target <= 250 ms)")
+    print(f"  RSS {r['rss_start']:.0f} MB at the start of the window, {r['rss_end']:.0f} MB at its end "
+          f"(max {r['rss_max']:.0f}; {r['rss_before']:.0f} MB before the collector; target <= 1 GB, flat); "
+          f"CPU {r['cpu_share']:.0%} of one core (this process; the simulator runs in its own)")
+    tables = d["tables"]
+    snap_bytes = tables.get("orderbook_snapshots", 0) + tables.get("market_snapshots", 0)
+    tape_bytes = sum(v for k, v in tables.items() if k not in ("orderbook_snapshots", "market_snapshots"))
+    per_msg = tape_bytes / max(r["messages_total"], 1)
+    per_snapshot = snap_bytes / max(r["snapshots_total"], 1)
+    day = per_msg * r["msgs_per_s"] * 86_400 + per_snapshot * 1_440
+    print(f"  disk: {d['before'] / 1e6:.1f} MB in the run (parts + journal), {d['after'] / 1e6:.1f} MB after "
+          f"compaction: tape {per_msg:.1f} B/message, {per_snapshot / 1e6:.2f} MB per {r['markets']:,}-market "
+          f"snapshot -> ~{day / 1e9:.1f} GB/day at {r['msgs_per_s']:,.0f} msg/s with 60 s snapshots")
+    print(f"  stored snapshot levels: {d['levels']:,}, {d['bytes_per_level']:.2f} bytes/level after compaction "
+          f"(target <= 4 B/level for a day of 60 s snapshots); per table: "
+          + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(d["tables"].items())))
+
+
+if __name__ == "__main__":
+    main()
