@@ -36,7 +36,16 @@ from kalshi_collector.kalshi.numbers import CENTI_MEMO as _CENTI  # the converte
 from kalshi_collector.kalshi.numbers import PRICE_MICROS_MEMO as _MICROS
 from kalshi_collector.kalshi.numbers import BadNumber, centi_contracts, price_micros
 
-__all__ = ["BookStatus", "OrderBook", "BookStore", "LevelDiff", "Side", "MICROS_PER_CENT", "CENTI_PER_CONTRACT"]
+__all__ = [
+    "BookCapture",
+    "BookStatus",
+    "OrderBook",
+    "BookStore",
+    "LevelDiff",
+    "Side",
+    "MICROS_PER_CENT",
+    "CENTI_PER_CONTRACT",
+]
 
 Side = Literal["yes", "no"]
 MICROS_PER_CENT = 10_000
@@ -297,15 +306,65 @@ class OrderBook:
         )
 
 
-def _delta_applier(books: dict[str, OrderBook]) -> Callable[[OrderbookDelta], BookStatus]:
+class BookCapture:
+    """Copy-on-write for a snapshot built in chunks while the read loop goes on applying messages.
+
+    While a snapshot is in progress (``on``), ``watched`` holds the tickers it reads and ``done``
+    the ones it has read (or captured) already. Before :class:`BookStore` changes a watched book
+    not done yet (a delta, a snapshot, an invalidation, a removal) it calls :meth:`before_change`,
+    which hands the ticker to the snapshot's ``on_change`` (that reads the book as it still is, i.e.
+    as it was at ``snapshot_ts``). With no snapshot in progress the delta path pays one attribute
+    test (``on``). Starting costs nothing per market: ``watched`` is the snapshot builder's set,
+    kept up to date as the market list changes, not built per snapshot.
+    """
+
+    __slots__ = ("on", "watched", "done", "_on_change")
+
+    _NONE: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.on = False
+        self.watched: set[str] | frozenset[str] = self._NONE
+        self.done: set[str] = set()
+        self._on_change: Callable[[str], None] | None = None
+
+    def start(self, watched: set[str] | frozenset[str], on_change: Callable[[str], None]) -> None:
+        """Watch ``watched`` until :meth:`stop`; ``on_change(ticker)`` runs before a watched book changes."""
+        if self.on:
+            raise RuntimeError("a snapshot capture is already in progress")
+        self.watched, self._on_change = watched, on_change
+        self.done.clear()
+        self.on = True
+
+    def stop(self) -> None:
+        self.on = False
+        self.watched, self._on_change = self._NONE, None
+        self.done.clear()
+
+    def before_change(self, ticker: str) -> None:
+        if ticker in self.watched and ticker not in self.done:
+            self.done.add(ticker)
+            if self._on_change is not None:
+                self._on_change(ticker)
+
+    def before_all(self) -> None:
+        """Every watched book is about to change (a disconnect): capture them all now."""
+        if self.on:
+            for ticker in list(self.watched):
+                self.before_change(ticker)
+
+
+def _delta_applier(books: dict[str, OrderBook], capture: BookCapture) -> Callable[[OrderbookDelta], BookStatus]:
     """Build :meth:`BookStore.apply_delta` as a closure over the store's dict and the memo tables.
 
     This is the hottest function of the collector. Everything it touches is a closure cell or a
     local (no ``self.`` or global lookups), the memos are read by subscript (no call), and the
     common case (a level that stays positive) is inlined; rarer cases go to ``OrderBook._change``.
-    Each of those choices is worth a few percent in ``bench/bench_book.py``.
+    Each of those choices is worth a few percent in ``bench/bench_book.py``. The snapshot capture
+    (:class:`BookCapture`) costs one attribute test here when no snapshot is running.
     """
     get_book = books.get
+    before_change = capture.before_change
     prices = _MICROS
     centis = _CENTI
     applied, not_ready, bad_value = APPLIED, NOT_READY, BAD_VALUE
@@ -316,6 +375,8 @@ def _delta_applier(books: dict[str, OrderBook]) -> Callable[[OrderbookDelta], Bo
         book = get_book(body.market_ticker)
         if book is None or not book.valid:
             return not_ready
+        if capture.on:  # a snapshot is being built: let it read this book before it changes
+            before_change(body.market_ticker)
         try:
             price = prices[body.price_dollars]
             delta = centis[body.delta_fp]
@@ -356,13 +417,15 @@ class BookStore:
     because no valid book exists (one is presumably being re-requested).
     """
 
-    __slots__ = ("_books", "apply_delta")
+    __slots__ = ("_books", "apply_delta", "capture")
 
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
+        # a snapshot in progress reads the books it has not reached yet before they change
+        self.capture = BookCapture()
         # apply_delta(msg) is a closure over this store's dict rather than a method: it is the
         # hottest call of the collector (see _delta_applier).
-        self.apply_delta: Callable[[OrderbookDelta], BookStatus] = _delta_applier(self._books)
+        self.apply_delta: Callable[[OrderbookDelta], BookStatus] = _delta_applier(self._books, self.capture)
 
     # --- messages ------------------------------------------------------------------------------------
 
@@ -376,6 +439,8 @@ class BookStore:
     def apply_snapshot(self, msg: OrderbookSnapshot) -> BookStatus:
         """Replace the market's book (creating it on first sight); valid afterwards if usable."""
         body = msg.msg
+        if self.capture.on:
+            self.capture.before_change(body.market_ticker)
         book = self._books.get(body.market_ticker)
         if book is None:
             book = self._books[body.market_ticker] = OrderBook(body.market_ticker)
@@ -412,7 +477,10 @@ class BookStore:
     def invalidate(self, tickers: Iterable[str], reason: str) -> list[str]:
         """Mark these books stale (e.g. before ``get_snapshot``); returns those that were valid."""
         was_valid = []
+        capture = self.capture
         for ticker in tickers:
+            if capture.on:
+                capture.before_change(ticker)
             book = self._books.get(ticker)
             if book is not None:
                 if book.valid:
@@ -432,9 +500,12 @@ class BookStore:
 
     def invalidate_all(self, reason: str) -> None:
         """On disconnect: nothing is known any more until the new connection's snapshots arrive."""
+        self.capture.before_all()
         for book in self._books.values():
             book.invalidate(reason)
 
     def remove(self, ticker: str) -> None:
         """Forget a market (no longer tracked, settled)."""
+        if self.capture.on:
+            self.capture.before_change(ticker)
         self._books.pop(ticker, None)

@@ -8,6 +8,8 @@ Usage: ``python storage_writer.py MODE DATA_DIR [ARGS...]``
   that kills the process at its K-th ``POINT`` (``before-write``: a part about to be written;
   ``after-write``: a part just renamed into place; ``retire``: the journal segments about to be
   deleted).
+- ``crash-flush-arrow POINT K``: the same, with 600 of the 1000 ``orderbook_snapshots`` rows handed
+  over as two Arrow tables (``append_table``), one of them reaching into the next day.
 - ``crash-recover POINT K``: the same crash points, hit during ``recover()``.
 - ``efbig``: a real EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored) on the part write; prints the stats after
   the failed flush and after the retried one as JSON.
@@ -73,9 +75,24 @@ def _arm_retire(fs: CrashingFS) -> None:
     JournalWriter.delete_upto = delete_upto
 
 
-def _fill(store: LiveStore, n: int = 1000) -> None:
+def _fill(store: LiveStore, n: int = 1000, arrow: bool = False) -> None:
     for table, make in ROW_FACTORIES.items():
-        store.extend(table, [make(T0 + i * 1000, i) for i in range(n)])
+        rows = [make(T0 + i * 1000, i) for i in range(n)]
+        if arrow and table == "orderbook_snapshots":
+            store.extend(table, rows[600:])
+            store.append_table(table, arrow_table(rows[:300]))
+            store.append_table(table, arrow_table([(r[0] + 86_400_000_000, *r[1:]) for r in rows[300:600]]))
+        else:
+            store.extend(table, rows)
+
+
+def arrow_table(rows: list[tuple]):
+    from kalshi_collector.storage.catalog import ORDERBOOK_SNAPSHOTS
+    from kalshi_collector.storage.rows import rows_to_table
+
+    table, bad = rows_to_table(ORDERBOOK_SNAPSHOTS, rows)
+    assert not bad
+    return table
 
 
 def stream(data_dir: str) -> None:
@@ -95,13 +112,13 @@ def stream(data_dir: str) -> None:
             store.flush()
 
 
-def crash_flush(data_dir: str, point: str, k: str) -> None:
+def crash_flush(data_dir: str, point: str, k: str, arrow: bool = False) -> None:
     fs = CrashingFS(point, int(k))
     _arm_retire(fs)
     store = LiveStore(data_dir, journal_sync_interval=None, fs=fs)
     # two days for one table, so one flush writes two parts of it
     store.append("book_events", ROW_FACTORIES["book_events"](T0 + 86_400_000_000, 5000))
-    _fill(store)
+    _fill(store, arrow=arrow)
     store.sync()
     store.flush()
     print("survived", flush=True)
@@ -182,4 +199,5 @@ def full_disk(data_dir: str, kind: str) -> None:
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     {"stream": stream, "crash-flush": crash_flush, "crash-recover": crash_recover,
+     "crash-flush-arrow": lambda *a: crash_flush(*a, arrow=True),
      "efbig": efbig, "efbig-die": efbig_die, "efbig-journal": efbig_journal, "full-disk": full_disk}[mode](*args)

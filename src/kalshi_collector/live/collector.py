@@ -281,11 +281,11 @@ class Collector:
             if inspect.isawaitable(result):
                 await result
 
-    def _snapshot_if_due(self) -> None:
+    async def _snapshot_if_due(self) -> None:
         now = self.clock()
         trigger = self.snapshots.due(now)
         if trigger is not None and self.markets:
-            self.snapshots.take(trigger, now)
+            await self.snapshots.run(trigger, now)  # in chunks: the read loop runs between them
 
     def _retry_stuck_resyncs(self) -> None:
         """The one caller of the stuck-resync retry (every second, while connected)."""

@@ -1,19 +1,21 @@
 """SnapshotBuilder: one snapshot cycle of every tracked market, under one shared ``snapshot_ts``.
 
-Output (:class:`Snapshot`):
+Output (:class:`Snapshot`, built by :class:`~kalshi_collector.live.snapshot_build.SnapshotBuild`):
 
-* ``market_rows``: one tuple per tracked market, in the column order of
+* ``market``: one row per tracked market as a **pyarrow Table** with exactly the schema
   ``storage.schemas.MARKET_SNAPSHOTS`` (snapshot_ts, event_ticker, market_ticker, subtitle, yes_bid,
   yes_ask, last_price, volume, open_interest, trigger, yes_bid_size, yes_ask_size, book_valid).
-  ``LiveStore.extend("market_snapshots", rows)`` takes them as they are.
-* ``orderbook``: one row per price level as a **pyarrow Table** with exactly the schema
+* ``orderbook``: one row per price level, a table with exactly the schema
   ``storage.schemas.ORDERBOOK_SNAPSHOTS`` (snapshot_ts, market_ticker, side, price_cents, quantity).
-  Columnar on purpose: 2,000 markets x 2 sides x 50 levels are 200,000 rows, and the builder runs on
-  the event loop that reads the WebSocket. Python tuples for that many rows cost more than the
-  whole 25 ms budget on this machine (``bench/bench_snapshot.py`` prints both). Here the Python loop
-  runs once per market side, only collecting views of the book's level dicts; numpy reads all the
-  levels in one C pass and Arrow kernels do the rest. A table is also what the parquet writer needs
-  in the end. :meth:`Snapshot.orderbook_rows` gives tuples for a row-based store, at the tuple price.
+  Columnar on purpose: 20,000 markets are some 350,000 levels, and the builder runs on the event
+  loop that reads the WebSocket. Python tuples for that many rows cost the loop hundreds of
+  milliseconds (``bench/bench_snapshot_scale.py`` prints both). The Python loop runs once per
+  market, only collecting views of the book's level dicts; numpy reads all the levels in one C pass
+  and Arrow kernels do the rest. ``LiveStore.append_table`` takes both tables as they are;
+  ``market_rows`` / ``orderbook_rows()`` give tuples for a row-based sink, at the tuple price.
+
+:meth:`SnapshotBuilder.build` builds in one go; :meth:`SnapshotBuilder.start` returns a build to
+run in steps (the collector's ``SnapshotCycle.run``), with the same result.
 
 Where the values come from:
 
@@ -34,22 +36,16 @@ levels of each side are written. Pure: no I/O, no clock (``snapshot_ts`` is pass
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
-from itertools import accumulate, chain
 from typing import NamedTuple, Protocol
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore
+from kalshi_collector.book import BookStore
 from kalshi_collector.kalshi.messages import TickerBody
 from kalshi_collector.kalshi.numbers import dollars_to_cents, fp_to_contracts
 from kalshi_collector.live.scheduler import Quote
-from kalshi_collector.storage.schemas import ORDERBOOK_SNAPSHOTS, TS
+from kalshi_collector.live.snapshot_build import Snapshot, SnapshotBuild
 
-__all__ = ["MarketInfo", "Snapshot", "SnapshotBuilder", "TickerValues", "ticker_values"]
+__all__ = ["MarketInfo", "Snapshot", "SnapshotBuild", "SnapshotBuilder", "TickerValues", "ticker_values"]
 
 _YES = "yes"
 _NO = "no"
@@ -119,20 +115,6 @@ def ticker_values(body: TickerBody) -> TickerValues:
     )
 
 
-class Snapshot(NamedTuple):
-    market_rows: list[tuple]
-    orderbook: pa.Table
-
-    def orderbook_rows(self) -> list[tuple]:
-        """The order book levels as row tuples in schema order (times as int epoch microseconds)."""
-        table = self.orderbook
-        if table.num_rows == 0:
-            return []
-        ts = table.column("snapshot_ts").cast(pa.int64()).to_pylist()
-        columns = [ts] + [table.column(name).to_pylist() for name in table.column_names[1:]]
-        return list(zip(*columns, strict=True))
-
-
 _EMPTY_VALUES = TickerValues(None, None, None, None, None, None, None)
 
 
@@ -144,19 +126,40 @@ class SnapshotBuilder:
             raise ValueError(f"max_depth must be >= 0 (0 = all levels), got {max_depth}")
         self.max_depth = max_depth
         self._markets: dict[str, tuple[str | None, str | None]] = {}
+        # The same, as the lists and the set a snapshot reads: kept with the market list rather than
+        # made per snapshot (a snapshot in progress keeps the objects it started with; an appended
+        # market is past the length it noted).
+        self._tickers: list[str] = []
+        self._infos: list[tuple[str | None, str | None]] = []
+        self._watch: set[str] = set()
         self._values: dict[str, TickerValues] = {}
         self._reference: dict[str, Quote] = {}
+        self._job: SnapshotBuild | None = None  # a snapshot in progress (sees ticker values change)
 
     # --- state ---------------------------------------------------------------------------------------
 
     def set_markets(self, markets: Mapping[str, MarketInfo]) -> None:
         """The tracked markets (ticker -> info), replacing the previous set; order is kept."""
         self._markets = {t: (m.event_ticker, m.subtitle) for t, m in markets.items()}
+        self._index_markets()
         for gone in self._values.keys() - self._markets.keys():
+            if self._job is not None:
+                self._job.before_value(gone)
             del self._values[gone]
 
+    def _index_markets(self) -> None:
+        """New lists and set (never changed in place: a snapshot in progress keeps the old ones)."""
+        self._tickers, self._infos, self._watch = list(self._markets), list(self._markets.values()), set(self._markets)
+
     def add_market(self, ticker: str, event_ticker: str | None, subtitle: str | None) -> None:
+        known = ticker in self._markets
         self._markets[ticker] = (event_ticker, subtitle)
+        if known:  # its info changed: new lists
+            self._index_markets()
+        else:  # past the end a snapshot in progress noted; it may capture the book for nothing
+            self._tickers.append(ticker)
+            self._infos.append((event_ticker, subtitle))
+            self._watch.add(ticker)
 
     @property
     def tickers(self) -> list[str]:
@@ -167,6 +170,8 @@ class SnapshotBuilder:
         snapshot only reads finished values. Raises ``BadNumber`` (a ValueError) for an unparseable
         message, keeping the previous values."""
         values = ticker_values(body)
+        if self._job is not None:
+            self._job.before_value(body.market_ticker)
         self._values[body.market_ticker] = values
         return values
 
@@ -192,77 +197,31 @@ class SnapshotBuilder:
     # --- build ---------------------------------------------------------------------------------------
 
     def build(self, books: BookStore, snapshot_ts: int, trigger: str) -> Snapshot:
-        """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds)."""
+        """Snapshot every tracked market at ``snapshot_ts`` (int epoch microseconds), in one go."""
+        job = self.start(books, snapshot_ts, trigger)
+        try:
+            job.step(len(job))
+            return job.finish()
+        finally:
+            job.abort()
+
+    def start(self, books: BookStore, snapshot_ts: int, trigger: str) -> SnapshotBuild:
+        """Begin a snapshot at ``snapshot_ts`` to be built in steps (:class:`SnapshotBuild`).
+
+        Nothing is copied: the market list it reads is never changed in place, a ticker value about
+        to change is kept first (:meth:`SnapshotBuild.before_value`), and the books are read as each
+        step reaches them, or captured first if they are about to change (:meth:`SnapshotBuild.watch`).
+        """
         if type(snapshot_ts) is not int:
             raise TypeError(f"snapshot_ts must be int epoch microseconds, got {snapshot_ts!r}")
-        market_rows: list[tuple] = []
-        reference: dict[str, Quote] = {}
-        # The levels are not copied in this loop: it notes which (market, side) dicts to write,
-        # and numpy reads all their keys and values afterwards, in C.
-        sides: list[tuple[str, str, dict[int, int]]] = []
-        add_side = sides.append
-        get_book = books.get
-        values_of = self._values.get
-        for ticker, (event_ticker, subtitle) in self._markets.items():
-            values = values_of(ticker, _EMPTY_VALUES)
-            book = get_book(ticker)
-            if book is not None and book.valid:
-                yes_bid, yes_ask, yes_bid_size, yes_ask_size = book.top()
-                if book.yes_bids:
-                    add_side((ticker, _YES, book.yes_bids))
-                if book.no_bids:
-                    add_side((ticker, _NO, book.no_bids))
-                valid = True
-            else:
-                yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
-                valid = False
-            last_price = values[2]
-            market_rows.append(
-                (
-                    snapshot_ts,
-                    event_ticker,
-                    ticker,
-                    subtitle,
-                    yes_bid,
-                    yes_ask,
-                    last_price,
-                    values[3],  # volume
-                    values[4],  # open_interest
-                    trigger,
-                    yes_bid_size,
-                    yes_ask_size,
-                    valid,
-                )
-            )
-            reference[ticker] = (yes_bid, yes_ask, last_price)
-        self._reference = reference
-        return Snapshot(market_rows, _orderbook_table(snapshot_ts, sides, self.max_depth))
+        if self._job is not None:
+            raise RuntimeError("a snapshot is already in progress")
+        self._job = SnapshotBuild(books, snapshot_ts, trigger, self._tickers, self._infos, self._values,
+                                  self._watch, self.max_depth, self._finished, self._reference)
+        return self._job
 
-
-def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:
-    if 0 < depth < len(levels):
-        return {price: levels[price] for price in heapq.nlargest(depth, levels)}
-    return levels
-
-
-def _orderbook_table(snapshot_ts: int, sides: list[tuple[str, str, dict[int, int]]], depth: int) -> pa.Table:
-    """Arrow columns from the (market, side, levels) list; ticker and side expand from runs in C."""
-    if not sides:
-        return ORDERBOOK_SNAPSHOTS.empty_table()
-    tickers, side_names, books = zip(*sides, strict=True)
-    if depth:
-        books = tuple(_best_levels(levels, depth) for levels in books)
-    run_ends = pa.array(accumulate(map(len, books)), pa.int32())
-    total = run_ends[-1].as_py()
-    # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
-    # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
-    micros = np.fromiter(chain.from_iterable(books), np.int64, total)
-    centi = np.fromiter(chain.from_iterable(map(dict.values, books)), np.int64, total)
-    price_cents = pa.array(micros / float(MICROS_PER_CENT))
-    contracts = pa.array(centi / float(CENTI_PER_CONTRACT))
-    ticker_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(tickers, pa.string())))
-    side_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(side_names, pa.string())))
-    timestamps = pa.repeat(pa.scalar(snapshot_ts, TS), total)
-    return pa.Table.from_arrays(
-        [timestamps, ticker_column, side_column, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS
-    )
+    def _finished(self, reference: dict[str, Quote] | None) -> None:
+        """The snapshot in progress ended: with these quotes, or (None) abandoned."""
+        self._job = None
+        if reference is not None:
+            self._reference = reference

@@ -21,14 +21,16 @@ of its table's schema (``storage.schemas``), times as int epoch microseconds:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
+import pyarrow as pa
 
 from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot, Trade
 
 __all__ = [
+    "hand_table",
     "ORDERBOOK_DELTAS",
     "TRADES_LIVE",
     "BOOK_EVENTS",
@@ -62,6 +64,18 @@ class RowSink(Protocol):
     def append(self, table: str, row: Sequence[Any]) -> None: ...
 
     def extend(self, table: str, rows: list[Sequence[Any]]) -> None: ...
+
+
+def hand_table(sink: RowSink, table: str, data: pa.Table, as_rows: Callable[[], list[tuple]]) -> None:
+    """Give ``sink`` a whole Arrow table: as it is to a store that takes tables (``LiveStore.append_table``:
+    no Python tuple per row on the read loop), as ``as_rows()`` tuples to a row-only sink (a test's
+    list, a rebuild's)."""
+    append_table = getattr(sink, "append_table", None)
+    if append_table is not None:
+        if data.num_rows:
+            append_table(table, data)
+    else:
+        sink.extend(table, as_rows())
 
 
 class BookEvent(NamedTuple):

@@ -37,7 +37,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from kalshi_collector.repeats import ErrorKind, RepeatedLog
+from kalshi_collector.storage.arrowtables import ArrowTables, check_table
 from kalshi_collector.storage.catalog import TABLES
 from kalshi_collector.storage.closing import StopReport, retry_until_stored
 from kalshi_collector.storage.daycompactor import DayCompactor
@@ -157,6 +160,7 @@ class LiveStore:
         }
         self._flush_lock = threading.Lock()
         self._journaled: dict[str, list] = _empty()  # journaled, not yet in a part file
+        self._tables = ArrowTables()  # whole Arrow tables (append_table), pending and journaled
         self._rejects: dict[str, list[Rejected]] = {}  # could not be stored, quarantine not yet written
         self._inflight = 0
         self._closed = False
@@ -200,6 +204,14 @@ class LiveStore:
             raise _refusal(self._closed, table, rows)
         sink[1].extend(rows)
 
+    def append_table(self, table: str, data: pa.Table) -> None:
+        """Buffer a whole Arrow table of ``table`` (exactly its schema): journaled as Arrow IPC and
+        written as it is, with no Python tuple per row (``arrowtables.py``)."""
+        if self._closed:
+            raise RuntimeError("LiveStore is closed")
+        check_table(table, data)
+        self._tables.add(table, data)
+
     # -- journal --------------------------------------------------------------------------------
 
     def sync(self) -> None:
@@ -223,20 +235,23 @@ class LiveStore:
 
     def _sync_locked(self) -> bool:
         batches = self._take_pending()
-        if not batches:
+        tables = self._tables.take_pending()
+        if not batches and not tables:
             return True
         started = time.perf_counter()
         try:
-            frame = _encode_in_slices(batches)
+            frame = _encode_in_slices(batches + self._tables.frame_batches(tables))
             self._journal.append(frame)
         except OSError as exc:
             self._counters["journal_errors"] += 1
             self._journal_errors.error(ErrorKind.of(exc), "journal write failed, %d rows kept in memory for the "
-                                       "next sync: %s", sum(len(rows) for _, rows in batches), exc)
+                                       "next sync: %s", sum(len(rows) for _, rows in batches)
+                                       + sum(t.num_rows for _, ts in tables for t in ts), exc)
             return False
         if self._journal_errors.active:
             self._journal_errors.clear_all("journal writes work again; the rows kept in memory are journaled")
         self._drop_pending(batches)
+        self._tables.journal(tables)
         for name, rows in batches:
             self._journaled[name].extend(rows)
         self._counters["syncs"] += 1
@@ -273,7 +288,8 @@ class LiveStore:
         started = time.perf_counter()
         with self._io_lock:
             self._sync_locked()
-            idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects)
+            idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects
+                        or self._tables.rows)
             if idle:
                 self._retire(self._journal.current - 1)
                 self._last_flush_ok = True
@@ -289,8 +305,11 @@ class LiveStore:
             self._drop_pending(taken)
             pending = {name: [] for name in TABLES} | dict(taken)
             rejects, self._rejects = self._rejects, {}
-            self._inflight = sum(map(len, journaled.values())) + sum(map(len, pending.values()))
-        batch = {name: TableRows(journaled[name], pending[name]) for name in TABLES}
+            tables_j, tables_p = self._tables.take_all()
+            self._inflight = (sum(map(len, journaled.values())) + sum(map(len, pending.values()))
+                              + ArrowTables.count(tables_j) + ArrowTables.count(tables_p))
+        batch = {name: TableRows(journaled[name], pending[name], tables_journaled=tables_j[name],
+                                 tables_pending=tables_p[name]) for name in TABLES}
         written = dict.fromkeys(TABLES, 0)
         complete = False
         try:
@@ -307,6 +326,8 @@ class LiveStore:
                         self._journaled[name][:0] = rows.back_journaled
                     if rows.back_pending:
                         self._pending[name][:0] = rows.back_pending
+                self._tables.give_back({n: r.back_tables_journaled for n, r in batch.items()},
+                                       {n: r.back_tables_pending for n, r in batch.items()})
                 for name, bad in rejects.items():
                     self._rejects.setdefault(name, [])[:0] = bad
                 self._inflight = 0
@@ -354,6 +375,9 @@ class LiveStore:
             for table, rows in found.rows.items():
                 self._journaled[table][:0] = rows
                 self._rows_recovered[table] += len(rows)
+            for table, tables in found.tables.items():
+                self._tables.journaled[table][:0] = tables
+                self._rows_recovered[table] += sum(t.num_rows for t in tables)
             if found.strays:
                 self._rejects.setdefault(UNKNOWN_TABLE, []).extend(found.strays)
         return found.counts
@@ -372,12 +396,12 @@ class LiveStore:
     def buffered_rows(self) -> int:
         """Rows accepted but not yet in a part file (pending, journaled, or being written)."""
         return (sum(map(len, self._pending.values())) + sum(map(len, self._journaled.values()))
-                + self._inflight)
+                + self._tables.rows + self._inflight)
 
     @property
     def unsynced_rows(self) -> int:
         """Rows a kill -9 right now would lose."""
-        return sum(map(len, self._pending.values()))
+        return sum(map(len, self._pending.values())) + self._tables.unjournaled_rows
 
     @property
     def stats(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kalshi_collector.storage.arrowtables import split_by_day as split_tables
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.journal import encode_rejects
@@ -28,15 +29,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TableRows:
-    """One table's rows of a flush: journaled ones, and pending ones the journal could not take.
+    """One table's rows of a flush: journaled ones, and pending ones the journal could not take;
+    ``tables_*`` the same for whole Arrow tables (``LiveStore.append_table``, ``arrowtables.py``).
 
-    After :meth:`PartWriter.write_table`, ``back_*`` hold the rows of days that were not written.
+    After :meth:`PartWriter.write_table`, ``back_*`` hold the rows (tables) of days that were not written.
     """
 
     journaled: list
     pending: list
     back_journaled: list = field(default_factory=list)
     back_pending: list = field(default_factory=list)
+    tables_journaled: list[pa.Table] = field(default_factory=list)
+    tables_pending: list[pa.Table] = field(default_factory=list)
+    back_tables_journaled: list[pa.Table] = field(default_factory=list)
+    back_tables_pending: list[pa.Table] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.journaled or self.pending or self.tables_journaled or self.tables_pending)
 
 
 class PartWriter:
@@ -54,24 +63,31 @@ class PartWriter:
     def write_table(self, spec: TableSpec, cut: int, rows: TableRows,
                     rejects: dict[str, list[Rejected]]) -> tuple[int, bool]:
         """Write one part per UTC day; return (rows written, every day written)."""
-        if not rows.journaled and not rows.pending:
+        if not rows:
             return 0, True
         try:
             by_day_j, bad = split_by_day(spec, rows.journaled)
             by_day_p, bad_p = split_by_day(spec, rows.pending) if rows.pending else ({}, [])
+            tables_j, tables_p = split_tables(rows.tables_journaled), split_tables(rows.tables_pending)
         except Exception as exc:  # noqa: BLE001 - cannot even sort rows into days: keep them all
             rows.back_journaled.extend(rows.journaled)
             rows.back_pending.extend(rows.pending)
+            rows.back_tables_journaled.extend(rows.tables_journaled)
+            rows.back_tables_pending.extend(rows.tables_pending)
             self._on_error(f"{spec.name}: cannot partition {len(rows.journaled) + len(rows.pending)} rows", exc)
             return 0, False
         bad += bad_p
         complete, written = True, 0
-        for day in sorted(by_day_j.keys() | by_day_p.keys()):
+        for day in sorted(by_day_j.keys() | by_day_p.keys() | tables_j.keys() | tables_p.keys()):
             rows_j, rows_p = by_day_j.get(day, []), by_day_p.get(day, [])
-            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p if rows_p else rows_j)
+            day_tables_j, day_tables_p = tables_j.get(day, []), tables_p.get(day, [])
+            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p if rows_p else rows_j,
+                                              day_tables_j + day_tables_p)
             if count is None:
                 rows.back_journaled.extend(rows_j)
                 rows.back_pending.extend(rows_p)
+                rows.back_tables_journaled.extend(day_tables_j)
+                rows.back_tables_pending.extend(day_tables_p)
                 complete = False
                 continue
             bad += bad_rows
@@ -80,11 +96,14 @@ class PartWriter:
             rejects.setdefault(spec.name, []).extend(bad)
         return written, complete
 
-    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list) -> tuple[int | None, list[Rejected]]:
+    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list,
+                   tables: list[pa.Table]) -> tuple[int | None, list[Rejected]]:
         """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all."""
         path = None
         try:
             table, bad_rows = rows_to_table(spec, rows)
+            if tables:  # the day's Arrow tables, checked against the schema when appended
+                table = pa.concat_tables([table, *tables] if table.num_rows else tables)
             if not table.num_rows:
                 return 0, bad_rows
             span = pc.min_max(table.column(0).cast(pa.int64()))
@@ -93,7 +112,7 @@ class PartWriter:
             self._fs.write_parquet(path, table, **spec.part_options)
         except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, report, go on
             if path is None or self._discard(path):
-                self._on_error(f"{spec.name} {day_from_index(day)}: {len(rows)} rows kept for the next "
+                self._on_error(f"{spec.name} {day_from_index(day)}: {len(rows) + sum(t.num_rows for t in tables)} rows kept for the next "
                                f"flush; writing {path} failed", exc)
                 return None, []
         self.parts_written += 1

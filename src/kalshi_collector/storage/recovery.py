@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
+from kalshi_collector.storage.arrowtables import base_name, check_table, frame_name, from_ipc, split_by_day
 from kalshi_collector.storage.catalog import TABLES
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.journal import JournalWriter, SegmentScan, damaged_path, read_segment
@@ -34,13 +38,14 @@ class Recovered:
     """What the inherited segments hold that no part does yet."""
 
     rows: dict[str, list] = field(default_factory=lambda: {name: [] for name in TABLES})
+    tables: dict[str, list[pa.Table]] = field(default_factory=lambda: {name: [] for name in TABLES})  # @arrow
     strays: list[Rejected] = field(default_factory=list)  # rows of a table this version does not know
     segments: int = 0
     skipped: int = 0  # rows already stored by a part
 
     @property
     def counts(self) -> dict[str, int]:
-        return {name: len(rows) for name, rows in self.rows.items()}
+        return {name: len(rows) + sum(t.num_rows for t in self.tables[name]) for name, rows in self.rows.items()}
 
 
 class JournalRecovery:
@@ -61,27 +66,51 @@ class JournalRecovery:
             segments = self._journal.adopt_inherited()
         found = Recovered(segments=len(segments))
         coverage: dict[tuple[str, int], int] = {}
+
+        def covered(table: str, day: int) -> int:
+            key = (table, day)
+            if key not in coverage:
+                coverage[key] = self._covered_upto(table, day)
+            return coverage[key]
+
         for number, path in segments:
             for table, rows in self._read(number, path).batches():
+                if base_name(table) in TABLES:
+                    self._adopt_tables(found, base_name(table), rows, lambda t, d, n=number: covered(t, d) >= n)
+                    continue
                 if table not in TABLES:
                     found.strays += [((table, row), f"unknown table {table!r} in the journal") for row in rows]
                     continue
                 bucket = found.rows[table]
                 for row in rows:
                     day = row_day(row)
-                    if day is not None:
-                        key = (table, day)
-                        covered = coverage.get(key)
-                        if covered is None:
-                            covered = coverage[key] = self._covered_upto(table, day)
-                        if covered >= number:
-                            found.skipped += 1
-                            continue
+                    if day is not None and covered(table, day) >= number:
+                        found.skipped += 1
+                        continue
                     bucket.append(row)
         if segments:
             log.info("journal recovery: %d segments, %d rows to store, %d already stored",
                      len(segments), sum(found.counts.values()), found.skipped)
         return found
+
+    @staticmethod
+    def _adopt_tables(found: Recovered, table: str, blobs: list,
+                      stored: Callable[[str, int], bool]) -> None:
+        """Arrow tables of a journal batch (``arrowtables.py``): each day's slice by the rows' rule."""
+        for blob in blobs:
+            try:
+                data = from_ipc(blob)
+                check_table(table, data)
+            except (pa.ArrowException, ValueError, TypeError) as exc:
+                found.strays.append(((frame_name(table), blob),
+                                     f"unreadable Arrow table in the journal: {exc}"))
+                continue
+            for day, parts in split_by_day([data]).items():
+                for part in parts:
+                    if stored(table, day):
+                        found.skipped += part.num_rows
+                    else:
+                        found.tables[table].append(part)
 
     def _read(self, number: int, path: Path) -> SegmentScan:
         """Every intact frame of an inherited segment; a damaged one is kept, never deleted."""

@@ -11,7 +11,9 @@ then frames, then (when preallocated) zeros up to its allocated size::
 
 all integers little-endian. The payload is msgpack (msgspec) of ``[[table, [row, row, ...]], ...]``:
 one frame per :meth:`JournalWriter.append` call, i.e. per ``sync``, covering every table at once,
-so a torn write tears at most one frame and never leaves half a sync looking complete.
+so a torn write tears at most one frame and never leaves half a sync looking complete. A batch
+named ``TABLE@arrow`` holds whole Arrow tables instead of rows, each one Arrow IPC stream as a
+msgpack bin (``LiveStore.append_table``; ``storage/arrowtables.py`` reads and writes them).
 
 Reading (``scan.py``) takes *every* intact frame: one whose marker, length bound (the frame fits in
 the data), end byte and checksum all check out. After damage it resynchronises on the next marker

@@ -1,0 +1,285 @@
+"""One snapshot built a chunk of markets at a time (:class:`SnapshotBuild`) into two Arrow tables
+(:class:`Snapshot`); :class:`~kalshi_collector.live.snapshot.SnapshotBuilder` starts it and
+keeps the state it reads. See that module for what the rows hold.
+
+Why chunks: at 20,000 markets a whole snapshot takes the read loop 100-300 ms of CPU; in steps of
+about a millisecond (``SnapshotCycle.run`` yields between them) the loop goes on reading. Why the
+result is still the books at ``snapshot_ts``: the books not read yet are copied just before the
+store first changes them (:class:`~kalshi_collector.book.BookCapture`), and the ticker values
+were copied when the snapshot started. Why Arrow: each step turns its markets into Arrow columns
+at once (market rows and levels), so the store gets two tables (``LiveStore.append_table``) and no
+Python tuple per row is made, journaled or collected.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate, chain
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kalshi_collector.book import CENTI_PER_CONTRACT, MICROS_PER_CENT, BookStore, OrderBook
+from kalshi_collector.live.scheduler import Quote
+from kalshi_collector.storage.schemas import MARKET_SNAPSHOTS, ORDERBOOK_SNAPSHOTS, TS
+
+__all__ = ["Snapshot", "SnapshotBuild"]
+
+_YES = "yes"
+_NO = "no"
+Values = Sequence[float | None]
+"""A market's ticker values (``snapshot.TickerValues``): yes_bid, yes_ask, last_price, volume,
+open_interest, yes_bid_size, yes_ask_size."""
+_EMPTY_VALUES: Values = (None, None, None, None, None, None, None)
+
+
+class Snapshot(NamedTuple):
+    """One snapshot as two Arrow tables, exactly the schemas of ``market_snapshots`` and
+    ``orderbook_snapshots``; ``market_rows`` / :meth:`orderbook_rows` give row tuples for a
+    row-based sink (times as int epoch microseconds), at the tuple price."""
+
+    market: pa.Table
+    orderbook: pa.Table
+
+    @property
+    def market_rows(self) -> list[tuple]:
+        return _table_rows(self.market)
+
+    def orderbook_rows(self) -> list[tuple]:
+        return _table_rows(self.orderbook)
+
+
+def _table_rows(table: pa.Table) -> list[tuple]:
+    if table.num_rows == 0:
+        return []
+    ts = table.column(0).cast(pa.int64()).to_pylist()
+    columns = [ts] + [table.column(name).to_pylist() for name in table.column_names[1:]]
+    return list(zip(*columns, strict=True))
+
+
+class _BookState(NamedTuple):
+    """What a snapshot reads of a valid book: its quote and its two level dicts."""
+
+    top: tuple[float | None, float | None, float | None, float | None]
+    yes_bids: dict[int, int]
+    no_bids: dict[int, int]
+
+
+_LIVE = object()  # "not captured: read the book itself"
+
+
+def _copy_book(book: OrderBook | None) -> _BookState | None:
+    """A valid book's state, levels copied (it is about to change); None if not valid."""
+    if book is None or not book.valid:
+        return None
+    return _BookState(book.top(), dict(book.yes_bids), dict(book.no_bids))
+
+
+class SnapshotBuild:
+    """One snapshot built a chunk of markets at a time, exactly as the books were at ``snapshot_ts``.
+
+    Each :meth:`step` turns the next markets into market rows and an Arrow chunk of their levels
+    at once (so no level dict is held across a step). Between steps the read loop may change the
+    books: :meth:`watch` registers the markets not yet read with the store's
+    :class:`~kalshi_collector.book.BookCapture`, which lets this build copy a book just before its
+    first change. The result is the same as :meth:`SnapshotBuilder.build` at ``snapshot_ts``.
+    """
+
+    def __init__(self, books: BookStore, snapshot_ts: int, trigger: str,
+                 tickers: list[str], infos: list[tuple[str | None, str | None]], values: Mapping[str, Values],
+                 watch: set[str], max_depth: int = 0,
+                 on_finish: Callable[[dict[str, Quote] | None], None] | None = None,
+                 previous: Mapping[str, Quote] | None = None) -> None:
+        self._books, self._watch, self._max_depth, self._on_finish = books, watch, max_depth, on_finish
+        # the last snapshot's quotes: an unchanged one is reused, so that handing the new ones to
+        # the spike detector frees nothing for the (many) quiet markets
+        self._previous: Mapping[str, Quote] = previous or {}
+        self.snapshot_ts, self.trigger = snapshot_ts, trigger
+        # the builder's own lists and values, not copies (nothing big is allocated per snapshot: the
+        # garbage collector would traverse it); only the first ``len(tickers)`` markets are built
+        self._tickers, self._infos, self._values = tickers, infos, values
+        self._count = len(tickers)
+        self._old_values: dict[str, Values] = {}  # values as they were at snapshot_ts, once changed
+        self._captured: dict[str, _BookState | None] = {}
+        self._pos = 0
+        self._watching = False
+        self._market_chunks: list[pa.Table] = []
+        self._reference: dict[str, Quote] = {}
+        self._chunks: list[pa.Table] = []
+        self.levels = 0  # level rows built so far
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def done(self) -> bool:
+        return self._pos >= self._count
+
+    @property
+    def position(self) -> int:
+        """Markets built so far."""
+        return self._pos
+
+    def watch(self) -> None:
+        """Capture each book not read yet before the store changes it (until :meth:`finish`/:meth:`abort`)."""
+        capture = self._books.capture
+        capture.start(self._watch, self._capture)
+        capture.done.update(self._tickers[: self._pos])
+        self._watching = True
+
+    def before_value(self, ticker: str) -> None:
+        """A market's ticker values are about to change (or go): keep the ones at snapshot_ts."""
+        if ticker not in self._old_values:
+            self._old_values[ticker] = self._values.get(ticker, _EMPTY_VALUES)
+
+    def _capture(self, ticker: str) -> None:
+        self._captured[ticker] = _copy_book(self._books.get(ticker))
+
+    def step(self, max_markets: int, max_levels: int = 0) -> bool:
+        """Build up to ``max_markets`` more markets (stopping early once ``max_levels`` > 0 level rows
+        are collected); True when every market is built.
+
+        Allocates as little as it can per market (a market row and a reference quote; the sides go
+        into three flat lists), because what it allocates drives the garbage collector's passes."""
+        ts, trigger = self.snapshot_ts, self.trigger
+        side_tickers: list[str] = []
+        side_names: list[str] = []
+        side_levels: list[dict[int, int]] = []
+        add_ticker, add_name, add_levels = side_tickers.append, side_names.append, side_levels.append
+        reference = self._reference
+        events: list[str | None] = []
+        subtitles: list[str | None] = []
+        quotes: list[list[float | None]] = [[], [], [], [], [], [], []]  # bid ask last vol oi bid_size ask_size
+        bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (q.append for q in quotes)
+        valids: list[bool] = []
+        get_book, captured, values_of, old_values = self._books.get, self._captured, self._values.get, self._old_values
+        previous_of = self._previous.get
+        levels, stop = 0, min(self._count, self._pos + max_markets)
+        start = self._pos
+        for ticker, (event_ticker, subtitle) in zip(self._tickers[start:stop], self._infos[start:stop], strict=True):
+            self._pos += 1
+            values = old_values.get(ticker) if old_values else None
+            if values is None:
+                values = values_of(ticker, _EMPTY_VALUES)
+            state = captured.get(ticker, _LIVE) if captured else _LIVE
+            if state is _LIVE:
+                book = get_book(ticker)
+                if book is not None and book.valid:
+                    top, yes_bids, no_bids = book.top(), book.yes_bids, book.no_bids
+                else:
+                    top = None
+            elif state is not None:
+                top, yes_bids, no_bids = state
+            else:
+                top = None
+            if top is not None:
+                yes_bid, yes_ask, yes_bid_size, yes_ask_size = top
+                if yes_bids:
+                    add_ticker(ticker)
+                    add_name(_YES)
+                    add_levels(yes_bids)
+                if no_bids:
+                    add_ticker(ticker)
+                    add_name(_NO)
+                    add_levels(no_bids)
+                levels += len(yes_bids) + len(no_bids)
+                valid = True
+            else:
+                yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
+                valid = False
+            last_price = values[2]
+            events.append(event_ticker)
+            subtitles.append(subtitle)
+            bids(yes_bid)
+            asks(yes_ask)
+            lasts(last_price)
+            volumes(values[3])
+            interests(values[4])
+            bid_sizes(yes_bid_size)
+            ask_sizes(yes_ask_size)
+            valids.append(valid)
+            quote = previous_of(ticker)
+            if quote is None or quote[0] != yes_bid or quote[1] != yes_ask or quote[2] != last_price:
+                quote = (yes_bid, yes_ask, last_price)
+            reference[ticker] = quote
+            if max_levels and levels >= max_levels:
+                break
+        if valids:
+            self._market_chunks.append(_market_table(ts, trigger, events, self._tickers[start : self._pos],
+                                                     subtitles, quotes, valids))
+        if side_levels:
+            table = _orderbook_table(ts, side_tickers, side_names, side_levels, self._max_depth)
+            self._chunks.append(table)
+            self.levels += table.num_rows
+        if self._watching:
+            self._books.capture.done.update(self._tickers[start : self._pos])
+        return self.done
+
+    def finish(self) -> Snapshot:
+        """The snapshot (every market must be built); stops the capture."""
+        if not self.done:
+            raise RuntimeError(f"snapshot finished after {self._pos} of {self._count} markets")
+        self.abort()
+        if self._on_finish is not None:
+            self._on_finish(self._reference)
+        return Snapshot(_concat(self._market_chunks, MARKET_SNAPSHOTS), _concat(self._chunks, ORDERBOOK_SNAPSHOTS))
+
+    def abort(self) -> None:
+        """Stop capturing (a cancelled snapshot leaves no hook behind); idempotent."""
+        if self._watching:
+            self._books.capture.stop()
+            self._watching = False
+        self._captured.clear()
+        if self._on_finish is not None:
+            self._on_finish(None)
+
+
+def _concat(chunks: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    if not chunks:
+        return schema.empty_table()
+    return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
+
+
+def _market_table(snapshot_ts: int, trigger: str, events: list[str | None], tickers: list[str],
+                  subtitles: list[str | None], quotes: list[list[float | None]], valids: list[bool]) -> pa.Table:
+    """One chunk's market rows as Arrow columns (schema order), converted as the row path would."""
+    yes_bid, yes_ask, last, volume, interest, bid_size, ask_size = (pa.array(q, pa.float64()) for q in quotes)
+    n = len(tickers)
+    return pa.Table.from_arrays(
+        [pa.repeat(pa.scalar(snapshot_ts, TS), n), pa.array(events, pa.string()), pa.array(tickers, pa.string()),
+         pa.array(subtitles, pa.string()), yes_bid, yes_ask, last, volume, interest,
+         pa.repeat(pa.scalar(trigger, pa.string()), n), bid_size, ask_size, pa.array(valids, pa.bool_())],
+        schema=MARKET_SNAPSHOTS,
+    )
+
+
+def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:
+    if 0 < depth < len(levels):
+        return {price: levels[price] for price in heapq.nlargest(depth, levels)}
+    return levels
+
+
+def _orderbook_table(snapshot_ts: int, tickers: list[str], side_names: list[str], books: list[dict[int, int]],
+                     depth: int) -> pa.Table:
+    """Arrow columns from the parallel (market, side, levels) lists; ticker and side expand from runs in C."""
+    if not books:
+        return ORDERBOOK_SNAPSHOTS.empty_table()
+    if depth:
+        books = tuple(_best_levels(levels, depth) for levels in books)
+    run_ends = pa.array(accumulate(map(len, books)), pa.int32())
+    total = run_ends[-1].as_py()
+    # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
+    # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
+    micros = np.fromiter(chain.from_iterable(books), np.int64, total)
+    centi = np.fromiter(chain.from_iterable(map(dict.values, books)), np.int64, total)
+    price_cents = pa.array(micros / float(MICROS_PER_CENT))
+    contracts = pa.array(centi / float(CENTI_PER_CONTRACT))
+    ticker_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(tickers, pa.string())))
+    side_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(side_names, pa.string())))
+    timestamps = pa.repeat(pa.scalar(snapshot_ts, TS), total)
+    return pa.Table.from_arrays(
+        [timestamps, ticker_column, side_column, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS
+    )
