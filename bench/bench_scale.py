@@ -233,7 +233,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
         "stall_p99_ms": float(np.percentile(np.array(stalls), 99)) * 1000 if stalls else 0.0,
         "take_max_ms": max(c.probe.take, default=0) * 1000, "build_ms": float(np.median(c.probe.build)) * 1000
         if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
-        "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series),
+        "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series), "rss_series": list(rss_series),
         "cpu_share": cpu / elapsed, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
         "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
     }
@@ -293,6 +293,12 @@ def main() -> None:
     print(f"  RSS {r['rss_start']:.0f} MB at the start of the window, {r['rss_end']:.0f} MB at its end "
           f"(max {r['rss_max']:.0f}; {r['rss_before']:.0f} MB before the collector; target <= 1 GB, flat); "
           f"CPU {r['cpu_share']:.0%} of one core (this process; the simulator runs in its own)")
+    series = r.get("rss_series") or []
+    if len(series) >= 120:  # a long run: is memory flat after warm-up? one sample a minute
+        minutes = series[59::60]
+        half = minutes[len(minutes) // 2:]
+        print(f"  RSS by minute (MB): {', '.join(f'{m:.0f}' for m in minutes)}; second half grew "
+              f"{half[-1] - half[0]:+.0f} MB")
     tables = d["tables"]
     snap_bytes = tables.get("orderbook_snapshots", 0) + tables.get("market_snapshots", 0)
     tape_bytes = sum(v for k, v in tables.items() if k not in ("orderbook_snapshots", "market_snapshots"))

@@ -93,8 +93,8 @@ def delta_rows(rng: np.random.Generator, n: int) -> list[tuple]:
 def stored_bytes_per_row(root: Path, table_name: str, table: pa.Table) -> tuple[float, float]:
     """(our compacted day file, pandas default to_parquet) bytes per row for the same rows."""
     fs = LocalFS()
-    fs.write_parquet(TABLES[table_name].layout.part_file(root, DAY, PartName("bench", 1, 2, 3)), table)
-    compact_day(fs, root, TABLES[table_name], DAY)
+    fs.write_parquet(TABLES[table_name].layout.part_file(root, DAY, PartName("c0", 1, 2, 3)), table)
+    compact_day(fs, root, TABLES[table_name], DAY)  # the default collector's parts into its day file
     ours = day_file(root, table_name, DAY).stat().st_size / table.num_rows
     buf = io.BytesIO()
     table.to_pandas().to_parquet(buf)
