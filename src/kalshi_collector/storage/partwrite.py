@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from kalshi_collector.storage.arrowtables import split_by_day as split_tables
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
+from kalshi_collector.storage.gcpause import paused_gc
 from kalshi_collector.storage.journal import encode_rejects
 from kalshi_collector.storage.layout import PartName, day_from_index
 from kalshi_collector.storage.rows import Rejected, rows_to_table, split_by_day
@@ -65,6 +66,11 @@ class PartWriter:
         """Write one part per UTC day; return (rows written, every day written)."""
         if not rows:
             return 0, True
+        with paused_gc():  # rows to columns allocates a tracked object per row: see gcpause.py
+            return self._write_days(spec, cut, rows, rejects)
+
+    def _write_days(self, spec: TableSpec, cut: int, rows: TableRows,
+                    rejects: dict[str, list[Rejected]]) -> tuple[int, bool]:
         try:
             by_day_j, bad = split_by_day(spec, rows.journaled)
             by_day_p, bad_p = split_by_day(spec, rows.pending) if rows.pending else ({}, [])
