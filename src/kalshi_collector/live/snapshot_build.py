@@ -144,7 +144,6 @@ class SnapshotBuild:
 
         Allocates as little as it can per market (a market row and a reference quote; the sides go
         into three flat lists), because what it allocates drives the garbage collector's passes."""
-        ts, trigger = self.snapshot_ts, self.trigger
         side_tickers: list[str] = []
         side_names: list[str] = []
         side_levels: list[dict[int, int]] = []
@@ -178,45 +177,39 @@ class SnapshotBuild:
             if top is not None:
                 yes_bid, yes_ask, yes_bid_size, yes_ask_size = top
                 if yes_bids:
-                    add_ticker(ticker)
-                    add_name(_YES)
-                    add_levels(yes_bids)
+                    add_ticker(ticker), add_name(_YES), add_levels(yes_bids)
                 if no_bids:
-                    add_ticker(ticker)
-                    add_name(_NO)
-                    add_levels(no_bids)
+                    add_ticker(ticker), add_name(_NO), add_levels(no_bids)
                 levels += len(yes_bids) + len(no_bids)
                 valid = True
             else:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
                 valid = False
             last_price = values[2]
-            events.append(event_ticker)
-            subtitles.append(subtitle)
-            bids(yes_bid)
-            asks(yes_ask)
-            lasts(last_price)
-            volumes(values[3])
-            interests(values[4])
-            bid_sizes(yes_bid_size)
-            ask_sizes(yes_ask_size)
-            valids.append(valid)
+            events.append(event_ticker), subtitles.append(subtitle), valids.append(valid)
+            bids(yes_bid), asks(yes_ask), lasts(last_price), volumes(values[3]), interests(values[4])
+            bid_sizes(yes_bid_size), ask_sizes(yes_ask_size)
             quote = previous_of(ticker)
             if quote is None or quote[0] != yes_bid or quote[1] != yes_ask or quote[2] != last_price:
                 quote = (yes_bid, yes_ask, last_price)
             reference[ticker] = quote
             if max_levels and levels >= max_levels:
                 break
+        self._emit(start, (events, subtitles, quotes, valids), (side_tickers, side_names, side_levels))
+        return self.done
+
+    def _emit(self, start: int, markets: tuple[list, list, list, list], sides: tuple[list, list, list]) -> None:
+        """One step's markets and levels as Arrow chunks; the books read are no longer watched."""
+        events, subtitles, quotes, valids = markets
         if valids:
-            self._market_chunks.append(_market_table(ts, trigger, events, self._tickers[start : self._pos],
-                                                     subtitles, quotes, valids))
-        if side_levels:
-            table = _orderbook_table(ts, side_tickers, side_names, side_levels, self._max_depth)
+            self._market_chunks.append(_market_table(self.snapshot_ts, self.trigger, events,
+                                                     self._tickers[start : self._pos], subtitles, quotes, valids))
+        if sides[2]:
+            table = _orderbook_table(self.snapshot_ts, *sides, self._max_depth)
             self._chunks.append(table)
             self.levels += table.num_rows
         if self._watching:
             self._books.capture.done.update(self._tickers[start : self._pos])
-        return self.done
 
     def finish(self) -> Snapshot:
         """The snapshot (every market must be built); stops the capture."""

@@ -40,7 +40,8 @@ from typing import Any
 import pyarrow as pa
 
 from kalshi_collector.repeats import ErrorKind, RepeatedLog
-from kalshi_collector.storage.arrowtables import ArrowTables, check_table
+from kalshi_collector.storage.arrowtables import check_table
+from kalshi_collector.storage.buffers import RowBuffers
 from kalshi_collector.storage.catalog import TABLES
 from kalshi_collector.storage.closing import StopReport, retry_until_stored
 from kalshi_collector.storage.daycompactor import DayCompactor
@@ -52,9 +53,8 @@ from kalshi_collector.storage.fs import (
     open_data_dir,
 )
 from kalshi_collector.storage.journal import JournalOptions, JournalWriter, encode_frame
-from kalshi_collector.storage.partwrite import PartWriter, TableRows
+from kalshi_collector.storage.partwrite import PartWriter
 from kalshi_collector.storage.recovery import UNKNOWN_TABLE, JournalRecovery
-from kalshi_collector.storage.rows import Rejected
 
 __all__ = ["LiveStore"]
 
@@ -114,10 +114,6 @@ def _encode_in_slices(batches: list[tuple[str, list]]) -> bytes:
     return b"".join(frames)
 
 
-def _empty() -> dict[str, list]:
-    return {name: [] for name in TABLES}
-
-
 class LiveStore:
     """Append-only parquet store with a write-ahead journal. See the module docstring.
 
@@ -154,15 +150,13 @@ class LiveStore:
         self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error)
         self._compactor = DayCompactor(self._fs, self.root, collector_id)
         self._recovery = JournalRecovery(self._fs, self.root, collector_id, self._journal, self._io_lock)
-        self._pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
+        self._buffers = RowBuffers()
+        self._pending = self._buffers.pending  # the hot path's lists (never replaced)
         self._sinks: dict[str, tuple[int, list]] = {
             name: (spec.width, self._pending[name]) for name, spec in TABLES.items()
         }
         self._flush_lock = threading.Lock()
-        self._journaled: dict[str, list] = _empty()  # journaled, not yet in a part file
-        self._tables = ArrowTables()  # whole Arrow tables (append_table), pending and journaled
-        self._rejects: dict[str, list[Rejected]] = {}  # could not be stored, quarantine not yet written
-        self._inflight = 0
+        self._tables = self._buffers.tables
         self._closed = False
         self._rows_written = dict.fromkeys(TABLES, 0)
         self._rows_recovered = dict.fromkeys(TABLES, 0)
@@ -225,16 +219,8 @@ class LiveStore:
             if not self._journal.closed:
                 self._sync_locked()
 
-    def _take_pending(self) -> list[tuple[str, list]]:
-        """Copy the rows appended so far; they stay pending until :meth:`_drop_pending`."""
-        return [(name, rows[: len(rows)]) for name, rows in self._pending.items() if rows]
-
-    def _drop_pending(self, taken: list[tuple[str, list]]) -> None:
-        for name, rows in taken:
-            del self._pending[name][: len(rows)]
-
     def _sync_locked(self) -> bool:
-        batches = self._take_pending()
+        batches = self._buffers.take_pending()
         tables = self._tables.take_pending()
         if not batches and not tables:
             return True
@@ -250,10 +236,8 @@ class LiveStore:
             return False
         if self._journal_errors.active:
             self._journal_errors.clear_all("journal writes work again; the rows kept in memory are journaled")
-        self._drop_pending(batches)
+        self._buffers.journaled_now(batches)
         self._tables.journal(tables)
-        for name, rows in batches:
-            self._journaled[name].extend(rows)
         self._counters["syncs"] += 1
         self._counters["journal_bytes"] += len(frame)
         self._timings["last_sync_seconds"] = time.perf_counter() - started
@@ -288,9 +272,7 @@ class LiveStore:
         started = time.perf_counter()
         with self._io_lock:
             self._sync_locked()
-            idle = not (any(self._journaled.values()) or any(self._pending.values()) or self._rejects
-                        or self._tables.rows)
-            if idle:
+            if self._buffers.idle:
                 self._retire(self._journal.current - 1)
                 self._last_flush_ok = True
                 return {}
@@ -300,37 +282,19 @@ class LiveStore:
                 self._write_error("cannot start a new journal segment; nothing flushed", exc)
                 self._last_flush_ok = False
                 return {}
-            journaled, self._journaled = self._journaled, _empty()
-            taken = self._take_pending()  # not journaled: the journal is failing, or they just arrived
-            self._drop_pending(taken)
-            pending = {name: [] for name in TABLES} | dict(taken)
-            rejects, self._rejects = self._rejects, {}
-            tables_j, tables_p = self._tables.take_all()
-            self._inflight = (sum(map(len, journaled.values())) + sum(map(len, pending.values()))
-                              + ArrowTables.count(tables_j) + ArrowTables.count(tables_p))
-        batch = {name: TableRows(journaled[name], pending[name], tables_journaled=tables_j[name],
-                                 tables_pending=tables_p[name]) for name in TABLES}
+            batch = self._buffers.take_all()
         written = dict.fromkeys(TABLES, 0)
         complete = False
         try:
             ok = True
             for name, spec in TABLES.items():
-                written[name], table_ok = self._parts.write_table(spec, cut, batch[name], rejects)
+                written[name], table_ok = self._parts.write_table(spec, cut, batch.tables[name], batch.rejects)
                 ok &= table_ok
-            ok &= self._parts.write_rejects(cut, rejects)
+            ok &= self._parts.write_rejects(cut, batch.rejects)
             complete = ok
         finally:
             with self._io_lock:
-                for name, rows in batch.items():
-                    if rows.back_journaled:
-                        self._journaled[name][:0] = rows.back_journaled
-                    if rows.back_pending:
-                        self._pending[name][:0] = rows.back_pending
-                self._tables.give_back({n: r.back_tables_journaled for n, r in batch.items()},
-                                       {n: r.back_tables_pending for n, r in batch.items()})
-                for name, bad in rejects.items():
-                    self._rejects.setdefault(name, [])[:0] = bad
-                self._inflight = 0
+                self._buffers.give_back(batch)
                 if complete:
                     self._retire(cut)
         if complete and self._write_errors.active:
@@ -373,13 +337,13 @@ class LiveStore:
         found = self._recovery.adopt()
         with self._io_lock:
             for table, rows in found.rows.items():
-                self._journaled[table][:0] = rows
+                self._buffers.journaled[table][:0] = rows
                 self._rows_recovered[table] += len(rows)
             for table, tables in found.tables.items():
                 self._tables.journaled[table][:0] = tables
                 self._rows_recovered[table] += sum(t.num_rows for t in tables)
             if found.strays:
-                self._rejects.setdefault(UNKNOWN_TABLE, []).extend(found.strays)
+                self._buffers.rejects.setdefault(UNKNOWN_TABLE, []).extend(found.strays)
         return found.counts
 
     # -- compaction -----------------------------------------------------------------------------
@@ -395,13 +359,12 @@ class LiveStore:
     @property
     def buffered_rows(self) -> int:
         """Rows accepted but not yet in a part file (pending, journaled, or being written)."""
-        return (sum(map(len, self._pending.values())) + sum(map(len, self._journaled.values()))
-                + self._tables.rows + self._inflight)
+        return self._buffers.buffered_rows
 
     @property
     def unsynced_rows(self) -> int:
         """Rows a kill -9 right now would lose."""
-        return sum(map(len, self._pending.values())) + self._tables.unjournaled_rows
+        return self._buffers.unsynced_rows
 
     @property
     def stats(self) -> dict[str, Any]:
