@@ -152,7 +152,9 @@ def test_the_collectors_chunked_cycle_writes_what_take_writes() -> None:
     assert outputs[0] == outputs[1] and outputs[0]["orderbook_snapshots"]
 
 
-def test_a_cancelled_snapshot_writes_nothing_and_leaves_no_hook() -> None:
+def test_a_cancelled_snapshot_is_finished_in_one_go_and_leaves_no_hook() -> None:
+    """Stopping mid-snapshot: the raw tape already holds its record, so its rows are written too
+    (a rebuild takes every recorded snapshot), the same rows a one-go build gives."""
     books, builder = _state(3)
     rows = Rows()
     cycle = SnapshotCycle(books, rows, Counters(), CollectionConfig(interval_seconds=60))
@@ -173,7 +175,12 @@ def test_a_cancelled_snapshot_writes_nothing_and_leaves_no_hook() -> None:
         asyncio.run(cancel_mid_way())
     finally:
         sc._FIRST_STEP_MARKETS = first
-    assert not rows.tables and not books.capture.on and not books.capture.done
+    assert not books.capture.on and not books.capture.done
+    whole = Rows()
+    one_go = SnapshotCycle(books, whole, Counters(), CollectionConfig(interval_seconds=60))
+    one_go.builder = _state(3)[1]
+    one_go.take(SnapshotTrigger.PERIODIC, TS / 1e6)
+    assert rows.tables["orderbook_snapshots"] and rows.tables == whole.tables
 
 
 def test_a_chunked_snapshot_into_a_live_store_reads_back_from_parquet_as_take_wrote_it(tmp_path) -> None:

@@ -216,6 +216,12 @@ def write_weather(data_dir: Path, high_f: int) -> None:
                          table_from_rows(cli, daily_climate.SCHEMA))
 
 
+async def _stop_at(collector: Collector, clock: FastClock, when: float) -> None:
+    while clock() < when:
+        await asyncio.sleep(0.02)
+    collector.stop()
+
+
 async def _collect(tmp: Path) -> Collected:
     clock = FastClock(START, SPEED)
     data_dir = tmp / "data"
@@ -235,7 +241,7 @@ async def _collect(tmp: Path) -> Collected:
         stop_at = dt.datetime(2026, 2, 11, 23, 59, tzinfo=dt.UTC).timestamp()
         restart_at = dt.datetime(2026, 2, 12, 0, 3, tzinfo=dt.UTC).timestamp()
         first = Collector(config, options=options, clock=clock)
-        await first.run(max(0.5, (stop_at - clock()) / SPEED))
+        await asyncio.gather(first.run(), _stop_at(first, clock, stop_at))  # however long start-up took
         counters.append(first.counters.copy())
         stopped = clock()
         await asyncio.sleep(max(0.0, (restart_at - clock()) / SPEED))  # ~4 minutes with nobody listening

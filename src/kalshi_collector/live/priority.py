@@ -43,7 +43,8 @@ class ReadLoopPriority:
             return
         self._saved = (sys.getswitchinterval(), gc.get_threshold())
         sys.setswitchinterval(self.switch_interval)
-        gc.collect()
+        # No gc.collect() first: in a big process (a test session) a full collection takes up to a
+        # second, and start-up garbage is small; it is collected after the run (restore unfreezes).
         gc.freeze()
         gc.set_threshold(*self.gc_thresholds)
 

@@ -80,18 +80,24 @@ class SnapshotCycle:
 
         Every part that costs a millisecond or more at 20,000 markets gets a loop turn of its own:
         the steps, joining the chunks, handing the tables over, the spike detector's new references
-        (which frees the previous snapshot's). Cancelled before the hand-over (the collector stopping), it
-        writes nothing and leaves no capture hook; once handed over, it is recorded.
+        (which frees the previous snapshot's). Cancelled before the hand-over (the collector stopping),
+        it is finished in one go and handed over all the same: the raw tape already holds its
+        ``snapshot`` record, and a rebuild takes every recorded snapshot, so its rows must exist.
         """
         job = self.builder.start(self._books, self._taken(trigger, now), trigger.value)
         job.watch()
+        snap: Snapshot | None = None
         try:
             await _build_in_steps(job)
             await asyncio.sleep(0)
             snap = job.finish()
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self._hand_over(snap if snap is not None else _finish_now(job))
+            self._counters.snapshots[trigger] += 1
+            raise
         finally:
             job.abort()
-        await asyncio.sleep(0)
         self._hand_over(snap)
         self.scheduler.record(datetime.fromtimestamp(now, UTC))
         self._counters.snapshots[trigger] += 1
@@ -118,6 +124,13 @@ class SnapshotCycle:
         self.scheduler.record(datetime.fromtimestamp(now, UTC))
         self.spikes.record_snapshot(self.builder.reference_values(), now)
         self._counters.snapshots[trigger] += 1
+
+
+def _finish_now(job: SnapshotBuild) -> Snapshot:
+    """The rest of a chunked snapshot in one go (the collector is stopping: no loop turn to give)."""
+    while not job.step(1 << 30):
+        pass
+    return job.finish()
 
 
 async def _build_in_steps(job: SnapshotBuild) -> None:
