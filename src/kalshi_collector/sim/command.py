@@ -16,7 +16,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from kalshi_collector.cliargs import non_negative_int, port, positive_float, positive_int
+from kalshi_collector.cliargs import non_negative_float, non_negative_int, port, positive_float, positive_int
 from kalshi_collector.errors import UsageError
 from kalshi_collector.sim.catalog import DEFAULT_SERIES
 from kalshi_collector.sim.exchange import SimConfig, SimExchange
@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-days", type=non_negative_int, default=10, help="past settled days (default: 10)")
     parser.add_argument("--cutoff-days", type=non_negative_int, default=5, help="historical cutoff, days before today (default: 5)")
     parser.add_argument("--history-trades", type=non_negative_int, default=200, help="trades per past market (default: 200)")
-    parser.add_argument("--rate", type=positive_float, default=200.0, metavar="MSGS_PER_S",
-                        help="live order-flow events per second (default: 200)")
+    parser.add_argument("--rate", type=non_negative_float, default=200.0, metavar="MSGS_PER_S",
+                        help="live order-flow events per second; 0: REST only, no live flow (default: 200)")
     parser.add_argument("--rest-rate-limit", type=positive_float, default=None, metavar="R",
                         help="REST requests/s per key (default: no limit)")
     parser.add_argument("--faults", default="", metavar="SPEC", help='e.g. "gap_every=500,drop_every=5000"')
