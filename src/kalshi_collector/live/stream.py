@@ -34,6 +34,9 @@ from kalshi_collector.live.rawtape import RawTape
 
 __all__ = ["Stream"]
 
+YIELD_EVERY_FRAMES = 64
+"""Frames one connection reads before it gives the loop a turn (fairness between connections)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -122,10 +125,18 @@ class Stream:
         on_frame = self.on_frame
         record = self.tape.frames(conn.number) if self.tape is not None else None
         healthy_after = self._clock() + self._healthy_after
+        unyielded = 0
         async for recv_ts, frame in conn.frames():
             if record is not None:
                 record(recv_ts, frame)  # kept even if the decoder rejects it
             on_frame(recv_ts, frame)
+            unyielded += 1
+            if unyielded >= YIELD_EVERY_FRAMES:
+                # aiohttp returns buffered frames without suspending: without a turn now and then,
+                # one connection's backlog would hold every other connection (and the snapshot's
+                # steps) until it is drained
+                unyielded = 0
+                await asyncio.sleep(0)
             if healthy_after and recv_ts > healthy_after:
                 self.backoff.reset()
                 healthy_after = 0.0
