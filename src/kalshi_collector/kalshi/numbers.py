@@ -122,6 +122,17 @@ def price_cents(dollars: str) -> float:
     return cents
 
 
+def _exact_multiple(text: str, factor: Decimal, what: str, unit: str) -> int:
+    """``text`` times ``factor`` as an int, refused (:class:`BadNumber`) unless exactly whole."""
+    try:
+        scaled = Decimal(text) * factor
+    except (InvalidOperation, TypeError) as exc:
+        raise BadNumber(f"not a {what}: {text!r}") from exc
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        raise BadNumber(f"not a {unit}: {text!r}")
+    return int(scaled)
+
+
 def price_micros(dollars: str) -> int:
     """``"0.2900"`` -> ``290000``: a price in exact integer millionths of a dollar.
 
@@ -132,13 +143,7 @@ def price_micros(dollars: str) -> int:
     micros = PRICE_MICROS_MEMO.get(dollars)
     if micros is not None:
         return micros
-    try:
-        scaled = Decimal(dollars) * _MILLION
-    except (InvalidOperation, TypeError) as exc:
-        raise BadNumber(f"not a dollar amount: {dollars!r}") from exc
-    if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        raise BadNumber(f"not a price in millionths of a dollar: {dollars!r}")
-    micros = int(scaled)
+    micros = _exact_multiple(dollars, _MILLION, "dollar amount", "price in millionths of a dollar")
     if not 0 < micros < 1_000_000:
         raise BadNumber(f"price out of range: {dollars!r}")
     if len(PRICE_MICROS_MEMO) < MEMO_LIMIT:
@@ -157,13 +162,7 @@ def centi_contracts(fp: str) -> int:
     centi = CENTI_MEMO.get(fp)
     if centi is not None:
         return centi
-    try:
-        scaled = Decimal(fp) * _HUNDRED
-    except (InvalidOperation, TypeError) as exc:
-        raise BadNumber(f"not a contract count: {fp!r}") from exc
-    if not scaled.is_finite() or scaled != scaled.to_integral_value():
-        raise BadNumber(f"not a count in hundredths: {fp!r}")
-    centi = int(scaled)
+    centi = _exact_multiple(fp, _HUNDRED, "contract count", "count in hundredths")
     if len(CENTI_MEMO) < MEMO_LIMIT:
         CENTI_MEMO[fp] = centi
     return centi
