@@ -47,6 +47,22 @@ def _days(data: Path) -> tuple[dt.date, dt.date]:
     return ts.min().date(), ts.max().date()
 
 
+def assert_rebuild_equals_live(data: Path, out_dir: Path, live: ParquetStorage, *, records: int) -> None:
+    """Rebuild every day of ``data`` into ``out_dir``: one run, every record, and each derived table
+    equal to what the live run wrote (the WebSocket's rejects: REST items are not in raw_ws)."""
+    start, end = _days(data)
+    report = rebuild(data, out_dir, start, end)
+    assert report.runs == 1 and report.records == records
+    out = ParquetStorage(out_dir)
+    for table in DERIVED:
+        ours, theirs = out.read_parquets(table), live.read_parquets(table)
+        if table == "rejects":
+            theirs = theirs[theirs["source"] == "ws"]
+        ours, theirs = _sorted(ours), _sorted(theirs)
+        assert len(theirs) > 0, table
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=table)
+
+
 async def test_rebuild_of_a_faulty_run_gives_the_rows_the_live_run_wrote(tmp_path: Path) -> None:
     faults = FaultPlan(gap_every=300, duplicate_every=700, reorder_every=900, malformed_every=500)
     data, collector = await _record(tmp_path, faults, 12, schedule=[(4, "drop"), (3, "drop")])
@@ -56,17 +72,7 @@ async def test_rebuild_of_a_faulty_run_gives_the_rows_the_live_run_wrote(tmp_pat
     assert raw["n"].is_monotonic_increasing or raw.sort_values("n")["n"].diff().dropna().eq(1).all()
     assert collector.counters.malformed > 0 and collector.counters.disconnects >= 2
     assert (live.read_parquets("raw_rest")["source"] == "discovery").any()
-    start, end = _days(data)
-    report = rebuild(data, tmp_path / "out", start, end)
-    assert report.runs == 1 and report.records == len(raw)
-    out = ParquetStorage(tmp_path / "out")
-    for table in DERIVED:
-        ours, theirs = out.read_parquets(table), live.read_parquets(table)
-        if table == "rejects":  # the WebSocket's: REST items rejected by discovery are not in raw_ws
-            theirs = theirs[theirs["source"] == "ws"]
-        ours, theirs = _sorted(ours), _sorted(theirs)
-        assert len(theirs) > 0, table
-        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=table)
+    assert_rebuild_equals_live(data, tmp_path / "out", live, records=len(raw))
     events = live.read_parquets("book_events")["action"]
     assert {"gap", "recovered", "disconnect", "resync_requested"} <= set(events)
 

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from kalshi_collector.live.collector import Collector, CollectorOptions
-from kalshi_collector.live.rebuild_io import DERIVED, rebuild
 from kalshi_collector.sim import FaultPlan, SimConfig, SimExchange
 from kalshi_collector.storage import ParquetStorage
 from tests.live.simrun import collector_config
-from tests.live.test_rebuild import _days, _sorted
+from tests.live.test_rebuild import assert_rebuild_equals_live
 
 pytestmark = pytest.mark.slow
 
@@ -69,17 +68,7 @@ async def test_rebuild_of_a_run_over_several_lanes_gives_the_rows_the_live_run_w
     assert len(markets[-1]["lanes"]) == len(collector.lanes) and any(m["forget"] for m in markets)
     checks = [msgspec.json.decode(d) for d, k in zip(raw["data"], raw["kind"], strict=True) if k == "crosscheck"]
     assert {c["lane"] for c in checks} - {0}, "cross-checks routed to the lane that owns the market"
-    start, end = _days(data)
-    report = rebuild(data, tmp_path / "out", start, end)
-    assert report.runs == 1 and report.records == len(raw)
-    out = ParquetStorage(tmp_path / "out")
-    for table in DERIVED:
-        ours, theirs = out.read_parquets(table), live.read_parquets(table)
-        if table == "rejects":  # the WebSocket's: REST items rejected by discovery are not in raw_ws
-            theirs = theirs[theirs["source"] == "ws"]
-        ours, theirs = _sorted(ours), _sorted(theirs)
-        assert len(theirs) > 0, table
-        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=table)
+    assert_rebuild_equals_live(data, tmp_path / "out", live, records=len(raw))
     events = live.read_parquets("book_events")
     assert {"gap", "recovered", "disconnect", "resync_requested"} <= set(events["action"])
     # the same sid number on two connections is two subscriptions
