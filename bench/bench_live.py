@@ -52,14 +52,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kalshi_collector.cli", "sim", "--port", str(port), "--seed", "1",
-         "--rate", str(RATE), "--brackets", "12", "--history-days", "1", "--history-trades", "5",
-         "--state-dir", str(state), "--log-level", "WARNING", "--series", *SERIES],
-        stdout=subprocess.PIPE, text=True,
-    )
+def sim_info(proc: subprocess.Popen) -> dict[str, str]:
+    """What a started ``kalshi-collector sim`` prints: its URLs and the key it made."""
     info: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -68,7 +62,18 @@ def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
             info[m.group(1)] = m.group(2)
         if len(info) == 4:
             break
-    return proc, info
+    return info
+
+
+def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kalshi_collector.cli", "sim", "--port", str(port), "--seed", "1",
+         "--rate", str(RATE), "--brackets", "12", "--history-days", "1", "--history-trades", "5",
+         "--state-dir", str(state), "--log-level", "WARNING", "--series", *SERIES],
+        stdout=subprocess.PIPE, text=True,
+    )
+    return proc, sim_info(proc)
 
 
 def rss_mb() -> float:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import aiohttp
 import numpy as np
 import pyarrow.parquet as pq
 
-from bench.bench_live import _free_port, rss_mb
+from bench.bench_live import _free_port, rss_mb, sim_info
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.kalshi import messages as wm
 from kalshi_collector.kalshi.auth import KalshiSigner
@@ -69,15 +68,7 @@ def start_sim(state: Path) -> tuple[subprocess.Popen, dict[str, str]]:
             str(BURST_SECONDS)) if BURST_RATE else ())],
         stdout=subprocess.PIPE, text=True,
     )
-    info: dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.match(r"^(REST URL|WS URL|API key id|private key): (.+)$", line.strip())
-        if m:
-            info[m.group(1)] = m.group(2)
-        if len(info) == 4:
-            break
-    return proc, info
+    return proc, sim_info(proc)
 
 
 async def open_tickers(rest_url: str) -> list[str]:
