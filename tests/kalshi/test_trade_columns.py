@@ -40,3 +40,15 @@ def test_an_unreadable_price_is_refused_like_the_record_path() -> None:
     bad = {"trades": [{**PAGE["trades"][0], "yes_price_dollars": "abc"}]}
     with pytest.raises(BadNumber):
         tc.columns(msgspec.json.decode(json.dumps(bad).encode(), type=tc.TradesPage))
+
+
+def test_one_ticker_page_and_absent_no_prices_equal_the_record_path() -> None:
+    """The repeated-value string column and Arrow's ``100 - yes`` give the very table of the records."""
+    one = {"trades": [{**t, "ticker": "E-M1", "taker_outcome_side": "no"} for t in PAGE["trades"]], "cursor": ""}
+    body = json.dumps(one).encode()
+    records = [m.Trade._from_wire(t) for t in msgspec.json.decode(body, type=m._TradesResp).trades]
+    cols = tc.columns(msgspec.json.decode(body, type=tc.TradesPage))
+    assert trades_table_from_columns("E", cols).equals(trades_table("E", records))
+    assert cols.ticker.to_pylist() == ["E-M1"] * 3 and cols.no_price.to_pylist() == [71.0, 98.5, 1.0]
+    empty = tc.columns(msgspec.json.decode(b'{"trades": []}', type=tc.TradesPage))
+    assert empty.num_rows == 0 and trades_table_from_columns("E", empty).num_rows == 0
