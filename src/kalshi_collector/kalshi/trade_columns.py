@@ -77,7 +77,6 @@ def columns(page: TradesPage) -> TradeColumns:
     """The page's trades as columns (raises ``BadNumber`` for an unreadable price or count, as
     ``Trade`` does)."""
     ts = page.trades
-    n = len(ts)
     yes = pa.array(_converted(list(map(_YES, ts)), dollars_to_cents), pa.float64())
     no = pa.array(_converted(list(map(_NO, ts)), dollars_to_cents), pa.float64())
     if no.null_count:  # absent: 100 - yes, computed by Arrow (exact: whole and half cents)
