@@ -84,7 +84,7 @@ async def open_tickers(rest_url: str) -> list[str]:
                 return out
 
 
-async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
+async def baseline(info: dict[str, str], seconds: float, sim_pid: int) -> dict[str, float]:
     """A bare consumer: every market on one connection, receive + json.loads, nothing else."""
     signer = KalshiSigner.from_files(info["API key id"], info["private key"])
     tickers = await open_tickers(info["REST URL"])
@@ -98,6 +98,7 @@ async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
                 await ws.send_str(wm.subscribe(i + 1, ["orderbook_delta", "ticker", "trade"], piece).decode())
             warm_until = time.monotonic() + 5.0  # the 20,000 subscription snapshots first
             end = warm_until + seconds
+            sim_cpu0 = None
             while time.monotonic() < end:
                 msg = await ws.receive(timeout=5)
                 if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -105,13 +106,16 @@ async def baseline(info: dict[str, str], seconds: float) -> dict[str, float]:
                 obj = json.loads(msg.data)
                 if time.monotonic() < warm_until:
                     continue
+                if sim_cpu0 is None:
+                    sim_cpu0 = proc_cpu(sim_pid)
                 n += 1
                 sec = int(time.monotonic())
                 per_second[sec] = per_second.get(sec, 0) + 1
                 if obj.get("type") == "orderbook_delta":
                     lat.append(time.time() - obj["msg"]["ts_ms"] / 1000)
     a = np.array(lat) * 1000
-    return {"markets": len(tickers), "msgs_per_s": n / seconds, "peak_per_s": max(per_second.values(), default=0),
+    sim_share = (proc_cpu(sim_pid) - (sim_cpu0 or 0.0)) / seconds
+    return {"markets": len(tickers), "msgs_per_s": n / seconds, "sim_cpu": sim_share, "peak_per_s": max(per_second.values(), default=0),
             "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99))}
 
 
@@ -180,7 +184,7 @@ async def _loop_probe(stalls: array, stop: asyncio.Event) -> None:
         stalls.append(loop.time() - t0 - 0.001)
 
 
-async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str, object]:
+async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: int) -> dict[str, object]:
     cfg = config_from_dict({
         "kalshi": {"api_key_id": info["API key id"], "private_key_path": info["private key"],
                    "base_url": info["REST URL"], "ws_url": info["WS URL"], "requests_per_second": 0},
@@ -202,6 +206,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
     stalls, stop = array("d"), asyncio.Event()
     prober = asyncio.create_task(_loop_probe(stalls, stop))
     rss_start, n0, cpu0, t0 = rss_mb(), c.counters.messages, _cpu(), time.monotonic()
+    sim_cpu0 = proc_cpu(sim_pid)
     c.probe.warm = True
     rss_series, peak, last_n = [], 0, n0
     while time.monotonic() - t0 < seconds:
@@ -210,6 +215,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
         peak, last_n = max(peak, c.counters.messages - last_n), c.counters.messages
     c.probe.warm = False
     elapsed, cpu = time.monotonic() - t0, _cpu() - cpu0
+    sim_share = (proc_cpu(sim_pid) - sim_cpu0) / elapsed
     msgs, rss_end = c.counters.messages - n0, rss_mb()
     stop.set()
     await prober
@@ -225,7 +231,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
         "take_max_ms": max(c.probe.take, default=0) * 1000, "build_ms": float(np.median(c.probe.build)) * 1000
         if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
         "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series), "rss_series": list(rss_series),
-        "cpu_share": cpu / elapsed, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
+        "cpu_share": cpu / elapsed, "sim_cpu": sim_share, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
         "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
     }
 
@@ -233,6 +239,13 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float) -> dict[str
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far: the simulator shares this
+    machine's cores with the collector, so its share says how much room the collector had."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _folder_bytes(path: Path) -> int:
@@ -260,13 +273,14 @@ def main() -> None:
         tmpd = Path(tmp)
         sim, info = start_sim(tmpd / "sim")
         try:
-            b = asyncio.run(baseline(info, BASELINE_SECONDS))
+            b = asyncio.run(baseline(info, BASELINE_SECONDS, sim.pid))
             bursts = (f", bursts of {BURST_RATE:,.0f} events/s for {BURST_SECONDS:.0f} s every {BURST_EVERY_S:.0f} s"
                       if BURST_RATE else "")
             print(f"simulator: {b['markets']:,} open markets, {RATE:,.0f} order-flow events/s (300 busy markets){bursts}")
             print(f"baseline (receive + json.loads only, one connection, {BASELINE_SECONDS:.0f} s): "
-                  f"{b['msgs_per_s']:,.0f} msg/s (peak second {b['peak_per_s']:,}), exchange->parsed p50 {b['p50_ms']:.2f} ms p99 {b['p99_ms']:.2f} ms")
-            r = asyncio.run(ours(info, tmpd / "data", SECONDS))
+                  f"{b['msgs_per_s']:,.0f} msg/s (peak second {b['peak_per_s']:,}), exchange->parsed p50 {b['p50_ms']:.2f} ms p99 {b['p99_ms']:.2f} ms; "
+                  f"simulator CPU {b['sim_cpu']:.0%} of one core")
+            r = asyncio.run(ours(info, tmpd / "data", SECONDS, sim.pid))
         finally:
             sim.terminate()
             sim.wait(10)
@@ -283,7 +297,7 @@ def main() -> None:
           f"{r['build_ms']:.0f} ms from its first step to stored, in chunks (median; target <= 250 ms)")
     print(f"  RSS {r['rss_start']:.0f} MB at the start of the window, {r['rss_end']:.0f} MB at its end "
           f"(max {r['rss_max']:.0f}; {r['rss_before']:.0f} MB before the collector; target <= 1 GB, flat); "
-          f"CPU {r['cpu_share']:.0%} of one core (this process; the simulator runs in its own)")
+          f"CPU {r['cpu_share']:.0%} of one core (this process; the simulator, in its own, {r['sim_cpu']:.0%})")
     series = r.get("rss_series") or []
     if len(series) >= 120:  # a long run: is memory flat after warm-up? one sample a minute
         minutes = series[59::60]

@@ -190,6 +190,9 @@ class StorageConfig(_Section):
     # At stop, while part files cannot be written (disk full), retry this long before leaving the
     # rows in the journal and exiting non-zero (keep it under systemd's TimeoutStopSec, 120 s).
     stop_wait_for_space_seconds: NonNegative = 60.0
+    # Build and write part files of at least this many rows in a helper process, so a flush does
+    # not slow the WebSocket read loop (it would share the GIL); 0 = always in the collector's process.
+    writer_process_min_rows: Annotated[int, msgspec.Meta(ge=0)] = 20_000
 
     def __post_init__(self) -> None:
         if not re.match(r"^[A-Za-z0-9_]+$", self.collector_id):

@@ -78,7 +78,8 @@ class Collector:
         col = config.collection
         key_id, key_path = config.require_credentials("the WebSocket")
         self.rest = KalshiRestClient.from_config(config)
-        self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id)
+        self.store = store or LiveStore(config.storage.data_dir, collector_id=config.storage.collector_id,
+                                        writer_process_min_rows=config.storage.writer_process_min_rows or None)
         self.stop_report: StopReport | None = None  # set once stopped: rows a full disk kept out of parts
         self.tape = RawTape.for_store(self.store, clock=clock) if col.raw_tape else None
         if self.tape is not None:

@@ -10,6 +10,7 @@ appends to them without a lock), only cut from their front.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from kalshi_collector.storage.arrowtables import ArrowTables
@@ -18,6 +19,9 @@ from kalshi_collector.storage.partwrite import TableRows
 from kalshi_collector.storage.rows import Rejected
 
 __all__ = ["FlushBatch", "RowBuffers"]
+
+
+_RELEASE_SLICE = 4096
 
 
 def _empty() -> dict[str, list]:
@@ -30,6 +34,19 @@ class FlushBatch:
 
     tables: dict[str, TableRows]
     rejects: dict[str, list[Rejected]]
+
+    def release(self) -> None:
+        """Free the flushed rows a slice at a time (after :meth:`RowBuffers.give_back`).
+
+        Dropping a list of 100,000 row tuples frees them all in one C call that holds the GIL for
+        tens of milliseconds, a stall of the read loop; freed in slices, with a turn for the loop
+        between them, each hold is well under a millisecond.
+        """
+        for rows in self.tables.values():
+            for column in (rows.journaled, rows.pending):
+                while column:
+                    del column[-_RELEASE_SLICE:]
+                    time.sleep(0)
 
 
 class RowBuffers:

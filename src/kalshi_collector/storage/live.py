@@ -124,6 +124,9 @@ class LiveStore:
     (:func:`~kalshi_collector.storage.fs.default_journal_dir`).
     ``journal_options``: segment size (the disk space reserved for the journal) and the file layer
     (tests inject faults through it); see ``journal``.
+    ``writer_process_min_rows``: a part of at least that many rows is built and written by a
+    helper process, so the flush thread does not take the read loop's GIL time (``partjob.py``);
+    None (the default) writes every part in this process.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class LiveStore:
         journal_dir: str | os.PathLike[str] | None = None,
         fs: StorageFS | None = None,
         journal_options: JournalOptions | None = None,
+        writer_process_min_rows: int | None = None,
     ) -> None:
         if not _COLLECTOR_ID_RE.match(collector_id):
             raise ValueError(f"collector_id {collector_id!r}: expected letters, digits or underscores only")
@@ -147,7 +151,8 @@ class LiveStore:
         self._io_lock = threading.Lock()
         self._journal = JournalWriter(_journal_path(data_dir, self.root, journal_dir), collector_id,
                                       options=journal_options)
-        self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error)
+        self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error,
+                                 process_min_rows=writer_process_min_rows)
         self._compactor = DayCompactor(self._fs, self.root, collector_id)
         self._recovery = JournalRecovery(self._fs, self.root, collector_id, self._journal, self._io_lock)
         self._buffers = RowBuffers()
@@ -297,6 +302,7 @@ class LiveStore:
                 self._buffers.give_back(batch)
                 if complete:
                     self._retire(cut)
+        batch.release()  # outside the lock: freeing the written rows takes a while
         if complete and self._write_errors.active:
             self._write_errors.clear_all("part files are written again; every buffered row is stored")
         for name, count in written.items():
@@ -375,6 +381,8 @@ class LiveStore:
             **self._counters,
             "compaction_errors": self._compactor.errors,
             "parts_written": self._parts.parts_written,
+            "writer_process_jobs": self._parts.process.jobs if self._parts.process else 0,
+            "writer_process_restarts": self._parts.process.restarts if self._parts.process else 0,
             "days_compacted": self._compactor.days_compacted,
             "torn_journal_bytes": self._recovery.torn_bytes,
             "damaged_journal_bytes": self._recovery.damaged_bytes,
@@ -398,6 +406,7 @@ class LiveStore:
             if self._sync_thread is not None:
                 self._sync_thread.join()
             self._waited = retry_until_stored(self, wait_for_space_seconds)
+            self._parts.close()
         report = StopReport(self.buffered_rows, self.unsynced_rows, self._journal.directory, self._data_dir,
                             self._waited, self._last_error)
         if not self._journal.closed:

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kalshi_collector.storage.arrowtables import split_by_day as split_tables
 from kalshi_collector.storage.catalog import TableSpec
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.gcpause import paused_gc
 from kalshi_collector.storage.journal import encode_rejects
-from kalshi_collector.storage.layout import PartName, day_from_index
-from kalshi_collector.storage.rows import Rejected, rows_to_table, split_by_day
+from kalshi_collector.storage.layout import day_from_index
+from kalshi_collector.storage.partjob import PartProcess, PartTarget, build_and_write
+from kalshi_collector.storage.rows import Rejected, split_by_day
 
 __all__ = ["PartWriter", "TableRows"]
 
@@ -53,11 +53,17 @@ class PartWriter:
     """Writes parts named ``part-CID-FIRSTUS-LASTUS-N`` (N: the journal cut the flush covers).
 
     ``on_error(what, exc)`` reports a failed write (the store logs and counts it).
+    ``process_min_rows``: parts of at least that many rows are built and written by a helper
+    process (``partjob.py``); None: every part in this process.
     """
 
     def __init__(self, fs: StorageFS, root: Path, collector_id: str,
-                 on_error: Callable[[str, BaseException], None]) -> None:
+                 on_error: Callable[[str, BaseException], None], *,
+                 process_min_rows: int | None = None) -> None:
         self._fs, self._root, self._collector_id, self._on_error = fs, root, collector_id, on_error
+        self._target = PartTarget(fs, root, collector_id)
+        self._process = PartProcess() if process_min_rows is not None else None
+        self._process_min_rows = process_min_rows or 0
         self.parts_written = 0
         self.rows_rejected: dict[str, int] = {}
 
@@ -104,25 +110,29 @@ class PartWriter:
 
     def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list,
                    tables: list[pa.Table]) -> tuple[int | None, list[Rejected]]:
-        """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all."""
-        path = None
-        try:
-            table, bad_rows = rows_to_table(spec, rows)
-            if tables:  # the day's Arrow tables, checked against the schema when appended
-                table = pa.concat_tables([table, *tables] if table.num_rows else tables)
-            if not table.num_rows:
-                return 0, bad_rows
-            span = pc.min_max(table.column(0).cast(pa.int64()))
-            name = PartName(self._collector_id, span["min"].as_py(), span["max"].as_py(), cut)
-            path = spec.layout.part_file(self._root, day_from_index(day), name)
-            self._fs.write_parquet(path, table, **spec.part_options)
-        except Exception as exc:  # noqa: BLE001 - any failure: keep the rows, report, go on
-            if path is None or self._discard(path):
-                self._on_error(f"{spec.name} {day_from_index(day)}: {len(rows) + sum(t.num_rows for t in tables)} rows kept for the next "
-                               f"flush; writing {path} failed", exc)
+        """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all.
+
+        A big part is built and written by the helper process (``partjob.py``: the read loop keeps
+        the GIL); a small one, or one whose rows msgpack cannot carry, right here.
+        """
+        done = None
+        size = len(rows) + sum(t.num_rows for t in tables)
+        if self._process is not None and size >= self._process_min_rows:
+            try:
+                done = self._process.write(self._target, spec, cut, day, rows, tables)
+            except (TypeError, ValueError, OverflowError):  # a value msgpack cannot encode
+                done = None
+        if done is None:
+            done = build_and_write(self._target, spec, cut, day, rows, tables)
+        if done.error is not None:
+            if done.path is None or self._discard(done.path):
+                self._on_error(f"{spec.name} {day_from_index(day)}: {size} rows kept for the next "
+                               f"flush; writing {done.path} failed", done.error)
                 return None, []
+        elif done.count == 0:
+            return 0, done.bad_rows
         self.parts_written += 1
-        return table.num_rows, bad_rows
+        return done.count, done.bad_rows
 
     def _discard(self, path: Path) -> bool:
         """After a failed part write, make sure no part is left; False if one is there to stay."""
@@ -135,6 +145,15 @@ class PartWriter:
             log.error("a failed write left %s in place and it cannot be deleted (%s): keeping it as written",
                       path, exc)
             return False
+
+    def close(self) -> None:
+        """Stop the helper process, if one was started."""
+        if self._process is not None:
+            self._process.close()
+
+    @property
+    def process(self) -> PartProcess | None:
+        return self._process
 
     def write_rejects(self, cut: int, rejects: dict[str, list[Rejected]]) -> bool:
         """Quarantine rows that cannot be stored; the ones written leave ``rejects``."""

@@ -1,0 +1,98 @@
+"""Parts built and written by the helper process (``storage/partjob.py``): the same files as the
+in-process path, bad rows quarantined the same way, and a failed or killed helper costs nothing
+but a retry (rows kept, journaled, written by the next flush's new helper)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from storage_helpers import T0, delta_row, orderbook_row, raw_ws_row
+
+from kalshi_collector.storage import LiveStore
+from kalshi_collector.storage.catalog import ORDERBOOK_SNAPSHOTS, TABLES
+from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.partjob import PartJob, PartTarget
+from kalshi_collector.storage.rows import rows_to_table
+
+
+def _write(data_dir: Path, process: bool) -> None:
+    with LiveStore(data_dir, journal_sync_interval=None, writer_process_min_rows=1 if process else None) as store:
+        store.extend("orderbook_deltas", [delta_row(T0 + i, i) for i in range(5000)])
+        store.extend("raw_ws", [raw_ws_row(T0 + i, i) for i in range(3000)])
+        snap, bad = rows_to_table(ORDERBOOK_SNAPSHOTS, [orderbook_row(T0 + i, i) for i in range(200)])
+        assert not bad
+        store.append_table("orderbook_snapshots", snap)
+        store.append("orderbook_deltas", (*delta_row(T0, 1)[:-1], "not a number"))  # wrong type: rejected
+        store.sync()
+        assert store.flush() == {"orderbook_deltas": 5000, "raw_ws": 3000, "orderbook_snapshots": 200}
+        assert store.stats["writer_process_jobs"] == (3 if process else 0)
+
+
+def _content(data_dir: Path) -> dict[str, pa.Table]:
+    out = {}
+    for table in ("orderbook_deltas", "raw_ws", "orderbook_snapshots"):
+        files = sorted((data_dir / table).rglob("*.parquet"))
+        assert len(files) == 1
+        out[table] = pq.read_table(files[0])
+    return out
+
+
+def test_the_helper_writes_what_the_collector_process_writes(tmp_path: Path) -> None:
+    _write(tmp_path / "here", process=False)
+    _write(tmp_path / "helper", process=True)
+    here, helper = _content(tmp_path / "here"), _content(tmp_path / "helper")
+    for table in here:
+        assert helper[table].equals(here[table]), table
+    for folder in ("here", "helper"):  # the bad row is quarantined either way
+        assert len(list((tmp_path / folder / "_rejected" / "orderbook_deltas").iterdir())) == 1
+
+
+def test_a_killed_helper_costs_a_retry_not_a_row(tmp_path: Path) -> None:
+    rows = [delta_row(T0 + i, i) for i in range(2000)]
+    with LiveStore(tmp_path, journal_sync_interval=None, writer_process_min_rows=1) as store:
+        store.extend("orderbook_deltas", rows[:1000])
+        assert store.flush() == {"orderbook_deltas": 1000}
+        pid = store._parts.process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        store.extend("orderbook_deltas", rows[1000:])
+        assert store.flush() == {}  # the dead helper: nothing written, nothing lost
+        assert store.buffered_rows == 1000 and store.stats["write_errors"] == 1
+        assert store.stats["writer_process_restarts"] == 1
+        assert store.flush() == {"orderbook_deltas": 1000}  # a new helper
+        assert store._parts.process.pid not in (None, pid)
+    stored = pq.read_table(tmp_path / "orderbook_deltas").num_rows
+    assert stored == 2000
+
+
+def test_a_write_failing_in_the_helper_keeps_the_rows(tmp_path: Path) -> None:
+    with LiveStore(tmp_path, journal_sync_interval=None, writer_process_min_rows=1) as store:
+        (tmp_path / "orderbook_deltas").write_text("a file where the table's folder belongs")
+        store.extend("orderbook_deltas", [delta_row(T0 + i, i) for i in range(100)])
+        assert store.flush() == {}
+        assert store.buffered_rows == 100 and store.stats["write_errors"] == 1
+        (tmp_path / "orderbook_deltas").unlink()
+        assert store.flush() == {"orderbook_deltas": 100}
+        assert store.stats["writer_process_restarts"] == 0  # the helper reported it and lives on
+
+
+def test_a_failed_write_in_the_helper_comes_back_as_the_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the data folder should be")
+    job = PartJob.of(PartTarget(LocalFS(), blocker, "c0"), TABLES["orderbook_deltas"], 7, 20_000,
+                     [delta_row(T0, 1)], [])
+    done = job.run()  # exactly what the helper runs
+    assert done.count == 1 and isinstance(done.error, OSError) and done.path is not None
+
+
+def test_a_row_msgpack_cannot_carry_is_written_here_and_quarantined(tmp_path: Path) -> None:
+    with LiveStore(tmp_path, journal_sync_interval=None, writer_process_min_rows=1) as store:
+        store.extend("orderbook_deltas", [delta_row(T0 + i, i) for i in range(10)])
+        store.append("orderbook_deltas", (*delta_row(T0, 1)[:-1], 1 << 70))  # beyond 64 bits
+        assert store.flush() == {"orderbook_deltas": 10}
+        assert store.stats["writer_process_jobs"] == 0
+        assert store.stats["rows_rejected"]["orderbook_deltas"] == 1
