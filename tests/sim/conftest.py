@@ -12,7 +12,8 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,20 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, rsa.R
     return "6a3b9f1e-1111-4c2d-9e8f-000000000001", public, key
 
 
+def noon_clock(day: date = TODAY) -> Any:
+    """Exchange time from noon UTC of ``day`` on, at the wall clock's pace: the simulator's
+    statuses at start follow the clock's hour (the next day's event opens at 15:00 UTC), so without
+    this a test's markets, and the share of the order flow each gets, depend on when it runs."""
+    start_ms = int(datetime.combine(day, dt_time(12), tzinfo=UTC).timestamp() * 1000)
+    t0 = time.monotonic()
+    return lambda: start_ms + int((time.monotonic() - t0) * 1000)
+
+
 def make_config(key_pair: tuple[str, Path, Any], **overrides: Any) -> SimConfig:
     key_id, public, _ = key_pair
     values: dict[str, Any] = dict(seed=7, series=SERIES, today=TODAY, history_days=6, cutoff_days=3,
                                   history_trades_per_market=60, message_rate=0.0, api_key_id=key_id,
-                                  public_key_path=public, ping_interval=30.0)
+                                  public_key_path=public, ping_interval=30.0, clock=noon_clock())
     values.update(overrides)
     return SimConfig(**values)
 
