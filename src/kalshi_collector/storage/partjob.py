@@ -29,13 +29,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from kalshi_collector.storage.arrowtables import from_ipc, to_ipc
 from kalshi_collector.storage.catalog import TABLES, TableSpec
 from kalshi_collector.storage.fs import StorageFS
+from kalshi_collector.storage.journal.frames import decode_rows, encode_rows
 from kalshi_collector.storage.layout import PartName, day_from_index
 from kalshi_collector.storage.rows import Rejected, rows_to_table
 
@@ -44,8 +44,6 @@ __all__ = ["PartDone", "PartJob", "PartProcess", "build_and_write"]
 log = logging.getLogger(__name__)
 
 _ENCODE_CHUNK = 4096  # rows per msgpack call: each holds the GIL for about a millisecond at most
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder()
 
 
 @dataclass
@@ -108,7 +106,7 @@ class PartJob:
            tables: list[pa.Table]) -> PartJob:
         chunks = []
         for start in range(0, len(rows), _ENCODE_CHUNK):
-            chunks.append(_encoder.encode(rows[start:start + _ENCODE_CHUNK]))
+            chunks.append(encode_rows(rows[start:start + _ENCODE_CHUNK]))
             time.sleep(0)  # give the read loop a turn between chunks
         return cls(target, spec.name, cut, day, chunks, [bytes(to_ipc(t)) for t in tables])
 
@@ -125,14 +123,14 @@ class PartJob:
         if head_blob is None:
             return None
         head, n_rows, n_tables = pickle.loads(head_blob)
-        blobs = [_receive(inp) or b"" for _ in range(n_rows + n_tables)]
+        blobs = [_receive_or_fail(inp) for _ in range(n_rows + n_tables)]
         return replace(head, row_chunks=blobs[:n_rows], table_blobs=blobs[n_rows:])
 
     def run(self) -> PartDone:
         """In the helper: decode and do exactly what the in-process path does."""
         rows: list = []
         for chunk in self.row_chunks:
-            rows += [tuple(row) for row in _decoder.decode(chunk)]
+            rows += decode_rows(chunk)
         done = build_and_write(self.target, TABLES[self.table], self.cut, self.day, rows,
                                [from_ipc(blob) for blob in self.table_blobs])
         if done.error is not None:
@@ -159,6 +157,13 @@ def _receive(inp: BinaryIO) -> bytes | None:
     blob = inp.read(size)
     if len(blob) < size:
         raise EOFError("the pipe closed inside a message")
+    return blob
+
+
+def _receive_or_fail(inp: BinaryIO) -> bytes:
+    blob = _receive(inp)
+    if blob is None:
+        raise EOFError("the pipe closed inside a job")
     return blob
 
 

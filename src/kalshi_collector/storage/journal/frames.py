@@ -38,8 +38,10 @@ __all__ = [
     "FrameFormat",
     "Probe",
     "ProbeStatus",
+    "decode_rows",
     "encode_frame",
     "encode_rejects",
+    "encode_rows",
 ]
 
 MAGIC = b"KCJRNL2\n"
@@ -91,6 +93,18 @@ def encode_frame(batches: list[tuple[str, list]]) -> bytes:
     crc = zlib.crc32(memoryview(buf)[_CRC_FROM:-1])
     _HEAD_V2.pack_into(buf, 0, FRAME_MARKER, crc, length)
     return bytes(buf)
+
+
+def encode_rows(rows: list) -> bytes:
+    """Rows as a frame's payload holds them (``[row, ...]``, the same value rules), for a process
+    that writes parts from them (``storage/partjob.py``). Raises ``TypeError``, ``ValueError`` or
+    ``OverflowError`` for a value msgpack cannot hold at all (the caller writes those rows itself)."""
+    return _encoder.encode(rows)
+
+
+def decode_rows(blob: bytes) -> list[tuple]:
+    """:func:`encode_rows`'s rows back, as tuples."""
+    return [tuple(row) for row in _decoder.decode(blob)]
 
 
 def encode_rejects(rejected: list[tuple[Any, str]]) -> bytes:
