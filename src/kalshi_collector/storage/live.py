@@ -124,9 +124,8 @@ class LiveStore:
     (:func:`~kalshi_collector.storage.fs.default_journal_dir`).
     ``journal_options``: segment size (the disk space reserved for the journal) and the file layer
     (tests inject faults through it); see ``journal``.
-    ``writer_process_min_rows``: a part of at least that many rows is built and written by a
-    helper process, so the flush thread does not take the read loop's GIL time (``partjob.py``);
-    None (the default) writes every part in this process.
+    ``writer_process_min_rows``: parts this big are written by a helper process (``partjob.py``:
+    the flush then takes none of the read loop's GIL time); None: all in this process.
     """
 
     def __init__(
@@ -151,8 +150,7 @@ class LiveStore:
         self._io_lock = threading.Lock()
         self._journal = JournalWriter(_journal_path(data_dir, self.root, journal_dir), collector_id,
                                       options=journal_options)
-        self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error,
-                                 process_min_rows=writer_process_min_rows)
+        self._parts = PartWriter(self._fs, self.root, collector_id, self._write_error, process_min_rows=writer_process_min_rows)
         self._compactor = DayCompactor(self._fs, self.root, collector_id)
         self._recovery = JournalRecovery(self._fs, self.root, collector_id, self._journal, self._io_lock)
         self._buffers = RowBuffers()
@@ -380,9 +378,7 @@ class LiveStore:
             "rows_rejected": dict.fromkeys(TABLES, 0) | self._parts.rows_rejected,
             **self._counters,
             "compaction_errors": self._compactor.errors,
-            "parts_written": self._parts.parts_written,
-            "writer_process_jobs": self._parts.process.jobs if self._parts.process else 0,
-            "writer_process_restarts": self._parts.process.restarts if self._parts.process else 0,
+            **self._parts.counts,
             "days_compacted": self._compactor.days_compacted,
             "torn_journal_bytes": self._recovery.torn_bytes,
             "damaged_journal_bytes": self._recovery.damaged_bytes,

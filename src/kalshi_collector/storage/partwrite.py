@@ -155,6 +155,13 @@ class PartWriter:
     def process(self) -> PartProcess | None:
         return self._process
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """For the store's stats: parts written, and the helper process's jobs and restarts."""
+        helper = self._process
+        return {"parts_written": self.parts_written, "writer_process_jobs": helper.jobs if helper else 0,
+                "writer_process_restarts": helper.restarts if helper else 0}
+
     def write_rejects(self, cut: int, rejects: dict[str, list[Rejected]]) -> bool:
         """Quarantine rows that cannot be stored; the ones written leave ``rejects``."""
         complete = True
