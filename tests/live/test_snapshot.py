@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -157,6 +158,14 @@ def test_ticker_values_exact_and_empty_sides() -> None:
     assert (odd.volume, odd.yes_bid) == (7.0, 1.5)
     with pytest.raises(ValueError):
         ticker_values(_ticker_msg(TAIL, volume_fp="lots").msg)
+
+
+@pytest.mark.parametrize("fp", ["18477.00", "0.01", "12.34", "7", "100000000.01", "0.10", "999999999999.99",
+                                "3.3333333333", " 5.00", "1e3", "-2.50", "0.00"])
+def test_ticker_counts_equal_the_decimal_conversion(fp: str) -> None:
+    """The ticker path reads counts with ``float`` (cheaper); it must give Decimal's float exactly."""
+    values = ticker_values(_ticker_msg(TAIL, volume_fp=fp, open_interest_fp=fp).msg)
+    assert values.volume == float(Decimal(fp)) == values.open_interest
 
 
 def test_update_ticker_keeps_the_last_good_values(state: tuple[BookStore, SnapshotBuilder]) -> None:

@@ -74,20 +74,21 @@ class TickerValues(NamedTuple):
 
 
 def _contracts(fp: str | None) -> float | None:
-    """Exact ``*_fp`` parse without Decimal for the usual ``"18477.00"`` shape.
+    """An ``*_fp`` count (``"18477.00"``) as contracts, exactly and without Decimal.
 
-    ``int("1847700") / 100`` and ``float(Decimal("18477.00"))`` are both the correctly rounded value
-    of the same rational, so they are equal; anything else goes through :func:`fp_to_contracts`.
-    (Volumes are nearly all distinct: memoising them would only evict the order book's entries.)
+    ``float(text)`` is the correctly rounded value of the decimal the text spells, and so is
+    ``float(Decimal(text))`` (CPython converts a Decimal to float through its own digits), so the
+    two are the same float for every string both accept; ``float`` is four times cheaper, and a
+    ticker message carries four counts. What ``float`` refuses goes to :func:`fp_to_contracts`,
+    which raises ``BadNumber`` (or reads what only Decimal reads). Volumes are nearly all distinct:
+    memoising them would only evict the order book's entries.
     """
-    if fp is None:
+    if not fp:
         return None
-    if len(fp) > 3 and fp[-3] == "." and fp[-2:].isdigit():
-        try:
-            return int(fp[:-3] + fp[-2:]) / 100
-        except ValueError:
-            pass
-    return fp_to_contracts(fp)
+    try:
+        return float(fp)
+    except ValueError:
+        return fp_to_contracts(fp)
 
 
 def _price_or_none(dollars: str) -> float | None:
