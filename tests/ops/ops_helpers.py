@@ -48,14 +48,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def collector_config(sim: SimExchange, data_dir: Path | str, *, port: int = 0, **collection: Any):
+def collector_config(sim: SimExchange, data_dir: Path | str, *, port: int = 0, stop_wait: float = 60.0,
+                     **collection: Any):
     return config_from_dict({
         "kalshi": {"api_key_id": sim.api_key_id, "private_key_path": str(sim.private_key_path),
                    "base_url": sim.rest_url, "ws_url": sim.ws_url, "requests_per_second": 0},
         "event_series": [SERIES],
         "collection": {"interval_seconds": 1, "stall_timeout_seconds": 5, "rest_check_interval_seconds": 1,
                        **collection},
-        "storage": {"data_dir": str(data_dir), "flush_interval_seconds": 0.5},
+        "storage": {"data_dir": str(data_dir), "flush_interval_seconds": 0.5, "stop_wait_for_space_seconds": stop_wait},
         "metrics": {"host": "127.0.0.1", "port": port},
     }, env={})
 
@@ -122,7 +123,8 @@ async def _monitored(tmp: Path, notify_path: Path) -> Monitored:
     await sim.start()
     try:
         good = Collector(collector_config(sim, tmp / "good", port=good_port), options=CollectorOptions(stats_interval=3600))
-        bad = Collector(collector_config(sim, broken_dir, port=bad_port), options=CollectorOptions(stats_interval=3600))
+        # its rows can never be written: a stop that waits for space would only wait (60 s by default)
+        bad = Collector(collector_config(sim, broken_dir, port=bad_port, stop_wait=0.5), options=CollectorOptions(stats_interval=3600))
         runs = [asyncio.create_task(run_monitored(good, 30)), asyncio.create_task(run_monitored(bad, 30))]
         async with aiohttp.ClientSession() as http:
             base = f"http://127.0.0.1:{good_port}"
