@@ -471,6 +471,13 @@ class BookStore:
         book = self._books.get(ticker)
         return book is not None and book.valid
 
+    def not_valid(self, tickers: Iterable[str]) -> list[str]:
+        """Those of ``tickers`` without a valid book. The resync retry asks this of every tracked
+        market every second (20,000 at scale), so it reads the dict itself: half the cost of
+        calling :meth:`is_valid` per market."""
+        get = self._books.get
+        return [t for t in tickers if (book := get(t)) is None or not book.valid]
+
     def valid_count(self) -> int:
         return sum(1 for b in self._books.values() if b.valid)
 

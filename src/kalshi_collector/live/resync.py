@@ -147,8 +147,8 @@ class Resync:
             return
         now_us = int(self._clock() * US)
         since_us, wait_us = int(subscribed_at * US), self.retry_seconds * US
-        is_valid, asked_at = self._books.is_valid, self._requested_at.get  # every tracked market, every second
-        stale = sorted(t for t in tracked if not is_valid(t) and now_us - asked_at(t, since_us) > wait_us)
+        asked_at = self._requested_at.get
+        stale = sorted(t for t in self._books.not_valid(tracked) if now_us - asked_at(t, since_us) > wait_us)
         if stale:
             if self._on_retry is not None:
                 self._on_retry(now_us, sid, stale)
