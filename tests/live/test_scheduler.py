@@ -210,6 +210,7 @@ def test_moves_during_cooldown_accumulate_against_the_snapshot() -> None:
     for i, bid in enumerate((34.0, 35.0, 36.0)):  # one cent at a time during the cooldown
         spikes.observe("A", bid, 37.0, 31.0, now=1.0 + i)
     assert spikes.pending == {"A"}
+    assert not spikes.watching("A") and spikes.watching("B")  # A's quote need not be worked out again
     assert not spikes.should_snapshot(4.0)
     assert spikes.should_snapshot(5.1)
 
@@ -246,7 +247,7 @@ def test_a_contract_never_snapshotted_takes_its_first_quote_as_reference() -> No
 
 def test_threshold_zero_disables_spikes() -> None:
     spikes = SpikeDetector(0, 2)
-    assert not spikes.enabled
+    assert not spikes.enabled and not spikes.watching("A")
     spikes.record_snapshot({"A": (30.0, 33.0, 31.0)}, now=0.0)
     assert not spikes.observe("A", 90.0, 95.0, 91.0, now=1.0)
     assert not spikes.should_snapshot(100.0)

@@ -168,6 +168,21 @@ def test_ticker_counts_equal_the_decimal_conversion(fp: str) -> None:
     assert values.volume == float(Decimal(fp)) == values.open_interest
 
 
+def test_the_memoised_ticker_path_gives_the_checked_values() -> None:
+    """Once its prices are known a ticker takes the fast path: same values, same refusals."""
+    from kalshi_collector.live.snapshot import _checked_values
+
+    shapes = [dict(), dict(price_dollars="0.0000", yes_ask_dollars="0.0000"), dict(yes_bid_dollars="0.0150"),
+              dict(volume_fp="", yes_bid_size_fp="7", open_interest_fp="12.34"), dict(yes_ask_size_fp="0.00")]
+    for shape in shapes:
+        body = _ticker_msg(TAIL, **shape).msg
+        first, again = ticker_values(body), ticker_values(body)  # the second with every price memoised
+        assert first == again == _checked_values(body) and type(again) is TickerValues
+    for bad in (dict(volume_fp="lots"), dict(yes_bid_size_fp="1,000.00")):
+        with pytest.raises(ValueError):
+            ticker_values(_ticker_msg(TAIL, **bad).msg)
+
+
 def test_update_ticker_keeps_the_last_good_values(state: tuple[BookStore, SnapshotBuilder]) -> None:
     _, builder = state
     before = builder.ticker_state(FOCUS)

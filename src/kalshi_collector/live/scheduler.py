@@ -170,6 +170,11 @@ class SpikeDetector:
     def enabled(self) -> bool:
         return self.threshold > 0
 
+    def watching(self, ticker: str) -> bool:
+        """Whether :meth:`observe` would look at ``ticker`` now (spikes on, no move pending for it):
+        the caller may skip working out the quote otherwise."""
+        return self.threshold > 0 and ticker not in self._pending
+
     @property
     def pending(self) -> frozenset[str]:
         """Contracts whose move is waiting for a snapshot."""

@@ -91,16 +91,23 @@ def _contracts(fp: str | None) -> float | None:
         return fp_to_contracts(fp)
 
 
-def _price_or_none(dollars: str) -> float | None:
+_PRICES: dict[str | None, float | None] = {}
+"""Dollar string -> its snapshot price (None for an empty side), for every price seen: a market has
+at most a few hundred distinct prices, and three are read per ticker message."""
+_PRICES_MAX = 100_000
+_MISS = object()
+
+
+def _price_or_none(dollars: str | None) -> float | None:
     cents = dollars_to_cents(dollars)
-    return cents if cents is not None and 0.0 < cents < 100.0 else None
+    price = cents if cents is not None and 0.0 < cents < 100.0 else None
+    if len(_PRICES) < _PRICES_MAX:
+        _PRICES[dollars] = price
+    return price
 
 
-def ticker_values(body: TickerBody) -> TickerValues:
-    """Convert one ``ticker`` message (exactly). Raises ``BadNumber`` on unparseable strings.
-
-    An empty side's price becomes None and so does its size (Kalshi sends "0.00"), as for a book.
-    """
+def _checked_values(body: TickerBody) -> TickerValues:
+    """The conversion field by field, each with its own rule; raises ``BadNumber`` naming the value."""
     yes_bid = _price_or_none(body.yes_bid_dollars)
     yes_ask = _price_or_none(body.yes_ask_dollars)
     yes_bid_size = _contracts(body.yes_bid_size_fp)
@@ -114,6 +121,35 @@ def ticker_values(body: TickerBody) -> TickerValues:
         None if yes_bid is None else yes_bid_size,
         None if yes_ask is None else yes_ask_size,
     )
+
+
+def ticker_values(body: TickerBody) -> TickerValues:
+    """Convert one ``ticker`` message (exactly). Raises ``BadNumber`` on unparseable strings.
+
+    An empty side's price becomes None and so does its size (Kalshi sends "0.00"), as for a book.
+    A third of the messages at scale are tickers, so the usual case is one pass of memo lookups
+    and ``float`` calls (the same values as :func:`_checked_values`, which takes anything else).
+    """
+    price = _PRICES.get
+    yes_bid = price(body.yes_bid_dollars, _MISS)
+    yes_ask = price(body.yes_ask_dollars, _MISS)
+    last_price = price(body.price_dollars, _MISS)
+    if yes_bid is _MISS or yes_ask is _MISS or last_price is _MISS:
+        return _checked_values(body)
+    volume, interest = body.volume_fp, body.open_interest_fp
+    bid_size, ask_size = body.yes_bid_size_fp, body.yes_ask_size_fp
+    try:
+        bid_count = float(bid_size) if bid_size else None
+        ask_count = float(ask_size) if ask_size else None
+        return tuple.__new__(TickerValues, (
+            yes_bid, yes_ask, last_price,
+            float(volume) if volume else None,
+            float(interest) if interest else None,
+            None if yes_bid is None else bid_count,
+            None if yes_ask is None else ask_count,
+        ))
+    except ValueError:  # a count float refuses: the checked path raises BadNumber (or reads it)
+        return _checked_values(body)
 
 
 _EMPTY_VALUES = TickerValues(None, None, None, None, None, None, None)

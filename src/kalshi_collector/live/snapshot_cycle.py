@@ -59,8 +59,9 @@ class SnapshotCycle:
 
     def on_ticker(self, recv_ts: float, body: TickerBody) -> None:
         self.builder.update_ticker(body)
-        # compare like with like: the detector sees the same quote the snapshot rows will hold
-        self.spikes.observe(body.market_ticker, *self.builder.quote(self._books, body.market_ticker), recv_ts)
+        ticker = body.market_ticker
+        if self.spikes.watching(ticker):  # compare like with like: the quote the snapshot rows will hold
+            self.spikes.observe(ticker, *self.builder.quote(self._books, ticker), recv_ts)
 
     def due(self, now: float) -> SnapshotTrigger | None:
         """Why a snapshot is due at ``now`` (the schedule first), or None."""
