@@ -72,8 +72,7 @@ class PartWriter:
         """Write one part per UTC day; return (rows written, every day written)."""
         if not rows:
             return 0, True
-        with paused_gc():  # rows to columns allocates a tracked object per row: see gcpause.py
-            return self._write_days(spec, cut, rows, rejects)
+        return self._write_days(spec, cut, rows, rejects)
 
     def _write_days(self, spec: TableSpec, cut: int, rows: TableRows,
                     rejects: dict[str, list[Rejected]]) -> tuple[int, bool]:
@@ -123,7 +122,11 @@ class PartWriter:
             except (TypeError, ValueError, OverflowError):  # a value msgpack cannot encode
                 done = None
         if done is None:
-            done = build_and_write(self._target, spec, cut, day, rows, tables)
+            # Only building columns here pauses the garbage collector (a tracked object per row: see
+            # gcpause.py). The pause is process-wide: every young collection the read loop would have
+            # run meanwhile is run at once when it ends, so it lasts no longer than it must.
+            with paused_gc():
+                done = build_and_write(self._target, spec, cut, day, rows, tables)
         if done.error is not None:
             if done.path is None or self._discard(done.path):
                 self._on_error(f"{spec.name} {day_from_index(day)}: {size} rows kept for the next "
