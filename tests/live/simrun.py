@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -67,7 +68,34 @@ def _truth_book(sim: SimExchange, ticker: str, at_ms: int) -> dict[str, dict[flo
     return {side: {float(p): float(q) for p, q in levels.items()} for side, levels in t.items()}
 
 
-def candidate_truths(sim: SimExchange, ticker: str, tape_m: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+class MarketTape:
+    """One market's tape (sorted by receipt) as arrays, for finding where a moment falls in it:
+    a snapshot check asks this thousands of times, and a pandas filter per question took most of
+    the fault tests' time."""
+
+    def __init__(self, tape_m: pd.DataFrame) -> None:
+        self.recv = tape_m["recv_ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        self.kind = tape_m["kind"].to_numpy()
+        exchange = tape_m["exchange_ts"]
+        self.exchange_ms = np.where(exchange.isna(), -1, exchange.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+                                    // 1_000_000)
+        self.deltas = np.flatnonzero(self.kind == "delta")
+
+    def window(self, at: pd.Timestamp) -> tuple[int, int]:
+        """The exchange times (ms) between which a correct book at ``at`` lies (see candidate_truths)."""
+        last = int(np.searchsorted(self.recv, at.value, side="right")) - 1
+        if last >= 0 and self.kind[last] == "delta" and self.exchange_ms[last] >= 0:
+            lo = int(self.exchange_ms[last])
+        else:  # last thing received was a snapshot message: it reflects changes up to about its receipt
+            lo = int(self.recv[last] // 1_000_000) - 2000 if last >= 0 else 0
+        following = int(np.searchsorted(self.deltas, last + 1))
+        hi = 2**62
+        if following < len(self.deltas) and self.exchange_ms[self.deltas[following]] >= 0:
+            hi = int(self.exchange_ms[self.deltas[following]])
+        return lo, hi
+
+
+def candidate_truths(sim: SimExchange, ticker: str, tape_m: pd.DataFrame | MarketTape, at: pd.Timestamp) -> list[dict]:
     """The true books a correct collector may hold at ``at``.
 
     A valid book reflects the exchange up to its position in the stream: at least every change up
@@ -75,15 +103,9 @@ def candidate_truths(sim: SimExchange, ticker: str, tape_m: pd.DataFrame, at: pd
     points the true book can only be one of the states after the changes in that window (a change
     whose message was lost and not yet noticed is the only reason to be behind).
     """
-    before = tape_m[tape_m["recv_ts"] <= at]
-    after = tape_m[(tape_m["recv_ts"] > at) & (tape_m["kind"] == "delta")]
+    market_tape = tape_m if isinstance(tape_m, MarketTape) else MarketTape(tape_m)
+    lo, hi = market_tape.window(at)
     changes = sim.truth.book_ts(ticker)
-    last = before.iloc[-1] if len(before) else None
-    if last is not None and last["kind"] == "delta" and not pd.isna(last["exchange_ts"]):
-        lo = _ms(last["exchange_ts"])
-    else:  # last thing received was a snapshot message: it reflects changes up to about its receipt
-        lo = _ms(last["recv_ts"]) - 2000 if last is not None else 0
-    hi = _ms(after.iloc[0]["exchange_ts"]) if len(after) and not pd.isna(after.iloc[0]["exchange_ts"]) else 2**62
     points = [lo] + changes[bisect.bisect_right(changes, lo) : bisect.bisect_left(changes, hi)]
     return [_truth_book(sim, ticker, p) for p in points]
 
@@ -91,14 +113,15 @@ def candidate_truths(sim: SimExchange, ticker: str, tape_m: pd.DataFrame, at: pd
 def check_valid_snapshots_match_truth(sim: SimExchange, t: Tables, *, min_checked: int = 20) -> int:
     """Every market_snapshots row with book_valid=True equals a true book of that moment."""
     tape = t.tape.sort_values(["recv_ts", "conn", "seq"], kind="stable")
-    by_market = {m: g for m, g in tape.groupby("market_ticker", sort=False)}
+    by_market = {m: MarketTape(g) for m, g in tape.groupby("market_ticker", sort=False)}
+    empty = MarketTape(tape.iloc[:0])
     ob = {k: g for k, g in t.orderbook.groupby(["snapshot_ts", "market_ticker"], sort=False)}
     checked = 0
     failures = []
     for row in t.market[t.market["book_valid"]].itertuples():
         rows = ob.get((row.snapshot_ts, row.market_ticker))
         ours = _book_of(rows) if rows is not None else {"yes": {}, "no": {}}
-        truths = candidate_truths(sim, row.market_ticker, by_market.get(row.market_ticker, tape.iloc[:0]), row.snapshot_ts)
+        truths = candidate_truths(sim, row.market_ticker, by_market.get(row.market_ticker, empty), row.snapshot_ts)
         if ours not in truths:
             failures.append((row.snapshot_ts, row.market_ticker))
         checked += 1
@@ -150,12 +173,14 @@ def check_breaks_recovered(t: Tables, end: pd.Timestamp, *, settle_s: float = 3.
     breaks = ev[(ev["action"].isin(["gap", "duplicate", "out_of_order"]) & on_books) | (ev["action"] == "disconnect")]
     breaks = breaks[breaks["ts"] < end - pd.Timedelta(seconds=settle_s)]
     rec = ev[ev["action"] == "recovered"]
+    spans = {m: (g["ts"].to_numpy(), g["recovered_ts"].to_numpy()) for m, g in rec.groupby("market_ticker")}
     markets = sorted(t.market["market_ticker"].unique())
+    no_span = (rec["ts"].to_numpy()[:0], rec["recovered_ts"].to_numpy()[:0])
     unrecovered = []
-    for g in breaks["ts"]:
+    for g in breaks["ts"].to_numpy():
         for m in markets:
-            r = rec[(rec["market_ticker"] == m) & (rec["ts"] <= g) & (rec["recovered_ts"] >= g)]
-            if r.empty:
-                unrecovered.append((g, m))
+            began, recovered = spans.get(m, no_span)
+            if not ((began <= g) & (recovered >= g)).any():  # no doubt of m spanning this break
+                unrecovered.append((pd.Timestamp(g), m))
     assert not unrecovered, f"{len(unrecovered)} break/market pairs without recovery, e.g. {unrecovered[:3]}"
     return len(breaks)
