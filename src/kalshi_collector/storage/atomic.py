@@ -8,18 +8,42 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["atomic_write_parquet", "atomic_write_bytes", "fsync_dir", "PARQUET_OPTIONS"]
+__all__ = ["atomic_write_parquet", "atomic_write_bytes", "fsync_dir", "PARQUET_OPTIONS", "TableStream",
+           "write_parquet_to"]
 
 # zstd everywhere; dictionary-encode strings (tickers, sides repeat endlessly). Page checksums
 # (CRC-32, cheap) let readers tell a garbled file from a good one instead of returning garbage.
 PARQUET_OPTIONS: dict = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
                          "write_page_checksum": True}
+
+
+@dataclass(frozen=True)
+class TableStream:
+    """A file's rows as tables made one after another (a day too big to hold at once: compaction)."""
+
+    schema: pa.Schema
+    tables: Iterable[pa.Table]
+
+
+def write_parquet_to(where: Any, table: pa.Table | TableStream, **options: Any) -> None:
+    """``pq.write_table`` for a table; a ``ParquetWriter`` fed one table at a time for a stream
+    (each written as it comes, so only one is in memory)."""
+    options = {**PARQUET_OPTIONS, **options}
+    if isinstance(table, pa.Table):
+        pq.write_table(table, where, **options)
+        return
+    row_group_size = options.pop("row_group_size", None)
+    with pq.ParquetWriter(where, table.schema, **options) as writer:
+        for piece in table.tables:
+            writer.write_table(piece, row_group_size=row_group_size)
 
 
 def fsync_dir(path: Path) -> None:
@@ -36,7 +60,7 @@ def _tmp_name(target: Path) -> Path:
 
 def atomic_write_parquet(
     path: str | os.PathLike[str],
-    table: pa.Table,
+    table: pa.Table | TableStream,
     *,
     verify: Callable[[Path], None] | None = None,
     **options,
@@ -52,7 +76,7 @@ def atomic_write_parquet(
     tmp = _tmp_name(target)
     try:
         with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, **{**PARQUET_OPTIONS, **options})
+            write_parquet_to(fh, table, **options)
             fh.flush()
             os.fsync(fh.fileno())
         if verify is not None:

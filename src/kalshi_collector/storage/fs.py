@@ -30,10 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kalshi_collector.storage.atomic import (
-    PARQUET_OPTIONS,
+    TableStream,
     atomic_write_bytes,
     atomic_write_parquet,
     fsync_dir,
+    write_parquet_to,
 )
 
 __all__ = [
@@ -66,11 +67,12 @@ class StorageFS(Protocol):
     def listdir(self, path: PurePath) -> list[str]: ...
     def isdir(self, path: PurePath) -> bool: ...
     def isfile(self, path: PurePath) -> bool: ...
-    def write_parquet(self, path: PurePath, table: pa.Table, **options: Any) -> PurePath: ...
+    def write_parquet(self, path: PurePath, table: pa.Table | TableStream, **options: Any) -> PurePath: ...
     def write_bytes(self, path: PurePath, data: bytes) -> PurePath: ...
     def read_bytes(self, path: PurePath) -> bytes: ...
     def read_table(self, path: PurePath, **kwargs: Any) -> pa.Table: ...
     def iter_batches(self, path: PurePath, batch_size: int) -> Iterator[pa.RecordBatch]: ...
+    def read_row_group(self, path: PurePath, index: int) -> pa.Table: ...
     def read_metadata(self, path: PurePath) -> dict[bytes, bytes]: ...
     def parquet_metadata(self, path: PurePath) -> pq.FileMetaData: ...
     def num_rows(self, path: PurePath) -> int: ...
@@ -98,7 +100,7 @@ class LocalFS:
     def isfile(self, path: Path) -> bool:
         return os.path.isfile(path)
 
-    def write_parquet(self, path: Path, table: pa.Table, **options) -> Path:
+    def write_parquet(self, path: Path, table: pa.Table | TableStream, **options) -> Path:
         """Write atomically (temp file, fsync, rename, fsync folder): readers see all or nothing."""
         return atomic_write_parquet(path, table, **options)
 
@@ -115,6 +117,10 @@ class LocalFS:
     def iter_batches(self, path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
         """The file's rows in order, a batch at a time (a whole day file need not fit in memory)."""
         yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)
+
+    def read_row_group(self, path: Path, index: int) -> pa.Table:
+        """One row group, its page checksums checked (a streamed compaction reads a day file so)."""
+        return pq.ParquetFile(path, page_checksum_verification=True).read_row_group(index)
 
     def read_metadata(self, path: Path) -> dict[bytes, bytes]:
         """The key/value metadata of a parquet file's footer (reads the footer only)."""
@@ -222,7 +228,7 @@ class ObjectStoreFS:
     def write_parquet(
         self,
         path: PurePath,
-        table: pa.Table,
+        table: pa.Table | TableStream,
         *,
         verify: Callable[[Path], None] | None = None,
         **options: Any,
@@ -233,7 +239,7 @@ class ObjectStoreFS:
         """
         with tempfile.TemporaryDirectory(prefix="kc-upload-") as tmp_dir:
             tmp = Path(tmp_dir) / PurePosixPath(path).name
-            pq.write_table(table, tmp, **{**PARQUET_OPTIONS, **options})
+            write_parquet_to(tmp, table, **options)
             if verify is not None:
                 verify(tmp)
             self.fs.put_file(str(tmp), self._key(path))
@@ -254,6 +260,10 @@ class ObjectStoreFS:
     def iter_batches(self, path: PurePath, batch_size: int) -> Iterator[pa.RecordBatch]:
         with self.fs.open(self._key(path), "rb") as fh:
             yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_size)
+
+    def read_row_group(self, path: PurePath, index: int) -> pa.Table:
+        with self.fs.open(self._key(path), "rb") as fh:
+            return pq.ParquetFile(fh, page_checksum_verification=True).read_row_group(index)
 
     def read_metadata(self, path: PurePath) -> dict[bytes, bytes]:
         return self.parquet_metadata(path).metadata or {}

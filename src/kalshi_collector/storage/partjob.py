@@ -210,7 +210,10 @@ class PartProcess:
         return done
 
     def _started(self) -> subprocess.Popen:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._proc is not None and self._proc.poll() is not None:  # died between jobs: a restart too
+            self._stop(kill=True)
+            self.restarts += 1
+        if self._proc is None:
             env = dict(os.environ)
             package_root = str(Path(__file__).resolve().parents[2])  # this very kalshi_collector
             env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
