@@ -6,9 +6,10 @@ Why chunks: at 20,000 markets a whole snapshot takes the read loop 100-300 ms of
 about a millisecond (``SnapshotCycle.run`` yields between them) the loop goes on reading. Why the
 result is still the books at ``snapshot_ts``: the books not read yet are copied just before the
 store first changes them (:class:`~kalshi_collector.book.BookCapture`), and the ticker values
-were copied when the snapshot started. Why Arrow: each step turns its markets into Arrow columns
-at once (market rows and levels), so the store gets two tables (``LiveStore.append_table``) and no
-Python tuple per row is made, journaled or collected.
+were copied when the snapshot started. Why Arrow: each step reads its levels into numpy at once
+and a step of its own turns every few thousand levels into Arrow chunks (market rows and levels),
+so the store gets two tables (``LiveStore.append_table``) and no Python tuple per row is made,
+journaled or collected.
 """
 
 from __future__ import annotations
