@@ -292,15 +292,20 @@ class _Pending:
 
     def orderbook_table(self, snapshot_ts: int) -> pa.Table:
         """The levels as Arrow columns; ticker and side expand from runs in C."""
-        run_ends = pa.array(np.cumsum(np.concatenate(self.counts)).astype(np.int32))
+        run_ends = pa.array(np.cumsum(_joined(self.counts)).astype(np.int32))
         # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
         # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
-        price_cents = pa.array(np.concatenate(self.micros) / float(MICROS_PER_CENT))
-        contracts = pa.array(np.concatenate(self.centi) / float(CENTI_PER_CONTRACT))
+        price_cents = pa.array(_joined(self.micros) / float(MICROS_PER_CENT))
+        contracts = pa.array(_joined(self.centi) / float(CENTI_PER_CONTRACT))
         tickers = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(self.side_tickers, pa.string())))
         sides = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(self.side_names, pa.string())))
         return pa.Table.from_arrays([pa.repeat(pa.scalar(snapshot_ts, TS), self.levels), tickers, sides,
                                      price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS)
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    """One array of the steps' pieces (no copy for one piece: a snapshot built in one go)."""
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 def _concat(chunks: list[pa.Table], schema: pa.Schema) -> pa.Table:
