@@ -55,6 +55,51 @@ def _order_size(rng: random.Random) -> int:
     return rng.randint(1, 9999)  # fractional, e.g. 12.34
 
 
+Orders = dict[str, dict[int, list[int]]]  # side -> price -> resting order sizes (one market)
+
+
+def _snapshot_frames(rng: random.Random, tickers: list[str], ids: dict[str, str]) -> tuple[dict[str, Orders], list[bytes]]:
+    """Each market's resting orders (20 levels a side, 1-4 orders each) and its snapshot frame."""
+    orders: dict[str, Orders] = {}
+    snapshots: list[bytes] = []
+    for seq, ticker in enumerate(tickers, start=1):
+        sides: Orders = {}
+        for side in ("yes", "no"):
+            sides[side] = {p: [_order_size(rng) for _ in range(rng.randint(1, 4))] for p in rng.sample(range(1, 50), 20)}
+        orders[ticker] = sides
+        msg: dict = {"market_ticker": ticker, "market_id": ids[ticker]}
+        for side in ("yes", "no"):
+            msg[f"{side}_dollars_fp"] = [[_dollars(p), _fp(sum(q))] for p, q in sorted(sides[side].items())]
+        snapshots.append(json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg}).encode())
+    return orders, snapshots
+
+
+def _order_event(rng: random.Random, levels: dict[int, list[int]]) -> tuple[int, int]:
+    """One order event on a side's resting orders, applied to them: (price, signed size change)."""
+    roll = rng.random()
+    if roll < 0.4 or not levels:  # new order, clustered near the best bid
+        best = max(levels, default=25)
+        price = min(49, max(1, best - int(rng.expovariate(0.4)) + rng.choice((0, 0, 1))))
+        size = _order_size(rng)
+        levels.setdefault(price, []).append(size)
+        delta = size
+    elif roll < 0.75:  # cancel one resting order
+        price = rng.choice(list(levels))
+        queue = levels[price]
+        delta = -queue.pop(rng.randrange(len(queue)))
+    else:  # fill (part of) the oldest order at the best price
+        price = max(levels)
+        queue = levels[price]
+        filled = min(queue[0], _order_size(rng))
+        queue[0] -= filled
+        if queue[0] == 0:
+            queue.pop(0)
+        delta = -filled
+    if not levels[price]:
+        del levels[price]
+    return price, delta
+
+
 def make_frames(markets: int = MARKETS, deltas: int = DELTAS, seed: int = 7) -> tuple[list[bytes], list[bytes]]:
     """(snapshot frames, delta frames) from an order-level model of each book.
 
@@ -66,46 +111,14 @@ def make_frames(markets: int = MARKETS, deltas: int = DELTAS, seed: int = 7) -> 
     rng = random.Random(seed)
     tickers = [f"KXHIGHCHI-26FEB{11 + i // 60:02d}-B{30 + (i % 60)}.5" for i in range(markets)]
     ids = {t: str(uuid.UUID(int=rng.getrandbits(128))) for t in tickers}
-    orders: dict[str, dict[str, dict[int, list[int]]]] = {}  # ticker -> side -> price -> order sizes
-    snapshots: list[bytes] = []
-    seq = 0
-    for ticker in tickers:
-        sides: dict[str, dict[int, list[int]]] = {}
-        for side in ("yes", "no"):
-            sides[side] = {p: [_order_size(rng) for _ in range(rng.randint(1, 4))] for p in rng.sample(range(1, 50), 20)}
-        orders[ticker] = sides
-        seq += 1
-        msg: dict = {"market_ticker": ticker, "market_id": ids[ticker]}
-        for side in ("yes", "no"):
-            msg[f"{side}_dollars_fp"] = [[_dollars(p), _fp(sum(q))] for p, q in sorted(sides[side].items())]
-        snapshots.append(json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": seq, "msg": msg}).encode())
+    orders, snapshots = _snapshot_frames(rng, tickers, ids)
     frames: list[bytes] = []
+    seq = len(tickers)
     ts_ms = 1_770_834_581_512
     while len(frames) < deltas:
         ticker = rng.choice(tickers)
         side = rng.choice(("yes", "no"))
-        levels = orders[ticker][side]
-        roll = rng.random()
-        if roll < 0.4 or not levels:  # new order, clustered near the best bid
-            best = max(levels, default=25)
-            price = min(49, max(1, best - int(rng.expovariate(0.4)) + rng.choice((0, 0, 1))))
-            size = _order_size(rng)
-            levels.setdefault(price, []).append(size)
-            delta = size
-        elif roll < 0.75:  # cancel one resting order
-            price = rng.choice(list(levels))
-            queue = levels[price]
-            delta = -queue.pop(rng.randrange(len(queue)))
-        else:  # fill (part of) the oldest order at the best price
-            price = max(levels)
-            queue = levels[price]
-            filled = min(queue[0], _order_size(rng))
-            queue[0] -= filled
-            if queue[0] == 0:
-                queue.pop(0)
-            delta = -filled
-        if not levels[price]:
-            del levels[price]
+        price, delta = _order_event(rng, orders[ticker][side])
         seq += 1
         ts_ms += rng.randint(1, 40)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"

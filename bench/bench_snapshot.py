@@ -43,6 +43,50 @@ def _dollars(cents: float) -> str:
     return f"{cents / 100:.4f}"
 
 
+def _ticker_message(rng: random.Random, market_id: str, ticker: str) -> Ticker:
+    """A decoded ``ticker`` message for one market (all the fields Kalshi sends)."""
+    body = {
+        "market_id": market_id,
+        "market_ticker": ticker,
+        "price_dollars": _dollars(rng.randint(20, 60)),
+        "yes_bid_dollars": "0.5000",
+        "yes_ask_dollars": "0.5050",
+        "volume_fp": f"{rng.randint(0, 10**6)}.00",
+        "open_interest_fp": f"{rng.randint(0, 10**5)}.00",
+        "dollar_volume": 1,
+        "dollar_open_interest": 1,
+        "yes_bid_size_fp": "10.00",
+        "yes_ask_size_fp": "12.50",
+        "last_trade_size_fp": "1.00",
+        "ts": 1770834581,
+        "ts_ms": 1770834581512,
+        "time": "2026-02-11T18:29:41Z",
+    }
+    tick = decode(json.dumps({"type": "ticker", "sid": 2, "msg": body}))
+    assert isinstance(tick, Ticker)
+    return tick
+
+
+def _churn(rng: random.Random, books: BookStore, names: list[str], yes_prices: list[float],
+           no_prices: list[float]) -> None:
+    """Remove and re-add a few levels per book (same level count in the end)."""
+    for n in range(4 * MARKETS):
+        ticker = names[n % MARKETS]
+        book = books.get(ticker)
+        assert book is not None
+        side = "yes" if n % 2 else "no"
+        price = rng.choice(yes_prices if side == "yes" else no_prices)
+        qty = (book.yes_bids if side == "yes" else book.no_bids)[round(price * 10_000)]
+        for delta in (-qty, qty):
+            frame = {"type": "orderbook_delta", "sid": 1, "seq": 1, "msg": {
+                "market_ticker": ticker, "price_dollars": _dollars(price),
+                "delta_fp": f"{'-' if delta < 0 else ''}{abs(delta) // 100}.{abs(delta) % 100:02d}", "side": side}}
+            msg = decode(json.dumps(frame))
+            assert isinstance(msg, OrderbookDelta)
+            status = books.apply_delta(msg)
+            assert status.value == "applied", (status, book.invalid_reason)
+
+
 def make_state(seed: int = 11) -> tuple[BookStore, SnapshotBuilder, list[Ticker]]:
     """2,000 books of 50 YES and 50 NO levels (from decoded snapshot frames, then a few thousand
     deltas so the books' insertion order is realistic), discovery info and a ticker message each."""
@@ -66,43 +110,8 @@ def make_state(seed: int = 11) -> tuple[BookStore, SnapshotBuilder, list[Ticker]
         snap = decode(json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": i + 1, "msg": msg}))
         assert isinstance(snap, OrderbookSnapshot)
         books.apply_snapshot(snap)
-        body = {
-            "market_id": msg["market_id"],
-            "market_ticker": ticker,
-            "price_dollars": _dollars(rng.randint(20, 60)),
-            "yes_bid_dollars": "0.5000",
-            "yes_ask_dollars": "0.5050",
-            "volume_fp": f"{rng.randint(0, 10**6)}.00",
-            "open_interest_fp": f"{rng.randint(0, 10**5)}.00",
-            "dollar_volume": 1,
-            "dollar_open_interest": 1,
-            "yes_bid_size_fp": "10.00",
-            "yes_ask_size_fp": "12.50",
-            "last_trade_size_fp": "1.00",
-            "ts": 1770834581,
-            "ts_ms": 1770834581512,
-            "time": "2026-02-11T18:29:41Z",
-        }
-        tick = decode(json.dumps({"type": "ticker", "sid": 2, "msg": body}))
-        assert isinstance(tick, Ticker)
-        tickers.append(tick)
-    # Remove and re-add a few levels per book (same level count in the end).
-    names = list(markets)
-    for n in range(4 * MARKETS):
-        ticker = names[n % MARKETS]
-        book = books.get(ticker)
-        assert book is not None
-        side = "yes" if n % 2 else "no"
-        price = rng.choice(yes_prices if side == "yes" else no_prices)
-        qty = (book.yes_bids if side == "yes" else book.no_bids)[round(price * 10_000)]
-        for delta in (-qty, qty):
-            frame = {"type": "orderbook_delta", "sid": 1, "seq": 1, "msg": {
-                "market_ticker": ticker, "price_dollars": _dollars(price),
-                "delta_fp": f"{'-' if delta < 0 else ''}{abs(delta) // 100}.{abs(delta) % 100:02d}", "side": side}}
-            msg = decode(json.dumps(frame))
-            assert isinstance(msg, OrderbookDelta)
-            status = books.apply_delta(msg)
-            assert status.value == "applied", (status, book.invalid_reason)
+        tickers.append(_ticker_message(rng, msg["market_id"], ticker))
+    _churn(rng, books, list(markets), yes_prices, no_prices)
     builder.set_markets(markets)
     return books, builder, tickers
 

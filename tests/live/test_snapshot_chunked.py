@@ -18,6 +18,7 @@ import pytest
 from kalshi_collector.book import BookStore
 from kalshi_collector.config import CollectionConfig
 from kalshi_collector.kalshi import messages as wm
+from kalshi_collector.live import snapshot_build
 from kalshi_collector.live.counters import Counters, SnapshotTrigger
 from kalshi_collector.live.snapshot import Snapshot, SnapshotBuilder
 from kalshi_collector.live.snapshot_cycle import SnapshotCycle
@@ -103,8 +104,15 @@ def _rows(snap: Snapshot) -> tuple[list[tuple], list[tuple]]:
     return snap.market_rows, snap.orderbook_rows()
 
 
+@pytest.mark.parametrize("emit", [None, (7, 2), (1, 1)], ids=["default", "every-few-steps", "every-step"])
 @pytest.mark.parametrize("seed", range(8))
-def test_a_chunked_snapshot_equals_a_synchronous_one_at_snapshot_ts(seed: int) -> None:
+def test_a_chunked_snapshot_equals_a_synchronous_one_at_snapshot_ts(
+        seed: int, emit: tuple[int, int] | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``emit``: the levels and markets read that make the next step turn them into Arrow chunks
+    (the defaults are bigger than this test's snapshot: one chunk at finish)."""
+    if emit is not None:
+        monkeypatch.setattr(snapshot_build, "EMIT_LEVELS", emit[0])
+        monkeypatch.setattr(snapshot_build, "EMIT_MARKETS", emit[1])
     books, builder = _state(seed)
     expected = copy.deepcopy((books, builder))
     want = expected[1].build(expected[0], TS, "periodic")
@@ -117,6 +125,7 @@ def test_a_chunked_snapshot_equals_a_synchronous_one_at_snapshot_ts(seed: int) -
     got = job.finish()
     assert _rows(got) == _rows(want)
     assert got.orderbook.schema == want.orderbook.schema
+    assert (got.market.column(0).num_chunks > 1) == (emit is not None), "the emit setting took effect"
     assert builder.reference_values() == expected[1].reference_values()
     assert not books.capture.on and not books.capture.done, "no hook left after the snapshot"
     assert builder._job is None

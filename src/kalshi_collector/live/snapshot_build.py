@@ -6,16 +6,17 @@ Why chunks: at 20,000 markets a whole snapshot takes the read loop 100-300 ms of
 about a millisecond (``SnapshotCycle.run`` yields between them) the loop goes on reading. Why the
 result is still the books at ``snapshot_ts``: the books not read yet are copied just before the
 store first changes them (:class:`~kalshi_collector.book.BookCapture`), and the ticker values
-were copied when the snapshot started. Why Arrow: each step turns its markets into Arrow columns
-at once (market rows and levels), so the store gets two tables (``LiveStore.append_table``) and no
-Python tuple per row is made, journaled or collected.
+were copied when the snapshot started. Why Arrow: each step reads its levels into numpy at once
+and a step of its own turns every few thousand levels into Arrow chunks (market rows and levels),
+so the store gets two tables (``LiveStore.append_table``) and no Python tuple per row is made,
+journaled or collected.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate, chain
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -34,6 +35,10 @@ Values = Sequence[float | None]
 """A market's ticker values (``snapshot.TickerValues``): yes_bid, yes_ask, last_price, volume,
 open_interest, yes_bid_size, yes_ask_size."""
 _EMPTY_VALUES: Values = (None, None, None, None, None, None, None)
+EMIT_LEVELS = 8_192
+EMIT_MARKETS = 512
+"""Read levels or markets that make a step of their own turn into Arrow chunks: about 0.3-0.5 ms,
+like a building step, where a chunk per building step cost as much as the building."""
 
 
 class Snapshot(NamedTuple):
@@ -109,7 +114,8 @@ class SnapshotBuild:
         self._market_chunks: list[pa.Table] = []
         self._reference: dict[str, Quote] = {}
         self._chunks: list[pa.Table] = []
-        self.levels = 0  # level rows built so far
+        self._pending = _Pending(0)  # read, not in a chunk yet
+        self.levels = 0  # level rows read so far
 
     def __len__(self) -> int:
         return self._count
@@ -140,81 +146,89 @@ class SnapshotBuild:
 
     def step(self, max_markets: int, max_levels: int = 0) -> bool:
         """Build up to ``max_markets`` more markets (stopping early once ``max_levels`` > 0 level rows
-        are collected); True when every market is built.
+        are read); True when every market is built.
 
-        Allocates as little as it can per market (a market row and a reference quote; the sides go
-        into three flat lists), because what it allocates drives the garbage collector's passes."""
-        side_tickers: list[str] = []
-        side_names: list[str] = []
+        A step reads its books' levels into numpy at once (no level dict is held past it) and keeps
+        the market rows' values in lists; the Arrow tables are made for many steps at once, in a
+        step of their own (no market built) once :data:`EMIT_LEVELS` levels or :data:`EMIT_MARKETS`
+        markets wait: Arrow's fixed cost per call was most of the time of a 0.5 ms step."""
+        pending = self._pending
+        if pending.levels >= EMIT_LEVELS or self._pos - pending.start >= EMIT_MARKETS:
+            self._emit()
+        else:
+            self._build(pending, max_markets, max_levels)
+        return self.done
+
+    def _build(self, pending: _Pending, max_markets: int, max_levels: int) -> None:
+        """The markets of one step. Allocates as little as it can per market (its reference quote if
+        it changed; the sides go into flat lists): what it allocates drives the GC's passes."""
+        add_ticker, add_name = pending.side_tickers.append, pending.side_names.append
         side_levels: list[dict[int, int]] = []
-        add_ticker, add_name, add_levels = side_tickers.append, side_names.append, side_levels.append
-        reference = self._reference
-        events: list[str | None] = []
-        subtitles: list[str | None] = []
-        quotes: list[list[float | None]] = [[], [], [], [], [], [], []]  # bid ask last vol oi bid_size ask_size
-        bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (q.append for q in quotes)
-        valids: list[bool] = []
-        get_book, captured, values_of, old_values = self._books.get, self._captured, self._values.get, self._old_values
-        previous_of = self._previous.get
-        levels, stop = 0, min(self._count, self._pos + max_markets)
-        start = self._pos
-        for ticker, (event_ticker, subtitle) in zip(self._tickers[start:stop], self._infos[start:stop], strict=True):
-            self._pos += 1
+        add_levels = side_levels.append
+        bids, asks, lasts, volumes, interests, bid_sizes, ask_sizes = (column.append for column in pending.quotes)
+        add_valid, reference, previous_of = pending.valids.append, self._reference, self._previous.get
+        get_book, captured, values_of, old_values = self._books.lookup, self._captured, self._values.get, self._old_values
+        levels, first = 0, self._pos
+        pos, stop = first, min(self._count, first + max_markets)
+        for ticker in self._tickers[first:stop]:
+            pos += 1
             values = old_values.get(ticker) if old_values else None
             if values is None:
                 values = values_of(ticker, _EMPTY_VALUES)
             state = captured.get(ticker, _LIVE) if captured else _LIVE
             if state is _LIVE:
                 book = get_book(ticker)
-                if book is not None and book.valid:
-                    top, yes_bids, no_bids = book.top(), book.yes_bids, book.no_bids
-                else:
-                    top = None
-            elif state is not None:
-                top, yes_bids, no_bids = state
-            else:
-                top = None
-            if top is not None:
-                yes_bid, yes_ask, yes_bid_size, yes_ask_size = top
+                state = (book.top(), book.yes_bids, book.no_bids) if book is not None and book.valid else None
+            if state is not None:
+                (yes_bid, yes_ask, yes_bid_size, yes_ask_size), yes_bids, no_bids = state
                 if yes_bids:
-                    add_ticker(ticker), add_name(_YES), add_levels(yes_bids)
+                    add_ticker(ticker)
+                    add_name(_YES)
+                    add_levels(yes_bids)
                 if no_bids:
-                    add_ticker(ticker), add_name(_NO), add_levels(no_bids)
+                    add_ticker(ticker)
+                    add_name(_NO)
+                    add_levels(no_bids)
                 levels += len(yes_bids) + len(no_bids)
-                valid = True
             else:
                 yes_bid, yes_ask, _, _, _, yes_bid_size, yes_ask_size = values
-                valid = False
-            last_price = values[2]
-            events.append(event_ticker), subtitles.append(subtitle), valids.append(valid)
-            bids(yes_bid), asks(yes_ask), lasts(last_price), volumes(values[3]), interests(values[4])
-            bid_sizes(yes_bid_size), ask_sizes(yes_ask_size)
+            add_valid(state is not None)
+            bids(yes_bid)
+            asks(yes_ask)
+            lasts(values[2])
+            volumes(values[3])
+            interests(values[4])
+            bid_sizes(yes_bid_size)
+            ask_sizes(yes_ask_size)
             quote = previous_of(ticker)
-            if quote is None or quote[0] != yes_bid or quote[1] != yes_ask or quote[2] != last_price:
-                quote = (yes_bid, yes_ask, last_price)
+            if quote is None or quote[0] != yes_bid or quote[1] != yes_ask or quote[2] != values[2]:
+                quote = (yes_bid, yes_ask, values[2])
             reference[ticker] = quote
             if max_levels and levels >= max_levels:
                 break
-        self._emit(start, (events, subtitles, quotes, valids), (side_tickers, side_names, side_levels))
-        return self.done
+        self._read(first, pos, side_levels)
 
-    def _emit(self, start: int, markets: tuple[list, list, list, list], sides: tuple[list, list, list]) -> None:
-        """One step's markets and levels as Arrow chunks; the books read are no longer watched."""
-        events, subtitles, quotes, valids = markets
-        if valids:
-            self._market_chunks.append(_market_table(self.snapshot_ts, self.trigger, events,
-                                                     self._tickers[start : self._pos], subtitles, quotes, valids))
-        if sides[2]:
-            table = _orderbook_table(self.snapshot_ts, *sides, self._max_depth)
-            self._chunks.append(table)
-            self.levels += table.num_rows
+    def _read(self, start: int, stop: int, side_levels: list[dict[int, int]]) -> None:
+        """The step's levels into the pending numpy columns; its books are no longer watched."""
+        self._pos = stop
+        self.levels += self._pending.read_levels(side_levels, self._max_depth)
         if self._watching:
-            self._books.capture.done.update(self._tickers[start : self._pos])
+            self._books.capture.done.update(self._tickers[start:stop])
+
+    def _emit(self) -> None:
+        """The pending markets and levels as one Arrow chunk each."""
+        pending, self._pending = self._pending, _Pending(self._pos)
+        if pending.valids:
+            self._market_chunks.append(pending.market_table(self.snapshot_ts, self.trigger,
+                                                            self._tickers, self._infos, self._pos))
+        if pending.levels:
+            self._chunks.append(pending.orderbook_table(self.snapshot_ts))
 
     def finish(self) -> Snapshot:
         """The snapshot (every market must be built); stops the capture."""
         if not self.done:
             raise RuntimeError(f"snapshot finished after {self._pos} of {self._count} markets")
+        self._emit()
         self.abort()
         if self._on_finish is not None:
             self._on_finish(self._reference)
@@ -230,49 +244,77 @@ class SnapshotBuild:
             self._on_finish(None)
 
 
+class _Pending:
+    """What the steps since the last emit read: market rows (Python values, which nothing changes)
+    and levels (numpy columns, read out of the level dicts by the step that reached them)."""
+
+    __slots__ = ("start", "quotes", "valids", "side_tickers", "side_names", "counts", "micros", "centi", "levels")
+
+    def __init__(self, start: int) -> None:
+        self.start = start  # the first market of these rows (the builder's list index)
+        self.quotes: list[list[float | None]] = [[], [], [], [], [], [], []]  # bid ask last vol oi bid_size ask_size
+        self.valids: list[bool] = []
+        self.side_tickers: list[str] = []
+        self.side_names: list[str] = []
+        self.counts: list[np.ndarray] = []
+        self.micros: list[np.ndarray] = []
+        self.centi: list[np.ndarray] = []
+        self.levels = 0
+
+    def read_levels(self, books: list[dict[int, int]], depth: int) -> int:
+        """Append one step's level dicts (parallel to the side lists) as numpy; returns the count."""
+        if not books:
+            return 0
+        if depth:
+            books = [_best_levels(levels, depth) for levels in books]
+        counts = np.fromiter(map(len, books), np.int64, len(books))
+        total = int(counts.sum())
+        self.counts.append(counts)
+        self.micros.append(np.fromiter(chain.from_iterable(books), np.int64, total))
+        self.centi.append(np.fromiter(chain.from_iterable(map(dict.values, books)), np.int64, total))
+        self.levels += total
+        return total
+
+    def market_table(self, snapshot_ts: int, trigger: str, tickers: list[str],
+                     infos: list[tuple[str | None, str | None]], stop: int) -> pa.Table:
+        """These markets' rows as Arrow columns (schema order), converted as the row path would."""
+        n = len(self.valids)
+        events, subtitles = zip(*infos[self.start : stop], strict=True)
+        yes_bid, yes_ask, last, volume, interest, bid_size, ask_size = (
+            pa.array(column, pa.float64()) for column in self.quotes)
+        return pa.Table.from_arrays(
+            [pa.repeat(pa.scalar(snapshot_ts, TS), n), pa.array(events, pa.string()),
+             pa.array(tickers[self.start : stop], pa.string()), pa.array(subtitles, pa.string()),
+             yes_bid, yes_ask, last, volume, interest, pa.repeat(pa.scalar(trigger, pa.string()), n),
+             bid_size, ask_size, pa.array(self.valids, pa.bool_())],
+            schema=MARKET_SNAPSHOTS,
+        )
+
+    def orderbook_table(self, snapshot_ts: int) -> pa.Table:
+        """The levels as Arrow columns; ticker and side expand from runs in C."""
+        run_ends = pa.array(np.cumsum(_joined(self.counts)).astype(np.int32))
+        # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
+        # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
+        price_cents = pa.array(_joined(self.micros) / float(MICROS_PER_CENT))
+        contracts = pa.array(_joined(self.centi) / float(CENTI_PER_CONTRACT))
+        tickers = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(self.side_tickers, pa.string())))
+        sides = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(self.side_names, pa.string())))
+        return pa.Table.from_arrays([pa.repeat(pa.scalar(snapshot_ts, TS), self.levels), tickers, sides,
+                                     price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS)
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    """One array of the steps' pieces (no copy for one piece: a snapshot built in one go)."""
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
 def _concat(chunks: list[pa.Table], schema: pa.Schema) -> pa.Table:
     if not chunks:
         return schema.empty_table()
     return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
 
 
-def _market_table(snapshot_ts: int, trigger: str, events: list[str | None], tickers: list[str],
-                  subtitles: list[str | None], quotes: list[list[float | None]], valids: list[bool]) -> pa.Table:
-    """One chunk's market rows as Arrow columns (schema order), converted as the row path would."""
-    yes_bid, yes_ask, last, volume, interest, bid_size, ask_size = (pa.array(q, pa.float64()) for q in quotes)
-    n = len(tickers)
-    return pa.Table.from_arrays(
-        [pa.repeat(pa.scalar(snapshot_ts, TS), n), pa.array(events, pa.string()), pa.array(tickers, pa.string()),
-         pa.array(subtitles, pa.string()), yes_bid, yes_ask, last, volume, interest,
-         pa.repeat(pa.scalar(trigger, pa.string()), n), bid_size, ask_size, pa.array(valids, pa.bool_())],
-        schema=MARKET_SNAPSHOTS,
-    )
-
-
 def _best_levels(levels: dict[int, int], depth: int) -> dict[int, int]:
     if 0 < depth < len(levels):
         return {price: levels[price] for price in heapq.nlargest(depth, levels)}
     return levels
-
-
-def _orderbook_table(snapshot_ts: int, tickers: list[str], side_names: list[str], books: list[dict[int, int]],
-                     depth: int) -> pa.Table:
-    """Arrow columns from the parallel (market, side, levels) lists; ticker and side expand from runs in C."""
-    if not books:
-        return ORDERBOOK_SNAPSHOTS.empty_table()
-    if depth:
-        books = tuple(_best_levels(levels, depth) for levels in books)
-    run_ends = pa.array(accumulate(map(len, books)), pa.int32())
-    total = run_ends[-1].as_py()
-    # int64 -> float64 is exact below 2**53 and the division is correctly rounded: the same float
-    # that dollars_to_cents("0.2900") or fp_to_contracts("12.34") gives.
-    micros = np.fromiter(chain.from_iterable(books), np.int64, total)
-    centi = np.fromiter(chain.from_iterable(map(dict.values, books)), np.int64, total)
-    price_cents = pa.array(micros / float(MICROS_PER_CENT))
-    contracts = pa.array(centi / float(CENTI_PER_CONTRACT))
-    ticker_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(tickers, pa.string())))
-    side_column = pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, pa.array(side_names, pa.string())))
-    timestamps = pa.repeat(pa.scalar(snapshot_ts, TS), total)
-    return pa.Table.from_arrays(
-        [timestamps, ticker_column, side_column, price_cents, contracts], schema=ORDERBOOK_SNAPSHOTS
-    )
