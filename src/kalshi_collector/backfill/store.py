@@ -110,7 +110,7 @@ def trades_table_from_columns(event_ticker: str, cols: TradeColumns) -> pa.Table
     """A page decoded as columns (``kalshi.trade_columns``) as stored: same table as
     :func:`trades_table`, without a Python object per trade."""
     return pa.table(
-        [cols.created_time, pa.array([event_ticker] * cols.num_rows, pa.string()), cols.ticker, cols.trade_id,
+        [cols.created_time, pa.repeat(pa.scalar(event_ticker, pa.string()), cols.num_rows), cols.ticker, cols.trade_id,
          cols.yes_price, cols.count, cols.taker_side, cols.no_price, cols.taker_book_side, cols.is_block_trade],
         schema=TRADES_SCHEMA,
     )
