@@ -30,8 +30,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import msgspec
-
 from kalshi_collector.backfill.store import (
     TRADES_SCHEMA,
     merge_tables,
@@ -177,9 +175,6 @@ def _baseline(url: str) -> tuple[int, float, float]:
             return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-_COL_DECODER = msgspec.json.Decoder(tc.TradesPage)
-
-
 def main() -> None:
     total = int(os.environ.get("BENCH_REST_PAGES_TRADES", "300000"))
     work = Path(tempfile.mkdtemp(prefix="bench-rest-pages-"))
@@ -195,7 +190,7 @@ def main() -> None:
         best = {k: (v[0][0], min(r[1] for r in v), min(r[2] for r in v)) for k, v in runs.items()}
         c0 = time.process_time()
         for body in pages:
-            tc.columns(_COL_DECODER.decode(body))
+            tc.columns(tc.decode_page(body))
         col_cpu = time.process_time() - c0
     finally:
         shutil.rmtree(work, ignore_errors=True)

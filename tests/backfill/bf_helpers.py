@@ -83,10 +83,10 @@ class RecordingClient(KalshiRestClient):
         super().__init__(*args, **kw)
         self.calls: list[tuple[str, dict[str, str]]] = []
 
-    async def get(self, path, params=None, *, into):  # type: ignore[no-untyped-def]
+    async def get(self, path, params=None, **decoding):  # type: ignore[no-untyped-def]
         items = params.items() if isinstance(params, dict) else (params or [])
         self.calls.append((path, {k: str(v) for k, v in items if v is not None}))
-        return await super().get(path, params, into=into)
+        return await super().get(path, params, **decoding)
 
     def mentions(self, ticker: str) -> list[tuple[str, dict[str, str]]]:
         return [

@@ -4,6 +4,7 @@ the event file, damaged checkpoints, the folder lock."""
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,22 @@ def test_merge_keeps_the_latest_row_per_key_and_sorts() -> None:
     assert merged["price"].to_pylist() == [29.0, 10.0, 11.0]
     assert merged.schema == TRADES_SCHEMA
     assert merge_tables([], TRADES_SCHEMA, ("trade_id",), ("trade_id",)).num_rows == 0
+
+
+def test_merge_sorts_exactly_as_a_plain_sort_by_the_keys() -> None:
+    """The ranked sort (string keys as integer ranks) orders rows as Arrow's sort of the strings
+    themselves: byte order, nulls last, ties in input order; candles' three keys too."""
+    rng = random.Random(7)
+    for _ in range(20):
+        rows = [_trade(f"t{rng.randrange(400)}", rng.choice(["E-B10", "E-B9", "E-A", "E-\u00e9"]), rng.randrange(30))
+                for _ in range(rng.randrange(1, 300))]
+        tables = [trades_table("E", rows[i::3]) for i in range(3)]
+        tables[0] = tables[0].set_column(2, "market_ticker", pa.array(
+            [None if i % 7 == 0 else t for i, t in enumerate(tables[0]["market_ticker"].to_pylist())], pa.string()))
+        merged = merge_tables(tables, TRADES_SCHEMA, ("trade_id",), ("market_ticker", "timestamp", "trade_id"))
+        plain = merged.sort_by([(c, "ascending") for c in ("market_ticker", "timestamp", "trade_id")])
+        assert merged.equals(plain)
+        assert sorted(merged["trade_id"].to_pylist()) == sorted({t.trade_id for t in rows})
 
 
 def test_assembly_interrupted_before_parts_were_deleted_adds_nothing_twice(tmp_path: Path) -> None:

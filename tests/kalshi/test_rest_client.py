@@ -7,6 +7,7 @@ retry / no-retry behaviour and signing with a server that misbehaves on purpose.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -211,3 +212,25 @@ async def test_secrets_never_reach_the_log(aiohttp_server_factory, rsa_key, capl
     text = caplog.text
     assert sent and not any(sig in text for sig in sent)
     assert pem.splitlines()[1] not in text and "KALSHI-ACCESS-SIGNATURE" not in text
+
+
+async def test_trade_columns_read_an_odd_page_at_once_and_retry_a_cut_off_one(aiohttp_server_factory) -> None:
+    """An undocumented side value and a number for a price are read on the first answer (no retry,
+    no lost page); a body cut short is still a bad body, retried until it comes whole."""
+    trade = {"trade_id": "t1", "ticker": "M", "count_fp": "2.00", "yes_price_dollars": 0.33,
+             "created_time": "2026-02-11T18:29:41Z", "taker_outcome_side": "yes", "taker_book_side": "cross"}
+    whole = json.dumps({"trades": [trade], "cursor": ""}).encode()
+    answers = [whole[:-7], whole]
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=answers.pop(0) if answers else whole, content_type="application/json")
+
+    url = await aiohttp_server_factory(handler)
+    async with KalshiRestClient(url, requests_per_second=0, max_backoff=0.01) as c:
+        pages = [p async for p in c.iter_trade_columns(ticker="M")]
+        assert c.stats.bad_bodies == 1 and c.stats.requests == 2
+        pages += [p async for p in c.iter_trade_columns(ticker="M")]
+        assert c.stats.requests == 3
+    for cols in pages:
+        assert cols.yes_price.to_pylist() == [33.0] and cols.no_price.to_pylist() == [67.0]
+        assert cols.taker_book_side.to_pylist() == ["cross"] and cols.count.to_pylist() == [2.0]

@@ -220,10 +220,16 @@ class KalshiRestClient:
 
     # ------------------------------------------------------------------ core request
 
-    async def get(self, path: str, params: dict[str, Any] | Iterable[tuple[str, Any]] | None = None, *, into: type[T]) -> T:
-        """GET ``path`` (relative to the base URL) and decode into ``into``, retrying transient failures."""
+    async def get(self, path: str, params: dict[str, Any] | Iterable[tuple[str, Any]] | None = None, *,
+                  into: type[T] | None = None, decode: Callable[[bytes], T] | None = None) -> T:
+        """GET ``path`` (relative to the base URL) and decode into ``into`` (or with ``decode``, a
+        page reader of its own such as ``trade_columns.decode_page``), retrying transient failures.
+        A ``msgspec.DecodeError`` from either is a truncated or garbled body: retried."""
         qp = _params(params)
-        decoder = msgspec.json.Decoder(into)
+        if decode is None:
+            if into is None:
+                raise TypeError("get() needs into= or decode=")
+            decode = msgspec.json.Decoder(into).decode
         sign = (lambda: self.signer.headers("GET", self._base_path + path)) if self.signer else None
         attempts = 0
 
@@ -235,7 +241,7 @@ class KalshiRestClient:
             if reply.status != 200:
                 raise _refusal(reply, path)
             try:
-                return decoder.decode(reply.body)
+                return decode(reply.body)
             except msgspec.DecodeError as exc:
                 # A 200 whose JSON is cut short is a transport problem (truncated response).
                 self.stats.bad_bodies += 1
@@ -425,7 +431,7 @@ class KalshiRestClient:
         """Pages of trades as Arrow columns (the backfill's bulk path; see ``trade_columns``)."""
         path = "/historical/trades" if historical else "/markets/trades"
         params = {"ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts), "limit": limit}
-        async for page in _pages(self, path, params, tc.TradesPage):
+        async for page in _pages(self, path, params, decode=tc.decode_page):
             yield tc.columns(page)
 
     # ------------------------------------------------------------------ historical tier, exchange
@@ -469,15 +475,16 @@ def _params(params: dict[str, Any] | Iterable[tuple[str, Any]] | None) -> list[t
     return [(k, str(v)) for k, v in items if v is not None]
 
 
-async def _pages(client: KalshiRestClient, path: str, params: dict[str, Any], into: type[T], *,
-                 cursor: str | None = None) -> AsyncIterator[T]:
-    """Cursor pagination: every page of ``path`` from ``cursor`` on (Kalshi's last page has cursor "")."""
+async def _pages(client: KalshiRestClient, path: str, params: dict[str, Any], into: type[T] | None = None, *,
+                 cursor: str | None = None, decode: Callable[[bytes], T] | None = None) -> AsyncIterator[T]:
+    """Cursor pagination: every page of ``path`` from ``cursor`` on (Kalshi's last page has cursor "");
+    each page decoded into ``into`` or by ``decode``."""
     seen: set[str] = set()
     while True:
         page_params = dict(params)
         if cursor:
             page_params["cursor"] = cursor
-        page = await client.get(path, page_params, into=into)
+        page = await client.get(path, page_params, into=into, decode=decode)
         yield page
         cursor = getattr(page, "cursor", "") or ""
         if not cursor:
