@@ -6,13 +6,18 @@ Two process-wide settings decide how long a frame can wait before it is applied:
   threads; CPython hands it over every 5 ms by default. 1 ms keeps the loop from waiting behind them.
 * **The cyclic garbage collector.** It stops every thread while it walks a generation. Most of the
   collector's allocations are row tuples (untracked again at their first collection: they hold only
-  numbers and strings) and transient messages, so the default thresholds (700, 10, 10) run a young
-  collection ~90 times a second at 20k msg/s, and every few seconds a full one walks every object
-  of the process, pandas and pyarrow included: 50-170 ms during which no frame is applied (measured
-  with ``gc.callbacks`` under ``bench_live``: it *was* the exchange->applied p99). So everything alive
-  after start-up (modules, config, the parts; none of it garbage) is moved out of the collector's
-  sight (``gc.freeze``) and the thresholds are raised: young collections become rarer, full ones
-  much rarer. Garbage cycles are still collected; only the cadence changes.
+  numbers and strings) and transient messages. With the default thresholds (700, 10, 10) every few
+  seconds a full collection walks every object of the process, pandas and pyarrow included:
+  50-170 ms during which no frame is applied (measured with ``gc.callbacks`` under ``bench_live``:
+  it *was* the exchange->applied p99). So everything alive after start-up (modules, config, the
+  parts; none of it garbage) is moved out of the collector's sight (``gc.freeze``), and middle and
+  full collections are made rare (one middle collection per ~1M allocations, a full one per 1,000
+  middle ones). The young generation stays *small* (2,000): a young collection's cost is the
+  buffered row tuples it visits, each a few cache misses, so 20,000 of them took 10-30 ms, every
+  half second, at 20k msg/s (``bench scale`` with ``gc.callbacks``, 2026-12-04: young collections
+  p99 24-36 ms, max 65 ms), where 2,000 take ~0.5 ms (p99 5-7 ms), ten times as often, and less GC
+  time in all (0.7 s instead of 1.2 s in the same 30 s run; exchange->applied p99 18-25 ms
+  instead of 47-62 ms). Garbage cycles are still collected; only the cadence changes.
 
 Both are restored when the run ends (several collectors may run in one process, e.g. in tests).
 """
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 __all__ = ["RUN_GC_THRESHOLDS", "RUN_SWITCH_INTERVAL", "ReadLoopPriority"]
 
 RUN_SWITCH_INTERVAL = 0.001
-RUN_GC_THRESHOLDS = (20_000, 50, 1_000)
+RUN_GC_THRESHOLDS = (2_000, 500, 1_000)
 """(young allocations, young collections per middle one, middle collections per full one)."""
 
 

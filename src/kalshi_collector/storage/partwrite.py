@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from kalshi_collector.storage.rows import Rejected, split_by_day
 __all__ = ["PartWriter", "TableRows"]
 
 log = logging.getLogger(__name__)
+
+_PAUSE_MIN_ROWS = 20_000
+"""An in-process part this big is built with the garbage collector paused (gcpause.py); below it
+the read loop's young collections stay short and spread out (live/priority.py)."""
 
 
 @dataclass
@@ -122,10 +127,12 @@ class PartWriter:
             except (TypeError, ValueError, OverflowError):  # a value msgpack cannot encode
                 done = None
         if done is None:
-            # Only building columns here pauses the garbage collector (a tracked object per row: see
-            # gcpause.py). The pause is process-wide: every young collection the read loop would have
-            # run meanwhile is run at once when it ends, so it lasts no longer than it must.
-            with paused_gc():
+            # A big part built here (no helper process) pauses the garbage collector while its
+            # columns are built (a tracked object per row: see gcpause.py). A small one does not:
+            # the pause is process-wide and every young collection the read loop would have run
+            # meanwhile runs at once when it ends, one long stop instead of many short ones.
+            pause = paused_gc() if size >= _PAUSE_MIN_ROWS else nullcontext()
+            with pause:
                 done = build_and_write(self._target, spec, cut, day, rows, tables)
         if done.error is not None:
             if done.path is None or self._discard(done.path):
