@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import heapq
 import random
-from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from math import erf, sqrt
 
@@ -35,6 +33,22 @@ import msgspec
 import numpy as np
 
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
+from kalshi_collector.sim.ids import hash_text, mix64, uuid_from
+from kalshi_collector.sim.records import (
+    CHANNEL_OF_KIND,
+    DAY_MS,
+    DELTA,
+    EVENT_LIFECYCLE,
+    HOUR_MS,
+    LIFECYCLE,
+    MINUTE_MS,
+    TICKER,
+    TRADE,
+    Event,
+    Market,
+    ModelError,
+    Out,
+)
 from kalshi_collector.sim.wirefmt import day_start_ms, dollars, fp, iso_ms, iso_seconds
 
 __all__ = [
@@ -50,204 +64,18 @@ __all__ = [
     "EVENT_LIFECYCLE",
     "CHANNEL_OF_KIND",
     "event_ticker_for",
+    "DAY_MS",
 ]
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 CHECKPOINT_EVERY = 1024  # book-log entries between stored book copies (truth lookups stay O(1k))
-
-# Output kinds, in the order a client usually sees them for one exchange event.
-DELTA, TRADE, TICKER, LIFECYCLE, EVENT_LIFECYCLE = range(5)
-CHANNEL_OF_KIND = {
-    DELTA: "orderbook_delta",
-    TRADE: "trade",
-    TICKER: "ticker",
-    LIFECYCLE: "market_lifecycle_v2",
-    EVENT_LIFECYCLE: "market_lifecycle_v2",
-}
-_MSG_TYPE_OF_KIND = {
-    DELTA: "orderbook_delta",
-    TRADE: "trade",
-    TICKER: "ticker",
-    LIFECYCLE: "market_lifecycle_v2",
-    EVENT_LIFECYCLE: "event_lifecycle",
-}
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _encode = msgspec.json.Encoder().encode
 
 
-class ModelError(ValueError):
-    """A command the model cannot carry out (unknown ticker, wrong status)."""
-
-
 def event_ticker_for(series: str, day: date) -> str:
     """``KXHIGHCHI`` + 2026-02-11 -> ``KXHIGHCHI-26FEB11`` (Kalshi's daily event form)."""
     return f"{series}-{day.year % 100:02d}{_MONTHS[day.month - 1]}{day.day:02d}"
-
-
-def _mix64(x: int) -> int:
-    """splitmix64 finaliser: cheap, well-spread 64-bit hash for deterministic ids."""
-    x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return x ^ (x >> 31)
-
-
-def _uuid_from(a: int, b: int) -> str:
-    """A version-4-shaped UUID string from two 64-bit numbers (deterministic, not random)."""
-    hi, lo = _mix64(a), _mix64(b ^ 0x5DEECE66D)
-    hi = (hi & ~0xF000) | 0x4000
-    lo = (lo & 0x3FFFFFFFFFFFFFFF) | 0x8000000000000000
-    h = f"{hi:016x}{lo:016x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-class Out:
-    """One message the exchange publishes: kind, market, exchange time and the encoded ``msg``.
-
-    ``body`` is the JSON of the ``msg`` object, built once and shared by every subscriber (the
-    server only wraps it with ``type``/``sid``/``seq``). ``body_yes`` is the variant for
-    ``use_yes_price=true`` subscribers when it differs (NO-side orderbook prices).
-    """
-
-    __slots__ = ("kind", "market", "event_ticker", "ts_ms", "body", "body_yes")
-
-    def __init__(self, kind: int, market: Market | None, ts_ms: int, body: str, body_yes: str | None = None,
-                 event_ticker: str | None = None) -> None:
-        self.kind = kind
-        self.market = market
-        self.event_ticker = event_ticker
-        self.ts_ms = ts_ms
-        self.body = body
-        self.body_yes = body_yes
-
-    @property
-    def msg_type(self) -> str:
-        return _MSG_TYPE_OF_KIND[self.kind]
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"Out({self.msg_type}, {self.market.ticker if self.market else self.event_ticker}, {self.body})"
-
-
-@dataclass
-class Event:
-    idx: int
-    ticker: str
-    series: SeriesSpec
-    day: date
-    title: str
-    sub_title: str
-    strike_ms: int  # the close time (Kalshi's strike_date for daily weather)
-    created_ms: int
-    last_updated_ms: int
-    forecast_f: float
-    outcome_f: int  # the settlement high temperature (ground truth, decided at construction)
-    markets: list[Market] = field(default_factory=list)
-
-
-class Market:
-    """One binary bracket market and everything that happened on it."""
-
-    __slots__ = (
-        "idx", "ticker", "event", "market_id", "strike_type", "floor_strike", "cap_strike",
-        "yes_sub_title", "title", "rules_primary", "rules_secondary", "fractional",
-        "created_ms", "updated_ms", "open_ms", "close_ms", "expected_expiration_ms", "latest_expiration_ms",
-        "status", "result", "determination_ms", "settlement_ms", "anchor_c",
-        "yes", "no", "last_ts", "ticker_key",
-        "log_ts", "log_price", "log_delta", "checkpoints",
-        "t_ts", "t_price", "t_cum", "t_cumpx", "t_oi", "t_gseq", "t_taker_yes", "t_block", "t_id_base",
-        "q_ts", "q_bid", "q_ask",
-        "prev_yes_bid", "prev_yes_ask", "prev_price", "last_trade_size",
-    )
-
-    def __init__(self, idx: int, ticker: str, event: Event, market_id: str) -> None:
-        self.idx = idx
-        self.ticker = ticker
-        self.event = event
-        self.market_id = market_id
-        self.strike_type = "between"
-        self.floor_strike: int | None = None
-        self.cap_strike: int | None = None
-        self.yes_sub_title = ""
-        self.title = ""
-        self.rules_primary = ""
-        self.rules_secondary = ""
-        self.fractional = False
-        self.created_ms = self.updated_ms = self.open_ms = self.close_ms = 0
-        self.expected_expiration_ms = self.latest_expiration_ms = 0
-        self.status = "initialized"
-        self.result = ""
-        self.determination_ms: int | None = None
-        self.settlement_ms: int | None = None
-        self.anchor_c = 50
-        self.yes: dict[int, int] = {}
-        self.no: dict[int, int] = {}
-        self.last_ts = 0
-        self.ticker_key: tuple[int, ...] | None = None
-        # book log: price > 0 is a YES bid level, price < 0 a NO bid level at -price
-        self.log_ts = array("q")
-        self.log_price = array("b")
-        self.log_delta = array("q")
-        self.checkpoints: list[tuple[int, dict[int, int], dict[int, int]]] = [(0, {}, {})]
-        # trades (columnar; counts in hundredths; cumulative sums make range sums O(1))
-        self.t_ts = array("q")
-        self.t_price = array("b")  # yes price, cents
-        self.t_cum = array("q")  # cumulative count (hundredths) up to and including trade i
-        self.t_cumpx = array("q")  # cumulative price_cents * count_hundredths
-        self.t_oi = array("q")  # open interest (hundredths) after trade i
-        self.t_gseq = array("q")  # exchange-wide insertion order (newest = largest)
-        self.t_taker_yes = array("b")
-        self.t_block = array("b")
-        self.t_id_base = 0
-        # best-quote time series (cents; 0 = no quote on that side)
-        self.q_ts = array("q")
-        self.q_bid = array("b")
-        self.q_ask = array("b")
-        self.prev_yes_bid = self.prev_yes_ask = self.prev_price = 0
-        self.last_trade_size = 0
-
-    # -- derived values ------------------------------------------------------------------------
-    @property
-    def series_ticker(self) -> str:
-        return self.event.series.ticker
-
-    def best_yes(self) -> int:
-        return max(self.yes) if self.yes else 0
-
-    def best_no(self) -> int:
-        return max(self.no) if self.no else 0
-
-    def quote(self) -> tuple[int, int, int, int]:
-        """(yes_bid, yes_bid_size, yes_ask, yes_ask_size); 0 where a side is empty."""
-        yb = max(self.yes) if self.yes else 0
-        nb = max(self.no) if self.no else 0
-        return yb, self.yes[yb] if yb else 0, (100 - nb) if nb else 0, self.no[nb] if nb else 0
-
-    @property
-    def volume(self) -> int:
-        return self.t_cum[-1] if self.t_cum else 0
-
-    @property
-    def open_interest(self) -> int:
-        return self.t_oi[-1] if self.t_oi else 0
-
-    @property
-    def last_price(self) -> int:
-        return self.t_price[-1] if self.t_price else 0
-
-    def volume_since(self, since_ms: int) -> int:
-        i = bisect_left(self.t_ts, since_ms)
-        if not self.t_cum or i >= len(self.t_cum):
-            return 0
-        return self.t_cum[-1] - (self.t_cum[i - 1] if i > 0 else 0)
-
-    def dollar_volume_ten_thousandths(self) -> int:
-        return self.t_cumpx[-1] if self.t_cumpx else 0
-
-    def trade_id(self, i: int) -> str:
-        return _uuid_from(self.t_id_base, i)
 
 
 def _fmt_day(day: date, long: bool = False) -> str:
@@ -362,7 +190,7 @@ class ExchangeModel:
             raise ModelError(f"event {ticker} already exists")
         times = self._event_times(spec, day)
         # per-event randomness from its own stream: independent of creation order
-        erng = random.Random(_mix64(self.seed * 1_000_003 + hash_text(ticker)))
+        erng = random.Random(mix64(self.seed * 1_000_003 + hash_text(ticker)))
         normal = spec.normals_f[day.month - 1]
         forecast = normal + erng.gauss(0, 4)
         outcome = round(forecast + erng.gauss(0, 2.5))
@@ -392,7 +220,7 @@ class ExchangeModel:
         sigma = 2.5
         for suffix, strike_type, floor_s, cap_s, sub, short, cond in specs:
             idx = len(self.markets)
-            m = Market(idx, f"{ticker}-{suffix}", event, _uuid_from(self.seed * 7919 + idx, hash_text(ticker + suffix)))
+            m = Market(idx, f"{ticker}-{suffix}", event, uuid_from(self.seed * 7919 + idx, hash_text(ticker + suffix)))
             m.strike_type, m.floor_strike, m.cap_strike = strike_type, floor_s, cap_s
             m.yes_sub_title = sub
             m.title = f"Will the high temp in {spec.city} be {short} on {_fmt_day(day)}?"
@@ -410,7 +238,7 @@ class ExchangeModel:
             hi_edge = 1e9 if cap_s is None else (cap_s + 0.5 if strike_type == "between" else cap_s - 0.5)
             p = _normal_cdf((hi_edge - forecast) / sigma) - _normal_cdf((lo_edge - forecast) / sigma)
             m.anchor_c = min(97, max(3, round(p * 100)))
-            m.t_id_base = _mix64(self.seed ^ (idx * 0x2545F4914F6CDD1D) ^ hash_text(m.ticker))
+            m.t_id_base = mix64(self.seed ^ (idx * 0x2545F4914F6CDD1D) ^ hash_text(m.ticker))
             event.markets.append(m)
             self.markets.append(m)
             self.market_by_ticker[m.ticker] = m
@@ -873,10 +701,3 @@ class ExchangeModel:
         for _neg, m, i in heapq.merge(*(one(m) for m in markets)):
             yield m, i
 
-
-def hash_text(text: str) -> int:
-    """Stable 64-bit hash of a string (``hash()`` is salted per process)."""
-    h = 0xCBF29CE484222325
-    for b in text.encode():
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
