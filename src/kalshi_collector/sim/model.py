@@ -27,13 +27,12 @@ import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from datetime import date, timedelta
-from math import erf, sqrt
 
 import msgspec
 import numpy as np
 
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
-from kalshi_collector.sim.ids import hash_text, mix64, uuid_from
+from kalshi_collector.sim.listing import Listing, event_ticker_for, event_times, outcome_result
 from kalshi_collector.sim.records import (
     CHANNEL_OF_KIND,
     DAY_MS,
@@ -69,21 +68,7 @@ __all__ = [
 
 CHECKPOINT_EVERY = 1024  # book-log entries between stored book copies (truth lookups stay O(1k))
 
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _encode = msgspec.json.Encoder().encode
-
-
-def event_ticker_for(series: str, day: date) -> str:
-    """``KXHIGHCHI`` + 2026-02-11 -> ``KXHIGHCHI-26FEB11`` (Kalshi's daily event form)."""
-    return f"{series}-{day.year % 100:02d}{_MONTHS[day.month - 1]}{day.day:02d}"
-
-
-def _fmt_day(day: date, long: bool = False) -> str:
-    return f"{day:%B} {day.day}, {day.year}" if long else f"{day:%b} {day.day}, {day.year}"
-
-
-def _normal_cdf(x: float) -> float:
-    return 0.5 * (1 + erf(x / sqrt(2)))
 
 
 class ExchangeModel:
@@ -119,10 +104,10 @@ class ExchangeModel:
         self.today = today
         self.rng = random.Random(seed)
         self._np = np.random.default_rng(seed)
-        self.events: list[Event] = []
-        self.event_by_ticker: dict[str, Event] = {}
-        self.markets: list[Market] = []
-        self.market_by_ticker: dict[str, Market] = {}
+        self.listing = Listing(seed, brackets_per_event)
+        # the listing's registries, exposed as they always were (the same objects, never rebound)
+        self.events, self.event_by_ticker = self.listing.events, self.listing.event_by_ticker
+        self.markets, self.market_by_ticker = self.listing.markets, self.listing.market_by_ticker
         self.active: list[Market] = []
         self.gseq = 0
         self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
@@ -154,10 +139,10 @@ class ExchangeModel:
         for spec in self.series:
             day = first
             while True:
-                created = self._event_times(spec, day)["created"]
+                created = event_times(spec, day)["created"]
                 if created > ref:
                     break
-                event = self._new_event(spec, day, created_ms=created)
+                event = self.listing.new_event(spec, day, created_ms=created)
                 for m in event.markets:
                     if m.close_ms <= ref:
                         self._finalize_past(m, ref)
@@ -173,88 +158,9 @@ class ExchangeModel:
                 self._seed_book(m, seed_ms, out=None)
                 self.active.append(m)
 
-    def _event_times(self, spec: SeriesSpec, day: date) -> dict[str, int]:
-        base = day_start_ms(day)
-        return {
-            "created": base - 2 * DAY_MS + 15 * HOUR_MS + 2 * MINUTE_MS,
-            "open": base - DAY_MS + 15 * HOUR_MS,
-            # the climate day ends at local-standard midnight; trading stops a minute before
-            "close": base + DAY_MS - spec.lst_offset_hours * HOUR_MS - MINUTE_MS,
-            "expected_expiration": base + DAY_MS + 15 * HOUR_MS,
-            "latest_expiration": base + 8 * DAY_MS + 15 * HOUR_MS,
-        }
-
-    def _new_event(self, spec: SeriesSpec, day: date, *, created_ms: int) -> Event:
-        ticker = event_ticker_for(spec.ticker, day)
-        if ticker in self.event_by_ticker:
-            raise ModelError(f"event {ticker} already exists")
-        times = self._event_times(spec, day)
-        # per-event randomness from its own stream: independent of creation order
-        erng = random.Random(mix64(self.seed * 1_000_003 + hash_text(ticker)))
-        normal = spec.normals_f[day.month - 1]
-        forecast = normal + erng.gauss(0, 4)
-        outcome = round(forecast + erng.gauss(0, 2.5))
-        event = Event(
-            idx=len(self.events), ticker=ticker, series=spec, day=day,
-            title=f"Highest temperature in {spec.city} on {_fmt_day(day)}?",
-            sub_title=f"On {_fmt_day(day)}", strike_ms=times["close"], created_ms=created_ms,
-            last_updated_ms=created_ms, forecast_f=forecast, outcome_f=outcome,
-        )
-        self.events.append(event)
-        self.event_by_ticker[ticker] = event
-        n_between = self.brackets - 2
-        low = int(round(forecast)) - n_between  # the "less" tail's cap; brackets are 2 degrees wide
-        long_day = _fmt_day(day, long=True)
-        secondary = (
-            f"Only the final NWS Daily Climate Report (CLI) for {spec.station_name} for the listed date is "
-            "used. Later revisions to the report published after expiration are not considered."
-        )
-        specs: list[tuple[str, str, int | None, int | None, str, str, str]] = []
-        specs.append((f"T{low}", "less", None, low, f"{low - 1}° or below", f"<{low}°", f"less than {low}° F"))
-        for k in range(n_between):
-            lo = low + 2 * k
-            specs.append((f"B{lo}.5", "between", lo, lo + 1, f"{lo}° to {lo + 1}°", f"{lo}-{lo + 1}°",
-                          f"between {lo}-{lo + 1}° F"))
-        top = low + 2 * n_between - 1
-        specs.append((f"T{top}", "greater", top, None, f"{top + 1}° or above", f">{top}°", f"greater than {top}° F"))
-        sigma = 2.5
-        for suffix, strike_type, floor_s, cap_s, sub, short, cond in specs:
-            idx = len(self.markets)
-            m = Market(idx, f"{ticker}-{suffix}", event, uuid_from(self.seed * 7919 + idx, hash_text(ticker + suffix)))
-            m.strike_type, m.floor_strike, m.cap_strike = strike_type, floor_s, cap_s
-            m.yes_sub_title = sub
-            m.title = f"Will the high temp in {spec.city} be {short} on {_fmt_day(day)}?"
-            m.rules_primary = (
-                f"If the highest temperature recorded {spec.station_wording} for {long_day} as reported by the "
-                f"National Weather Service's Climatological Report (Daily) is {cond}, then the market resolves to Yes."
-            )
-            m.rules_secondary = secondary
-            m.fractional = erng.random() < 0.34
-            m.created_ms = m.updated_ms = created_ms
-            m.open_ms, m.close_ms = times["open"], times["close"]
-            m.expected_expiration_ms = times["expected_expiration"]
-            m.latest_expiration_ms = times["latest_expiration"]
-            lo_edge = -1e9 if floor_s is None else (floor_s - 0.5 if strike_type == "between" else floor_s + 0.5)
-            hi_edge = 1e9 if cap_s is None else (cap_s + 0.5 if strike_type == "between" else cap_s - 0.5)
-            p = _normal_cdf((hi_edge - forecast) / sigma) - _normal_cdf((lo_edge - forecast) / sigma)
-            m.anchor_c = min(97, max(3, round(p * 100)))
-            m.t_id_base = mix64(self.seed ^ (idx * 0x2545F4914F6CDD1D) ^ hash_text(m.ticker))
-            event.markets.append(m)
-            self.markets.append(m)
-            self.market_by_ticker[m.ticker] = m
-        return event
-
-    def _outcome_result(self, m: Market) -> str:
-        t = m.event.outcome_f
-        if m.strike_type == "less":
-            return "yes" if t < (m.cap_strike or 0) else "no"
-        if m.strike_type == "greater":
-            return "yes" if t > (m.floor_strike or 0) else "no"
-        return "yes" if (m.floor_strike or 0) <= t <= (m.cap_strike or 0) else "no"
-
     def _finalize_past(self, m: Market, ref_ms: int) -> None:
         m.status = "finalized"
-        m.result = self._outcome_result(m)
+        m.result = outcome_result(m)
         settle = max(m.close_ms + 2 * MINUTE_MS, min(m.close_ms + 9 * HOUR_MS + 31 * MINUTE_MS, ref_ms - MINUTE_MS))
         m.determination_ms = settle - 30 * MINUTE_MS - 1_000
         m.settlement_ms = settle
@@ -283,7 +189,7 @@ class ExchangeModel:
             n = len(ts)
             if n == 0:
                 continue
-            target = (99 if self._outcome_result(m) == "yes" else 1) if m.status == "finalized" else m.anchor_c
+            target = (99 if outcome_result(m) == "yes" else 1) if m.status == "finalized" else m.anchor_c
             frac = np.arange(1, n + 1) / n
             drift = m.anchor_c + (target - m.anchor_c) * frac**3
             noise = np.cumsum(g.integers(-2, 3, n)) * 0.6
@@ -537,16 +443,10 @@ class ExchangeModel:
     # ------------------------------------------------------------------------------------------
     # lifecycle
     # ------------------------------------------------------------------------------------------
-    def _require_event(self, event_ticker: str) -> Event:
-        event = self.event_by_ticker.get(event_ticker)
-        if event is None:
-            raise ModelError(f"unknown event {event_ticker}")
-        return event
-
     def open_event(self, event_ticker: str, now_ms: int) -> list[Out]:
         """initialized -> active (time-driven on Kalshi: no lifecycle message); seeds the books."""
         out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
+        for m in self.listing.require_event(event_ticker).markets:
             if m.status != "initialized":
                 continue
             m.status = "active"
@@ -558,7 +458,7 @@ class ExchangeModel:
     def close_event(self, event_ticker: str, now_ms: int) -> list[Out]:
         """active -> closed: resting orders are cancelled, each level leaves by a delta."""
         out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
+        for m in self.listing.require_event(event_ticker).markets:
             if m.status not in ("active", "inactive", "initialized"):
                 continue
             for yes_side, book in ((True, m.yes), (False, m.no)):
@@ -573,11 +473,11 @@ class ExchangeModel:
 
     def determine_event(self, event_ticker: str, now_ms: int) -> list[Out]:
         out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
+        for m in self.listing.require_event(event_ticker).markets:
             if m.status != "closed":
                 continue
             m.status = "determined"
-            m.result = self._outcome_result(m)
+            m.result = outcome_result(m)
             m.determination_ms = now_ms
             m.updated_ms = now_ms
             value = "1.0000" if m.result == "yes" else "0.0000"
@@ -589,7 +489,7 @@ class ExchangeModel:
 
     def settle_event(self, event_ticker: str, now_ms: int) -> list[Out]:
         out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
+        for m in self.listing.require_event(event_ticker).markets:
             if m.status != "determined":
                 continue
             m.status = "finalized"
@@ -604,7 +504,7 @@ class ExchangeModel:
         spec = next((s for s in self.series if s.ticker == series_ticker), None)
         if spec is None:
             raise ModelError(f"unknown series {series_ticker}")
-        event = self._new_event(spec, day, created_ms=now_ms)
+        event = self.listing.new_event(spec, day, created_ms=now_ms)
         out: list[Out] = []
         for m in event.markets:
             m.last_ts = max(m.last_ts, now_ms)
