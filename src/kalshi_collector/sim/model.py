@@ -31,6 +31,7 @@ from datetime import date, timedelta
 import msgspec
 import numpy as np
 
+from kalshi_collector.sim.booklog import append_quote, book_at, change, stamp, ticker_body, ticker_out
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
 from kalshi_collector.sim.listing import Listing, event_ticker_for, event_times, outcome_result
 from kalshi_collector.sim.records import (
@@ -48,7 +49,7 @@ from kalshi_collector.sim.records import (
     ModelError,
     Out,
 )
-from kalshi_collector.sim.wirefmt import day_start_ms, dollars, fp, iso_ms, iso_seconds
+from kalshi_collector.sim.wirefmt import day_start_ms, dollars, fp
 
 __all__ = [
     "ExchangeModel",
@@ -65,8 +66,6 @@ __all__ = [
     "event_ticker_for",
     "DAY_MS",
 ]
-
-CHECKPOINT_EVERY = 1024  # book-log entries between stored book copies (truth lookups stay O(1k))
 
 _encode = msgspec.json.Encoder().encode
 
@@ -178,7 +177,7 @@ class ExchangeModel:
             full = m.close_ms - m.open_ms
             if end <= start + 1000 or self.history_trades_per_market == 0:
                 if m.status == "finalized":
-                    self._append_quote(m, m.close_ms, 0, 0)
+                    append_quote(m, m.close_ms, 0, 0)
                 continue
             n = int(round(self.history_trades_per_market * (end - start) / full))
             n = max(1, min(n, (end - start) // 2))
@@ -223,7 +222,7 @@ class ExchangeModel:
             m.last_trade_size = int(count[-1])
             m.last_ts = int(ts[-1])
             if m.status == "finalized":
-                self._append_quote(m, m.close_ms, 0, 0)
+                append_quote(m, m.close_ms, 0, 0)
             per_market.append((m, ts))
         if not per_market:
             return
@@ -249,70 +248,6 @@ class ExchangeModel:
         return bid, ask, m.last_price
 
     # ------------------------------------------------------------------------------------------
-    # time stamps and the book log
-    # ------------------------------------------------------------------------------------------
-    def _stamp(self, m: Market, now_ms: int) -> int:
-        ts = now_ms if now_ms > m.last_ts else m.last_ts + 1
-        m.last_ts = ts
-        return ts
-
-    def _append_quote(self, m: Market, ts: int, bid: int, ask: int) -> None:
-        if m.q_ts and m.q_bid[-1] == bid and m.q_ask[-1] == ask:
-            return
-        m.q_ts.append(ts)
-        m.q_bid.append(bid)
-        m.q_ask.append(ask)
-
-    def _change(self, m: Market, yes_side: bool, price: int, delta: int, ts: int, out: list[Out] | None) -> None:
-        """Apply one book change, log it for the truth, publish it as an orderbook_delta."""
-        book = m.yes if yes_side else m.no
-        level = book.get(price, 0) + delta
-        if level < 0:
-            raise AssertionError("book level below zero")  # a model bug, never input-driven
-        if level:
-            book[price] = level
-        else:
-            del book[price]
-        m.log_ts.append(ts)
-        m.log_price.append(price if yes_side else -price)
-        m.log_delta.append(delta)
-        if len(m.log_ts) % CHECKPOINT_EVERY == 0:
-            m.checkpoints.append((len(m.log_ts), dict(m.yes), dict(m.no)))
-        yb = max(m.yes) if m.yes else 0
-        nb = max(m.no) if m.no else 0
-        self._append_quote(m, ts, yb, (100 - nb) if nb else 0)
-        if out is not None:
-            head = f'{{"market_ticker":"{m.ticker}","market_id":"{m.market_id}","price_dollars":"'
-            tail = f'","delta_fp":"{fp(delta)}","side":"{"yes" if yes_side else "no"}","ts":"{iso_ms(ts)}","ts_ms":{ts}}}'
-            body = head + dollars(price) + tail
-            body_yes = None if yes_side else head + dollars(100 - price) + tail
-            out.append(Out(DELTA, m, ts, body, body_yes))
-
-    def _ticker_out(self, m: Market, ts: int, out: list[Out] | None, force: bool = False) -> None:
-        """Publish a ``ticker`` message when any of its fields changed (or when forced)."""
-        yb, ybs, ya, yas = m.quote()
-        key = (yb, ybs, ya, yas, m.last_price, m.volume, m.open_interest)
-        if not force and key == m.ticker_key:
-            return
-        m.ticker_key = key
-        if out is None:
-            return
-        out.append(Out(TICKER, m, ts, self.ticker_body(m, ts)))
-
-    def ticker_body(self, m: Market, ts: int) -> str:
-        yb, ybs, ya, yas = m.quote()
-        price = m.last_price
-        oi = m.open_interest
-        return (
-            f'{{"market_id":"{m.market_id}","market_ticker":"{m.ticker}","price_dollars":"{dollars(price)}",'
-            f'"yes_bid_dollars":"{dollars(yb)}","yes_ask_dollars":"{dollars(ya)}","volume_fp":"{fp(m.volume)}",'
-            f'"open_interest_fp":"{fp(oi)}","dollar_volume":{m.dollar_volume_ten_thousandths() // 10000},'
-            f'"dollar_open_interest":{oi * price // 10000},"yes_bid_size_fp":"{fp(ybs)}",'
-            f'"yes_ask_size_fp":"{fp(yas)}","last_trade_size_fp":"{fp(m.last_trade_size)}",'
-            f'"ts":{ts // 1000},"ts_ms":{ts},"time":"{iso_seconds(ts)}"}}'
-        )
-
-    # ------------------------------------------------------------------------------------------
     # live order flow
     # ------------------------------------------------------------------------------------------
     def _size(self, m: Market) -> int:
@@ -333,9 +268,9 @@ class ExchangeModel:
                 price = base - k - (rng.random() < 0.3)
                 if price < 1:
                     break
-                stamped = self._stamp(m, ts)
-                self._change(m, yes_side, price, self._size(m) * rng.randint(1, 4), stamped, out)
-        self._ticker_out(m, m.last_ts, out)
+                stamped = stamp(m, ts)
+                change(m, yes_side, price, self._size(m) * rng.randint(1, 4), stamped, out)
+        ticker_out(m, m.last_ts, out)
 
     def step(self, n: int, now_ms: int) -> list[Out]:
         """Generate ``n`` order-flow events on the active markets; return what gets published."""
@@ -379,9 +314,9 @@ class ExchangeModel:
             price = 1 if ceiling >= 1 else 0
         if price < 1:
             return
-        ts = self._stamp(m, now_ms)
-        self._change(m, yes_side, price, self._size(m), ts, out)
-        self._ticker_out(m, ts, out)
+        ts = stamp(m, now_ms)
+        change(m, yes_side, price, self._size(m), ts, out)
+        ticker_out(m, ts, out)
 
     def _cancel(self, m: Market, now_ms: int, out: list[Out]) -> None:
         rng = self.rng
@@ -396,9 +331,9 @@ class ExchangeModel:
         amount = level
         if rng.random() < 0.5:
             amount = (level * rng.randint(1, 9) // 10) // unit * unit or level
-        ts = self._stamp(m, now_ms)
-        self._change(m, yes_side, price, -amount, ts, out)
-        self._ticker_out(m, ts, out)
+        ts = stamp(m, now_ms)
+        change(m, yes_side, price, -amount, ts, out)
+        ticker_out(m, ts, out)
 
     def _trade(self, m: Market, now_ms: int, out: list[Out]) -> None:
         """A taker order crossing the best level of the opposite book: delta, trade, ticker."""
@@ -410,11 +345,11 @@ class ExchangeModel:
             return
         best = max(opp)
         count = min(opp[best], self._size(m))
-        ts = self._stamp(m, now_ms)
-        self._change(m, not taker_yes, best, -count, ts, out)
+        ts = stamp(m, now_ms)
+        change(m, not taker_yes, best, -count, ts, out)
         yes_price = 100 - best if taker_yes else best
         self._record_trade(m, ts, yes_price, count, taker_yes, block=False, out=out)
-        self._ticker_out(m, ts, out)
+        ticker_out(m, ts, out)
 
     def _record_trade(self, m: Market, ts: int, yes_price: int, count: int, taker_yes: bool, *, block: bool,
                       out: list[Out] | None) -> None:
@@ -463,8 +398,8 @@ class ExchangeModel:
                 continue
             for yes_side, book in ((True, m.yes), (False, m.no)):
                 for price in sorted(book):
-                    self._change(m, yes_side, price, -book[price], self._stamp(m, now_ms), out)
-            self._ticker_out(m, m.last_ts, out)
+                    change(m, yes_side, price, -book[price], stamp(m, now_ms), out)
+            ticker_out(m, m.last_ts, out)
             m.status = "closed"
             m.close_ms = min(m.close_ms, now_ms)
             if m in self.active:
@@ -565,20 +500,11 @@ class ExchangeModel:
 
     def book_at(self, m: Market, at_ts_ms: int | None) -> tuple[dict[int, int], dict[int, int]]:
         """(yes, no) books in cents -> hundredths after every change with ts_ms <= at_ts_ms."""
-        if at_ts_ms is None:
-            return dict(m.yes), dict(m.no)
-        end = bisect_right(m.log_ts, at_ts_ms)
-        cp = m.checkpoints[bisect_right(m.checkpoints, end, key=lambda c: c[0]) - 1]
-        yes, no = dict(cp[1]), dict(cp[2])
-        for i in range(cp[0], end):
-            p = m.log_price[i]
-            book, price = (yes, p) if p > 0 else (no, -p)
-            level = book.get(price, 0) + m.log_delta[i]
-            if level:
-                book[price] = level
-            else:
-                book.pop(price, None)
-        return yes, no
+        return book_at(m, at_ts_ms)
+
+    def ticker_body(self, m: Market, ts: int) -> str:
+        """The ``ticker`` message body for ``m`` as it stands (the WebSocket hub's snapshot)."""
+        return ticker_body(m, ts)
 
     def trade_indices(self, markets: list[Market], *, min_ms: int | None, max_ms: int | None,
                       before_gseq: int | None, block: bool | None) -> Iterator[tuple[Market, int]]:
