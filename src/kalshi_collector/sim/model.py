@@ -22,9 +22,7 @@ Ground-truth contract (what collector tests compare against):
 
 from __future__ import annotations
 
-import heapq
 import random
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -49,7 +47,8 @@ from kalshi_collector.sim.records import (
     ModelError,
     Out,
 )
-from kalshi_collector.sim.wirefmt import day_start_ms, dollars, fp
+from kalshi_collector.sim.trades import TradeTape, trade_indices
+from kalshi_collector.sim.wirefmt import day_start_ms
 
 __all__ = [
     "ExchangeModel",
@@ -108,7 +107,6 @@ class ExchangeModel:
         self.events, self.event_by_ticker = self.listing.events, self.listing.event_by_ticker
         self.markets, self.market_by_ticker = self.listing.markets, self.listing.market_by_ticker
         self.active: list[Market] = []
-        self.gseq = 0
         self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
         self._build_initial(now_ms)
         # Realistic activity at scale: most markets quiet, a few hundred busy. ``busy_share`` of
@@ -149,7 +147,7 @@ class ExchangeModel:
                         m.status = "active"
                     pending.append(m)
                 day += timedelta(days=1)
-        self._generate_history(pending, history_end)
+        self.tape = TradeTape(first_gseq=self._generate_history(pending, history_end))
         seed_ms = max(history_end + 1_000, now_ms - 1_000)
         for m in self.markets:
             m.prev_yes_bid, m.prev_yes_ask, m.prev_price = self._history_quote(m)
@@ -168,7 +166,7 @@ class ExchangeModel:
     # ------------------------------------------------------------------------------------------
     # history (numpy, vectorised: 1,000,000 trades must build in seconds)
     # ------------------------------------------------------------------------------------------
-    def _generate_history(self, markets: list[Market], history_end_ms: int) -> None:
+    def _generate_history(self, markets: list[Market], history_end_ms: int) -> int:
         g = self._np
         per_market: list[tuple[Market, np.ndarray]] = []
         for m in markets:
@@ -225,7 +223,7 @@ class ExchangeModel:
                 append_quote(m, m.close_ms, 0, 0)
             per_market.append((m, ts))
         if not per_market:
-            return
+            return 0
         # exchange-wide insertion order = time order (stable: ties keep market order)
         all_ts = np.concatenate([ts for _, ts in per_market])
         order = np.argsort(all_ts, kind="stable")
@@ -236,7 +234,7 @@ class ExchangeModel:
             part = gseq[offset: offset + len(ts)]
             offset += len(ts)
             m.t_gseq.frombytes(part.tobytes())
-        self.gseq = len(order)
+        return len(order)
 
     def _history_quote(self, m: Market) -> tuple[int, int, int]:
         """(yes_bid, yes_ask, last price) as of the end of history: Kalshi's ``previous_*`` values."""
@@ -348,32 +346,8 @@ class ExchangeModel:
         ts = stamp(m, now_ms)
         change(m, not taker_yes, best, -count, ts, out)
         yes_price = 100 - best if taker_yes else best
-        self._record_trade(m, ts, yes_price, count, taker_yes, block=False, out=out)
+        self.tape.record(m, ts, yes_price, count, taker_yes, block=False, oi_grows=rng.random() < 0.6, out=out)
         ticker_out(m, ts, out)
-
-    def _record_trade(self, m: Market, ts: int, yes_price: int, count: int, taker_yes: bool, *, block: bool,
-                      out: list[Out] | None) -> None:
-        oi = m.open_interest
-        oi = oi + count if self.rng.random() < 0.6 else max(0, oi - count)
-        i = len(m.t_ts)
-        m.t_ts.append(ts)
-        m.t_price.append(yes_price)
-        m.t_cum.append((m.t_cum[-1] if m.t_cum else 0) + count)
-        m.t_cumpx.append((m.t_cumpx[-1] if m.t_cumpx else 0) + count * yes_price)
-        m.t_oi.append(oi)
-        m.t_gseq.append(self.gseq)
-        self.gseq += 1
-        m.t_taker_yes.append(1 if taker_yes else 0)
-        m.t_block.append(1 if block else 0)
-        m.last_trade_size = count
-        if out is not None:
-            side = "yes" if taker_yes else "no"
-            out.append(Out(TRADE, m, ts, (
-                f'{{"trade_id":"{m.trade_id(i)}","market_ticker":"{m.ticker}","yes_price_dollars":"{dollars(yes_price)}",'
-                f'"no_price_dollars":"{dollars(100 - yes_price)}","count_fp":"{fp(count)}","taker_side":"{side}",'
-                f'"taker_outcome_side":"{side}","taker_book_side":"{"bid" if taker_yes else "ask"}",'
-                f'"is_block_trade":{"true" if block else "false"},"ts":{ts // 1000},"ts_ms":{ts}}}'
-            )))
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
@@ -508,22 +482,10 @@ class ExchangeModel:
 
     def trade_indices(self, markets: list[Market], *, min_ms: int | None, max_ms: int | None,
                       before_gseq: int | None, block: bool | None) -> Iterator[tuple[Market, int]]:
-        """Trades newest first (descending insertion order) across ``markets`` within the bounds.
+        """Trades newest first across ``markets`` within the bounds (see ``trades.trade_indices``)."""
+        return trade_indices(markets, min_ms=min_ms, max_ms=max_ms, before_gseq=before_gseq, block=block)
 
-        Lazy k-way merge of per-market ranges: a page of 1,000 from a million trades costs
-        O(1,000 log markets), and ``before_gseq`` (the cursor) keeps pages stable while new
-        trades keep arriving.
-        """
-        def one(m: Market) -> Iterator[tuple[int, Market, int]]:
-            lo = 0 if min_ms is None else bisect_left(m.t_ts, min_ms)
-            hi = len(m.t_ts) if max_ms is None else bisect_right(m.t_ts, max_ms)
-            if before_gseq is not None:
-                hi = min(hi, bisect_left(m.t_gseq, before_gseq))
-            gs, bl = m.t_gseq, m.t_block
-            for i in range(hi - 1, lo - 1, -1):
-                if block is None or bool(bl[i]) == block:
-                    yield -gs[i], m, i
-
-        for _neg, m, i in heapq.merge(*(one(m) for m in markets)):
-            yield m, i
-
+    @property
+    def gseq(self) -> int:
+        """The next exchange-wide trade number (= trades so far, history included)."""
+        return self.tape.gseq
