@@ -32,6 +32,7 @@ import numpy as np
 from kalshi_collector.sim.booklog import append_quote, book_at, change, stamp, ticker_body, ticker_out
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
 from kalshi_collector.sim.listing import Listing, event_ticker_for, event_times, outcome_result
+from kalshi_collector.sim.orderflow import OrderFlow
 from kalshi_collector.sim.records import (
     CHANNEL_OF_KIND,
     DAY_MS,
@@ -100,7 +101,6 @@ class ExchangeModel:
         self.series: list[SeriesSpec] = [s if isinstance(s, SeriesSpec) else series_spec(s)
                                          for s in dict.fromkeys(series)]
         self.today = today
-        self.rng = random.Random(seed)
         self._np = np.random.default_rng(seed)
         self.listing = Listing(seed, brackets_per_event)
         # the listing's registries, exposed as they always were (the same objects, never rebound)
@@ -108,13 +108,8 @@ class ExchangeModel:
         self.markets, self.market_by_ticker = self.listing.markets, self.listing.market_by_ticker
         self.active: list[Market] = []
         self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
-        self._build_initial(now_ms)
-        # Realistic activity at scale: most markets quiet, a few hundred busy. ``busy_share`` of
-        # the order flow goes to ``busy_markets`` markets drawn once from the active ones (0 = flow
-        # spread evenly, the original behaviour, so existing seeds give the same messages).
-        self.busy_share = busy_share
-        self.busy: list[Market] = (self.rng.sample(self.active, min(busy_markets, len(self.active)))
-                                   if busy_markets > 0 else [])
+        self._build_initial(now_ms, busy_share)
+        self.flow.pick_busy(self.active, busy_markets)
 
     # ------------------------------------------------------------------------------------------
     # construction
@@ -128,7 +123,7 @@ class ExchangeModel:
         hour_of_day = (now_ms % DAY_MS) // HOUR_MS * HOUR_MS
         return day_start_ms(self.today) + hour_of_day
 
-    def _build_initial(self, now_ms: int) -> None:
+    def _build_initial(self, now_ms: int, busy_share: float) -> None:
         ref = self._reference_ms(now_ms)
         history_end = min(ref, now_ms) - 2_000
         first = self.today - timedelta(days=self.history_days)
@@ -148,11 +143,12 @@ class ExchangeModel:
                     pending.append(m)
                 day += timedelta(days=1)
         self.tape = TradeTape(first_gseq=self._generate_history(pending, history_end))
+        self.flow = OrderFlow(random.Random(self.seed), self.tape.record, busy_share)
         seed_ms = max(history_end + 1_000, now_ms - 1_000)
         for m in self.markets:
             m.prev_yes_bid, m.prev_yes_ask, m.prev_price = self._history_quote(m)
             if m.status == "active":
-                self._seed_book(m, seed_ms, out=None)
+                self.flow.seed_book(m, seed_ms, out=None)
                 self.active.append(m)
 
     def _finalize_past(self, m: Market, ref_ms: int) -> None:
@@ -248,106 +244,14 @@ class ExchangeModel:
     # ------------------------------------------------------------------------------------------
     # live order flow
     # ------------------------------------------------------------------------------------------
-    def _size(self, m: Market) -> int:
-        rng = self.rng
-        if m.fractional and rng.random() < 0.25:
-            return rng.randint(1, 5000)
-        return (int(rng.expovariate(0.02)) + 1) * 100
-
-    def _seed_book(self, m: Market, ts_from: int, out: list[Out] | None) -> None:
-        """Put an opening book on a market: a few levels each side around its fair price."""
-        rng = self.rng
-        center = m.last_price or m.anchor_c
-        top_yes = max(1, min(97, center - 1))
-        top_no = max(1, min(98 - top_yes, 100 - center - 1))
-        ts = max(ts_from, m.last_ts + 1)
-        for base, yes_side in ((top_yes, True), (top_no, False)):
-            for k in range(rng.randint(3, 7)):
-                price = base - k - (rng.random() < 0.3)
-                if price < 1:
-                    break
-                stamped = stamp(m, ts)
-                change(m, yes_side, price, self._size(m) * rng.randint(1, 4), stamped, out)
-        ticker_out(m, m.last_ts, out)
-
     def step(self, n: int, now_ms: int) -> list[Out]:
         """Generate ``n`` order-flow events on the active markets; return what gets published."""
-        out: list[Out] = []
-        active = self.active
-        if not active:
-            return out
-        rng = self.rng
-        busy, share = self.busy, self.busy_share
-        for _ in range(n):
-            if busy and rng.random() < share:
-                m = busy[rng.randrange(len(busy))]
-                if m.status != "active":
-                    m = active[rng.randrange(len(active))]
-            else:
-                m = active[rng.randrange(len(active))]
-            r = rng.random()
-            if r < 0.12:
-                self._trade(m, now_ms, out)
-            elif r < 0.45:
-                self._cancel(m, now_ms, out)
-            else:
-                self._add(m, now_ms, out)
-        return out
+        return self.flow.step(n, now_ms, self.active)
 
-    def _add(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        rng = self.rng
-        yes_side = rng.random() < 0.5
-        if len(m.yes) < 3 <= len(m.no):
-            yes_side = True
-        elif len(m.no) < 3 <= len(m.yes):
-            yes_side = False
-        book, opp = (m.yes, m.no) if yes_side else (m.no, m.yes)
-        ceiling = 99 - max(opp) if opp else 99  # never cross: yes_bid + no_bid <= 99
-        if book:
-            best = max(book)
-        else:
-            best = (m.anchor_c if yes_side else 100 - m.anchor_c) - 1
-        price = min(best + rng.randint(-5, 1), ceiling)
-        if price < 1:
-            price = 1 if ceiling >= 1 else 0
-        if price < 1:
-            return
-        ts = stamp(m, now_ms)
-        change(m, yes_side, price, self._size(m), ts, out)
-        ticker_out(m, ts, out)
-
-    def _cancel(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        rng = self.rng
-        yes_side = rng.random() < 0.5
-        book = m.yes if yes_side else m.no
-        if len(book) <= 2:
-            self._add(m, now_ms, out)
-            return
-        price = rng.choice(list(book))
-        level = book[price]
-        unit = 1 if m.fractional else 100
-        amount = level
-        if rng.random() < 0.5:
-            amount = (level * rng.randint(1, 9) // 10) // unit * unit or level
-        ts = stamp(m, now_ms)
-        change(m, yes_side, price, -amount, ts, out)
-        ticker_out(m, ts, out)
-
-    def _trade(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        """A taker order crossing the best level of the opposite book: delta, trade, ticker."""
-        rng = self.rng
-        taker_yes = rng.random() < 0.5
-        opp = m.no if taker_yes else m.yes
-        if len(opp) <= 1:
-            self._add(m, now_ms, out)
-            return
-        best = max(opp)
-        count = min(opp[best], self._size(m))
-        ts = stamp(m, now_ms)
-        change(m, not taker_yes, best, -count, ts, out)
-        yes_price = 100 - best if taker_yes else best
-        self.tape.record(m, ts, yes_price, count, taker_yes, block=False, oi_grows=rng.random() < 0.6, out=out)
-        ticker_out(m, ts, out)
+    @property
+    def busy(self) -> list[Market]:
+        """The markets that take ``busy_share`` of the order flow (empty = flow spread evenly)."""
+        return self.flow.busy
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
@@ -360,7 +264,7 @@ class ExchangeModel:
                 continue
             m.status = "active"
             m.open_ms = min(m.open_ms, now_ms)
-            self._seed_book(m, now_ms, out)
+            self.flow.seed_book(m, now_ms, out)
             self.active.append(m)
         return out
 
