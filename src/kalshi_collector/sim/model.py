@@ -29,18 +29,17 @@ from datetime import date, timedelta
 import msgspec
 import numpy as np
 
-from kalshi_collector.sim.booklog import append_quote, book_at, change, stamp, ticker_body, ticker_out
+from kalshi_collector.sim.booklog import book_at, change, stamp, ticker_body, ticker_out
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
-from kalshi_collector.sim.listing import Listing, event_ticker_for, event_times, outcome_result
+from kalshi_collector.sim.history import build_past
+from kalshi_collector.sim.listing import Listing, event_ticker_for, outcome_result
 from kalshi_collector.sim.orderflow import OrderFlow
 from kalshi_collector.sim.records import (
     CHANNEL_OF_KIND,
     DAY_MS,
     DELTA,
     EVENT_LIFECYCLE,
-    HOUR_MS,
     LIFECYCLE,
-    MINUTE_MS,
     TICKER,
     TRADE,
     Event,
@@ -101,145 +100,22 @@ class ExchangeModel:
         self.series: list[SeriesSpec] = [s if isinstance(s, SeriesSpec) else series_spec(s)
                                          for s in dict.fromkeys(series)]
         self.today = today
-        self._np = np.random.default_rng(seed)
         self.listing = Listing(seed, brackets_per_event)
         # the listing's registries, exposed as they always were (the same objects, never rebound)
         self.events, self.event_by_ticker = self.listing.events, self.listing.event_by_ticker
         self.markets, self.market_by_ticker = self.listing.markets, self.listing.market_by_ticker
         self.active: list[Market] = []
         self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
-        self._build_initial(now_ms, busy_share)
-        self.flow.pick_busy(self.active, busy_markets)
-
-    # ------------------------------------------------------------------------------------------
-    # construction
-    # ------------------------------------------------------------------------------------------
-    def _reference_ms(self, now_ms: int) -> int:
-        """The instant the initial state describes: ``today`` at the clock's hour of day.
-
-        Quantised to the hour so two simulators started minutes apart with the same seed build
-        the same history; statuses (initialized / active / finalized) follow this instant.
-        """
-        hour_of_day = (now_ms % DAY_MS) // HOUR_MS * HOUR_MS
-        return day_start_ms(self.today) + hour_of_day
-
-    def _build_initial(self, now_ms: int, busy_share: float) -> None:
-        ref = self._reference_ms(now_ms)
-        history_end = min(ref, now_ms) - 2_000
-        first = self.today - timedelta(days=self.history_days)
-        pending: list[Market] = []
-        for spec in self.series:
-            day = first
-            while True:
-                created = event_times(spec, day)["created"]
-                if created > ref:
-                    break
-                event = self.listing.new_event(spec, day, created_ms=created)
-                for m in event.markets:
-                    if m.close_ms <= ref:
-                        self._finalize_past(m, ref)
-                    elif m.open_ms <= ref:
-                        m.status = "active"
-                    pending.append(m)
-                day += timedelta(days=1)
-        self.tape = TradeTape(first_gseq=self._generate_history(pending, history_end))
-        self.flow = OrderFlow(random.Random(self.seed), self.tape.record, busy_share)
-        seed_ms = max(history_end + 1_000, now_ms - 1_000)
+        past = build_past(self.listing, self.series, today=today, now_ms=now_ms, history_days=history_days,
+                          trades_per_market=history_trades_per_market, g=np.random.default_rng(seed))
+        self.tape = TradeTape(first_gseq=past.trades)
+        self.flow = OrderFlow(random.Random(seed), self.tape.record, busy_share)
+        seed_ms = max(past.end_ms + 1_000, now_ms - 1_000)
         for m in self.markets:
-            m.prev_yes_bid, m.prev_yes_ask, m.prev_price = self._history_quote(m)
             if m.status == "active":
                 self.flow.seed_book(m, seed_ms, out=None)
                 self.active.append(m)
-
-    def _finalize_past(self, m: Market, ref_ms: int) -> None:
-        m.status = "finalized"
-        m.result = outcome_result(m)
-        settle = max(m.close_ms + 2 * MINUTE_MS, min(m.close_ms + 9 * HOUR_MS + 31 * MINUTE_MS, ref_ms - MINUTE_MS))
-        m.determination_ms = settle - 30 * MINUTE_MS - 1_000
-        m.settlement_ms = settle
-        m.updated_ms = settle
-
-    # ------------------------------------------------------------------------------------------
-    # history (numpy, vectorised: 1,000,000 trades must build in seconds)
-    # ------------------------------------------------------------------------------------------
-    def _generate_history(self, markets: list[Market], history_end_ms: int) -> int:
-        g = self._np
-        per_market: list[tuple[Market, np.ndarray]] = []
-        for m in markets:
-            start = m.open_ms
-            end = min(m.close_ms, history_end_ms)
-            full = m.close_ms - m.open_ms
-            if end <= start + 1000 or self.history_trades_per_market == 0:
-                if m.status == "finalized":
-                    append_quote(m, m.close_ms, 0, 0)
-                continue
-            n = int(round(self.history_trades_per_market * (end - start) / full))
-            n = max(1, min(n, (end - start) // 2))
-            ts = np.sort(g.integers(start, end, n))
-            ts = np.maximum.accumulate(ts - np.arange(n)) + np.arange(n)  # strictly increasing
-            keep = ts < end
-            ts = ts[keep]
-            n = len(ts)
-            if n == 0:
-                continue
-            target = (99 if outcome_result(m) == "yes" else 1) if m.status == "finalized" else m.anchor_c
-            frac = np.arange(1, n + 1) / n
-            drift = m.anchor_c + (target - m.anchor_c) * frac**3
-            noise = np.cumsum(g.integers(-2, 3, n)) * 0.6
-            noise -= noise * frac  # pin the walk to the drift at the end
-            price = np.clip(np.rint(drift + noise), 1, 99).astype(np.int64)
-            whole = (np.minimum(g.geometric(0.02, n), 2000) * 100).astype(np.int64)
-            if m.fractional:
-                frac_mask = g.random(n) < 0.2
-                whole = np.where(frac_mask, g.integers(1, 5000, n), whole)
-            count = whole
-            taker_yes = (g.random(n) < 0.5).astype(np.int8)
-            block = (g.random(n) < 0.005).astype(np.int8)
-            step = np.where(g.random(n) < 0.7, count, -count)
-            walk = np.cumsum(step)
-            oi = walk - np.minimum(np.minimum.accumulate(walk), 0)  # reflected at zero: never negative
-            spread = g.integers(1, 4, n)
-            ask = np.where(taker_yes == 1, price, price + spread)
-            bid = np.where(taker_yes == 1, price - spread, price)
-            bid = np.clip(bid, 1, 98)
-            ask = np.clip(np.maximum(ask, bid + 1), 2, 99)
-            m.t_ts.frombytes(ts.astype(np.int64).tobytes())
-            m.t_price.frombytes(price.astype(np.int8).tobytes())
-            m.t_cum.frombytes(np.cumsum(count).astype(np.int64).tobytes())
-            m.t_cumpx.frombytes(np.cumsum(count * price).astype(np.int64).tobytes())
-            m.t_oi.frombytes(oi.astype(np.int64).tobytes())
-            m.t_taker_yes.frombytes(taker_yes.tobytes())
-            m.t_block.frombytes(block.tobytes())
-            m.q_ts.frombytes(ts.astype(np.int64).tobytes())
-            m.q_bid.frombytes(bid.astype(np.int8).tobytes())
-            m.q_ask.frombytes(ask.astype(np.int8).tobytes())
-            m.last_trade_size = int(count[-1])
-            m.last_ts = int(ts[-1])
-            if m.status == "finalized":
-                append_quote(m, m.close_ms, 0, 0)
-            per_market.append((m, ts))
-        if not per_market:
-            return 0
-        # exchange-wide insertion order = time order (stable: ties keep market order)
-        all_ts = np.concatenate([ts for _, ts in per_market])
-        order = np.argsort(all_ts, kind="stable")
-        gseq = np.empty(len(order), dtype=np.int64)
-        gseq[order] = np.arange(len(order), dtype=np.int64)
-        offset = 0
-        for m, ts in per_market:
-            part = gseq[offset: offset + len(ts)]
-            offset += len(ts)
-            m.t_gseq.frombytes(part.tobytes())
-        return len(order)
-
-    def _history_quote(self, m: Market) -> tuple[int, int, int]:
-        """(yes_bid, yes_ask, last price) as of the end of history: Kalshi's ``previous_*`` values."""
-        bid = ask = 0
-        for i in range(len(m.q_ts) - 1, -1, -1):
-            if m.q_bid[i] or m.q_ask[i]:
-                bid, ask = m.q_bid[i], m.q_ask[i]
-                break
-        return bid, ask, m.last_price
+        self.flow.pick_busy(self.active, busy_markets)
 
     # ------------------------------------------------------------------------------------------
     # live order flow
