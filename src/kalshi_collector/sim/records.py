@@ -1,6 +1,6 @@
 """The records the simulated exchange is made of: markets, events, published messages, units.
 
-Every part of the model (listing, history, book log, trade tape, order flow, calendar) reads and
+Every part of the model (listing, history, lifecycle, order flow, book log, trade tape) reads and
 writes these, so they sit in one module the parts import instead of importing each other. A
 ``Market`` is deliberately a bag of columns with ``__slots__``: the order flow appends to it
 millions of times, the REST and truth code read it, and attribute access must stay cheap.
