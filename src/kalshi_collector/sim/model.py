@@ -4,10 +4,22 @@ Pure: no sockets, no sleeping, no wall clock. Every method that moves time takes
 the caller, and all randomness comes from generators seeded with ``seed``, so the same seed and
 the same sequence of calls give the same state and the same messages.
 
+``ExchangeModel`` is the one object the REST server, the WebSocket hub and the truth API talk
+to. It holds no state of its own beyond its settings; it composes the parts that do, each with
+one job:
+
+* ``records.py``: ``Market``, ``Event``, ``Out``, the output kinds and time units;
+* ``listing.py``: every event and market, and how a daily bracket set is made;
+* ``history.py``: the past made at start-up (settled events, numpy trade history);
+* ``lifecycle.py``: statuses as days pass, the markets open for trading, ``today``, the cutoff;
+* ``orderflow.py``: live order activity, the only user of the live random generator;
+* ``booklog.py``: the one way a book changes, logged so ``book_at`` can rebuild it;
+* ``trades.py``: the trade tape, its exchange-wide order (``gseq``) and newest-first paging.
+
 Units inside the model are integers: prices in cents (1..99, ``linear_cent`` markets), counts in
 hundredths of a contract (fractional contracts exist on some markets). Strings are only made at
-the edge (``wire.py``) or, for the live hot path, here when a message body is built once and
-shared by every subscriber.
+the edge (``wire.py``) or, for the live hot path, in the model when a message body is built once
+and shared by every subscriber.
 
 Ground-truth contract (what collector tests compare against):
 
@@ -22,20 +34,32 @@ Ground-truth contract (what collector tests compare against):
 
 from __future__ import annotations
 
-import heapq
 import random
-from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from math import erf, sqrt
+from datetime import date
 
-import msgspec
 import numpy as np
 
+from kalshi_collector.sim.booklog import book_at, ticker_body
 from kalshi_collector.sim.catalog import SeriesSpec, series_spec
-from kalshi_collector.sim.wirefmt import day_start_ms, dollars, fp, iso_ms, iso_seconds
+from kalshi_collector.sim.history import build_past
+from kalshi_collector.sim.lifecycle import Lifecycle
+from kalshi_collector.sim.listing import Listing, event_ticker_for
+from kalshi_collector.sim.orderflow import OrderFlow
+from kalshi_collector.sim.records import (
+    CHANNEL_OF_KIND,
+    DAY_MS,
+    DELTA,
+    EVENT_LIFECYCLE,
+    LIFECYCLE,
+    TICKER,
+    TRADE,
+    Event,
+    Market,
+    ModelError,
+    Out,
+)
+from kalshi_collector.sim.trades import TradeTape, trade_indices
 
 __all__ = [
     "ExchangeModel",
@@ -49,217 +73,17 @@ __all__ = [
     "LIFECYCLE",
     "EVENT_LIFECYCLE",
     "CHANNEL_OF_KIND",
+    "DAY_MS",
     "event_ticker_for",
 ]
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-CHECKPOINT_EVERY = 1024  # book-log entries between stored book copies (truth lookups stay O(1k))
-
-# Output kinds, in the order a client usually sees them for one exchange event.
-DELTA, TRADE, TICKER, LIFECYCLE, EVENT_LIFECYCLE = range(5)
-CHANNEL_OF_KIND = {
-    DELTA: "orderbook_delta",
-    TRADE: "trade",
-    TICKER: "ticker",
-    LIFECYCLE: "market_lifecycle_v2",
-    EVENT_LIFECYCLE: "market_lifecycle_v2",
-}
-_MSG_TYPE_OF_KIND = {
-    DELTA: "orderbook_delta",
-    TRADE: "trade",
-    TICKER: "ticker",
-    LIFECYCLE: "market_lifecycle_v2",
-    EVENT_LIFECYCLE: "event_lifecycle",
-}
-
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_encode = msgspec.json.Encoder().encode
-
-
-class ModelError(ValueError):
-    """A command the model cannot carry out (unknown ticker, wrong status)."""
-
-
-def event_ticker_for(series: str, day: date) -> str:
-    """``KXHIGHCHI`` + 2026-02-11 -> ``KXHIGHCHI-26FEB11`` (Kalshi's daily event form)."""
-    return f"{series}-{day.year % 100:02d}{_MONTHS[day.month - 1]}{day.day:02d}"
-
-
-def _mix64(x: int) -> int:
-    """splitmix64 finaliser: cheap, well-spread 64-bit hash for deterministic ids."""
-    x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return x ^ (x >> 31)
-
-
-def _uuid_from(a: int, b: int) -> str:
-    """A version-4-shaped UUID string from two 64-bit numbers (deterministic, not random)."""
-    hi, lo = _mix64(a), _mix64(b ^ 0x5DEECE66D)
-    hi = (hi & ~0xF000) | 0x4000
-    lo = (lo & 0x3FFFFFFFFFFFFFFF) | 0x8000000000000000
-    h = f"{hi:016x}{lo:016x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-class Out:
-    """One message the exchange publishes: kind, market, exchange time and the encoded ``msg``.
-
-    ``body`` is the JSON of the ``msg`` object, built once and shared by every subscriber (the
-    server only wraps it with ``type``/``sid``/``seq``). ``body_yes`` is the variant for
-    ``use_yes_price=true`` subscribers when it differs (NO-side orderbook prices).
-    """
-
-    __slots__ = ("kind", "market", "event_ticker", "ts_ms", "body", "body_yes")
-
-    def __init__(self, kind: int, market: Market | None, ts_ms: int, body: str, body_yes: str | None = None,
-                 event_ticker: str | None = None) -> None:
-        self.kind = kind
-        self.market = market
-        self.event_ticker = event_ticker
-        self.ts_ms = ts_ms
-        self.body = body
-        self.body_yes = body_yes
-
-    @property
-    def msg_type(self) -> str:
-        return _MSG_TYPE_OF_KIND[self.kind]
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"Out({self.msg_type}, {self.market.ticker if self.market else self.event_ticker}, {self.body})"
-
-
-@dataclass
-class Event:
-    idx: int
-    ticker: str
-    series: SeriesSpec
-    day: date
-    title: str
-    sub_title: str
-    strike_ms: int  # the close time (Kalshi's strike_date for daily weather)
-    created_ms: int
-    last_updated_ms: int
-    forecast_f: float
-    outcome_f: int  # the settlement high temperature (ground truth, decided at construction)
-    markets: list[Market] = field(default_factory=list)
-
-
-class Market:
-    """One binary bracket market and everything that happened on it."""
-
-    __slots__ = (
-        "idx", "ticker", "event", "market_id", "strike_type", "floor_strike", "cap_strike",
-        "yes_sub_title", "title", "rules_primary", "rules_secondary", "fractional",
-        "created_ms", "updated_ms", "open_ms", "close_ms", "expected_expiration_ms", "latest_expiration_ms",
-        "status", "result", "determination_ms", "settlement_ms", "anchor_c",
-        "yes", "no", "last_ts", "ticker_key",
-        "log_ts", "log_price", "log_delta", "checkpoints",
-        "t_ts", "t_price", "t_cum", "t_cumpx", "t_oi", "t_gseq", "t_taker_yes", "t_block", "t_id_base",
-        "q_ts", "q_bid", "q_ask",
-        "prev_yes_bid", "prev_yes_ask", "prev_price", "last_trade_size",
-    )
-
-    def __init__(self, idx: int, ticker: str, event: Event, market_id: str) -> None:
-        self.idx = idx
-        self.ticker = ticker
-        self.event = event
-        self.market_id = market_id
-        self.strike_type = "between"
-        self.floor_strike: int | None = None
-        self.cap_strike: int | None = None
-        self.yes_sub_title = ""
-        self.title = ""
-        self.rules_primary = ""
-        self.rules_secondary = ""
-        self.fractional = False
-        self.created_ms = self.updated_ms = self.open_ms = self.close_ms = 0
-        self.expected_expiration_ms = self.latest_expiration_ms = 0
-        self.status = "initialized"
-        self.result = ""
-        self.determination_ms: int | None = None
-        self.settlement_ms: int | None = None
-        self.anchor_c = 50
-        self.yes: dict[int, int] = {}
-        self.no: dict[int, int] = {}
-        self.last_ts = 0
-        self.ticker_key: tuple[int, ...] | None = None
-        # book log: price > 0 is a YES bid level, price < 0 a NO bid level at -price
-        self.log_ts = array("q")
-        self.log_price = array("b")
-        self.log_delta = array("q")
-        self.checkpoints: list[tuple[int, dict[int, int], dict[int, int]]] = [(0, {}, {})]
-        # trades (columnar; counts in hundredths; cumulative sums make range sums O(1))
-        self.t_ts = array("q")
-        self.t_price = array("b")  # yes price, cents
-        self.t_cum = array("q")  # cumulative count (hundredths) up to and including trade i
-        self.t_cumpx = array("q")  # cumulative price_cents * count_hundredths
-        self.t_oi = array("q")  # open interest (hundredths) after trade i
-        self.t_gseq = array("q")  # exchange-wide insertion order (newest = largest)
-        self.t_taker_yes = array("b")
-        self.t_block = array("b")
-        self.t_id_base = 0
-        # best-quote time series (cents; 0 = no quote on that side)
-        self.q_ts = array("q")
-        self.q_bid = array("b")
-        self.q_ask = array("b")
-        self.prev_yes_bid = self.prev_yes_ask = self.prev_price = 0
-        self.last_trade_size = 0
-
-    # -- derived values ------------------------------------------------------------------------
-    @property
-    def series_ticker(self) -> str:
-        return self.event.series.ticker
-
-    def best_yes(self) -> int:
-        return max(self.yes) if self.yes else 0
-
-    def best_no(self) -> int:
-        return max(self.no) if self.no else 0
-
-    def quote(self) -> tuple[int, int, int, int]:
-        """(yes_bid, yes_bid_size, yes_ask, yes_ask_size); 0 where a side is empty."""
-        yb = max(self.yes) if self.yes else 0
-        nb = max(self.no) if self.no else 0
-        return yb, self.yes[yb] if yb else 0, (100 - nb) if nb else 0, self.no[nb] if nb else 0
-
-    @property
-    def volume(self) -> int:
-        return self.t_cum[-1] if self.t_cum else 0
-
-    @property
-    def open_interest(self) -> int:
-        return self.t_oi[-1] if self.t_oi else 0
-
-    @property
-    def last_price(self) -> int:
-        return self.t_price[-1] if self.t_price else 0
-
-    def volume_since(self, since_ms: int) -> int:
-        i = bisect_left(self.t_ts, since_ms)
-        if not self.t_cum or i >= len(self.t_cum):
-            return 0
-        return self.t_cum[-1] - (self.t_cum[i - 1] if i > 0 else 0)
-
-    def dollar_volume_ten_thousandths(self) -> int:
-        return self.t_cumpx[-1] if self.t_cumpx else 0
-
-    def trade_id(self, i: int) -> str:
-        return _uuid_from(self.t_id_base, i)
-
-
-def _fmt_day(day: date, long: bool = False) -> str:
-    return f"{day:%B} {day.day}, {day.year}" if long else f"{day:%b} {day.day}, {day.year}"
-
-
-def _normal_cdf(x: float) -> float:
-    return 0.5 * (1 + erf(x / sqrt(2)))
-
 
 class ExchangeModel:
-    """All exchange state plus the operations that change it (order flow, lifecycle, cutoff)."""
+    """All exchange state plus the operations that change it (order flow, lifecycle, cutoff).
+
+    A facade: the state lives in its parts (listing, lifecycle, order flow, trade tape), built
+    here in the order the seeded draws need, and is exposed under the names callers always used.
+    """
 
     def __init__(
         self,
@@ -288,595 +112,102 @@ class ExchangeModel:
         self.history_trades_per_market = history_trades_per_market
         self.series: list[SeriesSpec] = [s if isinstance(s, SeriesSpec) else series_spec(s)
                                          for s in dict.fromkeys(series)]
-        self.today = today
-        self.rng = random.Random(seed)
-        self._np = np.random.default_rng(seed)
-        self.events: list[Event] = []
-        self.event_by_ticker: dict[str, Event] = {}
-        self.markets: list[Market] = []
-        self.market_by_ticker: dict[str, Market] = {}
-        self.active: list[Market] = []
-        self.gseq = 0
-        self.cutoff_ms = day_start_ms(today - timedelta(days=cutoff_days))
-        self._build_initial(now_ms)
-        # Realistic activity at scale: most markets quiet, a few hundred busy. ``busy_share`` of
-        # the order flow goes to ``busy_markets`` markets drawn once from the active ones (0 = flow
-        # spread evenly, the original behaviour, so existing seeds give the same messages).
-        self.busy_share = busy_share
-        self.busy: list[Market] = (self.rng.sample(self.active, min(busy_markets, len(self.active)))
-                                   if busy_markets > 0 else [])
-
-    # ------------------------------------------------------------------------------------------
-    # construction
-    # ------------------------------------------------------------------------------------------
-    def _reference_ms(self, now_ms: int) -> int:
-        """The instant the initial state describes: ``today`` at the clock's hour of day.
-
-        Quantised to the hour so two simulators started minutes apart with the same seed build
-        the same history; statuses (initialized / active / finalized) follow this instant.
-        """
-        hour_of_day = (now_ms % DAY_MS) // HOUR_MS * HOUR_MS
-        return day_start_ms(self.today) + hour_of_day
-
-    def _build_initial(self, now_ms: int) -> None:
-        ref = self._reference_ms(now_ms)
-        history_end = min(ref, now_ms) - 2_000
-        first = self.today - timedelta(days=self.history_days)
-        pending: list[Market] = []
-        for spec in self.series:
-            day = first
-            while True:
-                created = self._event_times(spec, day)["created"]
-                if created > ref:
-                    break
-                event = self._new_event(spec, day, created_ms=created)
-                for m in event.markets:
-                    if m.close_ms <= ref:
-                        self._finalize_past(m, ref)
-                    elif m.open_ms <= ref:
-                        m.status = "active"
-                    pending.append(m)
-                day += timedelta(days=1)
-        self._generate_history(pending, history_end)
-        seed_ms = max(history_end + 1_000, now_ms - 1_000)
-        for m in self.markets:
-            m.prev_yes_bid, m.prev_yes_ask, m.prev_price = self._history_quote(m)
+        self.listing = Listing(seed, brackets_per_event)
+        past = build_past(self.listing, self.series, today=today, now_ms=now_ms, history_days=history_days,
+                          trades_per_market=history_trades_per_market, g=np.random.default_rng(seed))
+        self.tape = TradeTape(first_gseq=past.trades)
+        self.flow = OrderFlow(random.Random(seed), self.tape.record, busy_share)
+        self.lifecycle = Lifecycle(self.listing, self.series, seed_book=self.flow.seed_book, today=today,
+                                   cutoff_days=cutoff_days)
+        seed_ms = max(past.end_ms + 1_000, now_ms - 1_000)
+        for m in self.listing.markets:
             if m.status == "active":
-                self._seed_book(m, seed_ms, out=None)
-                self.active.append(m)
+                self.lifecycle.admit(m, seed_ms)
+        self.flow.pick_busy(self.lifecycle.active, busy_markets)
 
-    def _event_times(self, spec: SeriesSpec, day: date) -> dict[str, int]:
-        base = day_start_ms(day)
-        return {
-            "created": base - 2 * DAY_MS + 15 * HOUR_MS + 2 * MINUTE_MS,
-            "open": base - DAY_MS + 15 * HOUR_MS,
-            # the climate day ends at local-standard midnight; trading stops a minute before
-            "close": base + DAY_MS - spec.lst_offset_hours * HOUR_MS - MINUTE_MS,
-            "expected_expiration": base + DAY_MS + 15 * HOUR_MS,
-            "latest_expiration": base + 8 * DAY_MS + 15 * HOUR_MS,
-        }
+    # -- state, owned by the parts -------------------------------------------------------------
+    @property
+    def events(self) -> list[Event]:
+        return self.listing.events
 
-    def _new_event(self, spec: SeriesSpec, day: date, *, created_ms: int) -> Event:
-        ticker = event_ticker_for(spec.ticker, day)
-        if ticker in self.event_by_ticker:
-            raise ModelError(f"event {ticker} already exists")
-        times = self._event_times(spec, day)
-        # per-event randomness from its own stream: independent of creation order
-        erng = random.Random(_mix64(self.seed * 1_000_003 + hash_text(ticker)))
-        normal = spec.normals_f[day.month - 1]
-        forecast = normal + erng.gauss(0, 4)
-        outcome = round(forecast + erng.gauss(0, 2.5))
-        event = Event(
-            idx=len(self.events), ticker=ticker, series=spec, day=day,
-            title=f"Highest temperature in {spec.city} on {_fmt_day(day)}?",
-            sub_title=f"On {_fmt_day(day)}", strike_ms=times["close"], created_ms=created_ms,
-            last_updated_ms=created_ms, forecast_f=forecast, outcome_f=outcome,
-        )
-        self.events.append(event)
-        self.event_by_ticker[ticker] = event
-        n_between = self.brackets - 2
-        low = int(round(forecast)) - n_between  # the "less" tail's cap; brackets are 2 degrees wide
-        long_day = _fmt_day(day, long=True)
-        secondary = (
-            f"Only the final NWS Daily Climate Report (CLI) for {spec.station_name} for the listed date is "
-            "used. Later revisions to the report published after expiration are not considered."
-        )
-        specs: list[tuple[str, str, int | None, int | None, str, str, str]] = []
-        specs.append((f"T{low}", "less", None, low, f"{low - 1}° or below", f"<{low}°", f"less than {low}° F"))
-        for k in range(n_between):
-            lo = low + 2 * k
-            specs.append((f"B{lo}.5", "between", lo, lo + 1, f"{lo}° to {lo + 1}°", f"{lo}-{lo + 1}°",
-                          f"between {lo}-{lo + 1}° F"))
-        top = low + 2 * n_between - 1
-        specs.append((f"T{top}", "greater", top, None, f"{top + 1}° or above", f">{top}°", f"greater than {top}° F"))
-        sigma = 2.5
-        for suffix, strike_type, floor_s, cap_s, sub, short, cond in specs:
-            idx = len(self.markets)
-            m = Market(idx, f"{ticker}-{suffix}", event, _uuid_from(self.seed * 7919 + idx, hash_text(ticker + suffix)))
-            m.strike_type, m.floor_strike, m.cap_strike = strike_type, floor_s, cap_s
-            m.yes_sub_title = sub
-            m.title = f"Will the high temp in {spec.city} be {short} on {_fmt_day(day)}?"
-            m.rules_primary = (
-                f"If the highest temperature recorded {spec.station_wording} for {long_day} as reported by the "
-                f"National Weather Service's Climatological Report (Daily) is {cond}, then the market resolves to Yes."
-            )
-            m.rules_secondary = secondary
-            m.fractional = erng.random() < 0.34
-            m.created_ms = m.updated_ms = created_ms
-            m.open_ms, m.close_ms = times["open"], times["close"]
-            m.expected_expiration_ms = times["expected_expiration"]
-            m.latest_expiration_ms = times["latest_expiration"]
-            lo_edge = -1e9 if floor_s is None else (floor_s - 0.5 if strike_type == "between" else floor_s + 0.5)
-            hi_edge = 1e9 if cap_s is None else (cap_s + 0.5 if strike_type == "between" else cap_s - 0.5)
-            p = _normal_cdf((hi_edge - forecast) / sigma) - _normal_cdf((lo_edge - forecast) / sigma)
-            m.anchor_c = min(97, max(3, round(p * 100)))
-            m.t_id_base = _mix64(self.seed ^ (idx * 0x2545F4914F6CDD1D) ^ hash_text(m.ticker))
-            event.markets.append(m)
-            self.markets.append(m)
-            self.market_by_ticker[m.ticker] = m
-        return event
+    @property
+    def event_by_ticker(self) -> dict[str, Event]:
+        return self.listing.event_by_ticker
 
-    def _outcome_result(self, m: Market) -> str:
-        t = m.event.outcome_f
-        if m.strike_type == "less":
-            return "yes" if t < (m.cap_strike or 0) else "no"
-        if m.strike_type == "greater":
-            return "yes" if t > (m.floor_strike or 0) else "no"
-        return "yes" if (m.floor_strike or 0) <= t <= (m.cap_strike or 0) else "no"
+    @property
+    def markets(self) -> list[Market]:
+        return self.listing.markets
 
-    def _finalize_past(self, m: Market, ref_ms: int) -> None:
-        m.status = "finalized"
-        m.result = self._outcome_result(m)
-        settle = max(m.close_ms + 2 * MINUTE_MS, min(m.close_ms + 9 * HOUR_MS + 31 * MINUTE_MS, ref_ms - MINUTE_MS))
-        m.determination_ms = settle - 30 * MINUTE_MS - 1_000
-        m.settlement_ms = settle
-        m.updated_ms = settle
+    @property
+    def market_by_ticker(self) -> dict[str, Market]:
+        return self.listing.market_by_ticker
 
-    # ------------------------------------------------------------------------------------------
-    # history (numpy, vectorised: 1,000,000 trades must build in seconds)
-    # ------------------------------------------------------------------------------------------
-    def _generate_history(self, markets: list[Market], history_end_ms: int) -> None:
-        g = self._np
-        per_market: list[tuple[Market, np.ndarray]] = []
-        for m in markets:
-            start = m.open_ms
-            end = min(m.close_ms, history_end_ms)
-            full = m.close_ms - m.open_ms
-            if end <= start + 1000 or self.history_trades_per_market == 0:
-                if m.status == "finalized":
-                    self._append_quote(m, m.close_ms, 0, 0)
-                continue
-            n = int(round(self.history_trades_per_market * (end - start) / full))
-            n = max(1, min(n, (end - start) // 2))
-            ts = np.sort(g.integers(start, end, n))
-            ts = np.maximum.accumulate(ts - np.arange(n)) + np.arange(n)  # strictly increasing
-            keep = ts < end
-            ts = ts[keep]
-            n = len(ts)
-            if n == 0:
-                continue
-            target = (99 if self._outcome_result(m) == "yes" else 1) if m.status == "finalized" else m.anchor_c
-            frac = np.arange(1, n + 1) / n
-            drift = m.anchor_c + (target - m.anchor_c) * frac**3
-            noise = np.cumsum(g.integers(-2, 3, n)) * 0.6
-            noise -= noise * frac  # pin the walk to the drift at the end
-            price = np.clip(np.rint(drift + noise), 1, 99).astype(np.int64)
-            whole = (np.minimum(g.geometric(0.02, n), 2000) * 100).astype(np.int64)
-            if m.fractional:
-                frac_mask = g.random(n) < 0.2
-                whole = np.where(frac_mask, g.integers(1, 5000, n), whole)
-            count = whole
-            taker_yes = (g.random(n) < 0.5).astype(np.int8)
-            block = (g.random(n) < 0.005).astype(np.int8)
-            step = np.where(g.random(n) < 0.7, count, -count)
-            walk = np.cumsum(step)
-            oi = walk - np.minimum(np.minimum.accumulate(walk), 0)  # reflected at zero: never negative
-            spread = g.integers(1, 4, n)
-            ask = np.where(taker_yes == 1, price, price + spread)
-            bid = np.where(taker_yes == 1, price - spread, price)
-            bid = np.clip(bid, 1, 98)
-            ask = np.clip(np.maximum(ask, bid + 1), 2, 99)
-            m.t_ts.frombytes(ts.astype(np.int64).tobytes())
-            m.t_price.frombytes(price.astype(np.int8).tobytes())
-            m.t_cum.frombytes(np.cumsum(count).astype(np.int64).tobytes())
-            m.t_cumpx.frombytes(np.cumsum(count * price).astype(np.int64).tobytes())
-            m.t_oi.frombytes(oi.astype(np.int64).tobytes())
-            m.t_taker_yes.frombytes(taker_yes.tobytes())
-            m.t_block.frombytes(block.tobytes())
-            m.q_ts.frombytes(ts.astype(np.int64).tobytes())
-            m.q_bid.frombytes(bid.astype(np.int8).tobytes())
-            m.q_ask.frombytes(ask.astype(np.int8).tobytes())
-            m.last_trade_size = int(count[-1])
-            m.last_ts = int(ts[-1])
-            if m.status == "finalized":
-                self._append_quote(m, m.close_ms, 0, 0)
-            per_market.append((m, ts))
-        if not per_market:
-            return
-        # exchange-wide insertion order = time order (stable: ties keep market order)
-        all_ts = np.concatenate([ts for _, ts in per_market])
-        order = np.argsort(all_ts, kind="stable")
-        gseq = np.empty(len(order), dtype=np.int64)
-        gseq[order] = np.arange(len(order), dtype=np.int64)
-        offset = 0
-        for m, ts in per_market:
-            part = gseq[offset: offset + len(ts)]
-            offset += len(ts)
-            m.t_gseq.frombytes(part.tobytes())
-        self.gseq = len(order)
+    @property
+    def active(self) -> list[Market]:
+        """Markets open for trading now, in the order they opened."""
+        return self.lifecycle.active
 
-    def _history_quote(self, m: Market) -> tuple[int, int, int]:
-        """(yes_bid, yes_ask, last price) as of the end of history: Kalshi's ``previous_*`` values."""
-        bid = ask = 0
-        for i in range(len(m.q_ts) - 1, -1, -1):
-            if m.q_bid[i] or m.q_ask[i]:
-                bid, ask = m.q_bid[i], m.q_ask[i]
-                break
-        return bid, ask, m.last_price
+    @property
+    def today(self) -> date:
+        """The exchange's current day (moves with ``advance_day``)."""
+        return self.lifecycle.today
 
-    # ------------------------------------------------------------------------------------------
-    # time stamps and the book log
-    # ------------------------------------------------------------------------------------------
-    def _stamp(self, m: Market, now_ms: int) -> int:
-        ts = now_ms if now_ms > m.last_ts else m.last_ts + 1
-        m.last_ts = ts
-        return ts
+    @property
+    def cutoff_ms(self) -> int:
+        """Markets settled before this instant are served only by the historical tier."""
+        return self.lifecycle.cutoff_ms
 
-    def _append_quote(self, m: Market, ts: int, bid: int, ask: int) -> None:
-        if m.q_ts and m.q_bid[-1] == bid and m.q_ask[-1] == ask:
-            return
-        m.q_ts.append(ts)
-        m.q_bid.append(bid)
-        m.q_ask.append(ask)
+    @property
+    def busy(self) -> list[Market]:
+        """The markets that take ``busy_share`` of the order flow (empty = flow spread evenly)."""
+        return self.flow.busy
 
-    def _change(self, m: Market, yes_side: bool, price: int, delta: int, ts: int, out: list[Out] | None) -> None:
-        """Apply one book change, log it for the truth, publish it as an orderbook_delta."""
-        book = m.yes if yes_side else m.no
-        level = book.get(price, 0) + delta
-        if level < 0:
-            raise AssertionError("book level below zero")  # a model bug, never input-driven
-        if level:
-            book[price] = level
-        else:
-            del book[price]
-        m.log_ts.append(ts)
-        m.log_price.append(price if yes_side else -price)
-        m.log_delta.append(delta)
-        if len(m.log_ts) % CHECKPOINT_EVERY == 0:
-            m.checkpoints.append((len(m.log_ts), dict(m.yes), dict(m.no)))
-        yb = max(m.yes) if m.yes else 0
-        nb = max(m.no) if m.no else 0
-        self._append_quote(m, ts, yb, (100 - nb) if nb else 0)
-        if out is not None:
-            head = f'{{"market_ticker":"{m.ticker}","market_id":"{m.market_id}","price_dollars":"'
-            tail = f'","delta_fp":"{fp(delta)}","side":"{"yes" if yes_side else "no"}","ts":"{iso_ms(ts)}","ts_ms":{ts}}}'
-            body = head + dollars(price) + tail
-            body_yes = None if yes_side else head + dollars(100 - price) + tail
-            out.append(Out(DELTA, m, ts, body, body_yes))
+    @property
+    def gseq(self) -> int:
+        """The next exchange-wide trade number (= trades so far, history included)."""
+        return self.tape.gseq
 
-    def _ticker_out(self, m: Market, ts: int, out: list[Out] | None, force: bool = False) -> None:
-        """Publish a ``ticker`` message when any of its fields changed (or when forced)."""
-        yb, ybs, ya, yas = m.quote()
-        key = (yb, ybs, ya, yas, m.last_price, m.volume, m.open_interest)
-        if not force and key == m.ticker_key:
-            return
-        m.ticker_key = key
-        if out is None:
-            return
-        out.append(Out(TICKER, m, ts, self.ticker_body(m, ts)))
-
-    def ticker_body(self, m: Market, ts: int) -> str:
-        yb, ybs, ya, yas = m.quote()
-        price = m.last_price
-        oi = m.open_interest
-        return (
-            f'{{"market_id":"{m.market_id}","market_ticker":"{m.ticker}","price_dollars":"{dollars(price)}",'
-            f'"yes_bid_dollars":"{dollars(yb)}","yes_ask_dollars":"{dollars(ya)}","volume_fp":"{fp(m.volume)}",'
-            f'"open_interest_fp":"{fp(oi)}","dollar_volume":{m.dollar_volume_ten_thousandths() // 10000},'
-            f'"dollar_open_interest":{oi * price // 10000},"yes_bid_size_fp":"{fp(ybs)}",'
-            f'"yes_ask_size_fp":"{fp(yas)}","last_trade_size_fp":"{fp(m.last_trade_size)}",'
-            f'"ts":{ts // 1000},"ts_ms":{ts},"time":"{iso_seconds(ts)}"}}'
-        )
-
-    # ------------------------------------------------------------------------------------------
-    # live order flow
-    # ------------------------------------------------------------------------------------------
-    def _size(self, m: Market) -> int:
-        rng = self.rng
-        if m.fractional and rng.random() < 0.25:
-            return rng.randint(1, 5000)
-        return (int(rng.expovariate(0.02)) + 1) * 100
-
-    def _seed_book(self, m: Market, ts_from: int, out: list[Out] | None) -> None:
-        """Put an opening book on a market: a few levels each side around its fair price."""
-        rng = self.rng
-        center = m.last_price or m.anchor_c
-        top_yes = max(1, min(97, center - 1))
-        top_no = max(1, min(98 - top_yes, 100 - center - 1))
-        ts = max(ts_from, m.last_ts + 1)
-        for base, yes_side in ((top_yes, True), (top_no, False)):
-            for k in range(rng.randint(3, 7)):
-                price = base - k - (rng.random() < 0.3)
-                if price < 1:
-                    break
-                stamped = self._stamp(m, ts)
-                self._change(m, yes_side, price, self._size(m) * rng.randint(1, 4), stamped, out)
-        self._ticker_out(m, m.last_ts, out)
-
+    # -- commands ------------------------------------------------------------------------------
     def step(self, n: int, now_ms: int) -> list[Out]:
         """Generate ``n`` order-flow events on the active markets; return what gets published."""
-        out: list[Out] = []
-        active = self.active
-        if not active:
-            return out
-        rng = self.rng
-        busy, share = self.busy, self.busy_share
-        for _ in range(n):
-            if busy and rng.random() < share:
-                m = busy[rng.randrange(len(busy))]
-                if m.status != "active":
-                    m = active[rng.randrange(len(active))]
-            else:
-                m = active[rng.randrange(len(active))]
-            r = rng.random()
-            if r < 0.12:
-                self._trade(m, now_ms, out)
-            elif r < 0.45:
-                self._cancel(m, now_ms, out)
-            else:
-                self._add(m, now_ms, out)
-        return out
-
-    def _add(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        rng = self.rng
-        yes_side = rng.random() < 0.5
-        if len(m.yes) < 3 <= len(m.no):
-            yes_side = True
-        elif len(m.no) < 3 <= len(m.yes):
-            yes_side = False
-        book, opp = (m.yes, m.no) if yes_side else (m.no, m.yes)
-        ceiling = 99 - max(opp) if opp else 99  # never cross: yes_bid + no_bid <= 99
-        if book:
-            best = max(book)
-        else:
-            best = (m.anchor_c if yes_side else 100 - m.anchor_c) - 1
-        price = min(best + rng.randint(-5, 1), ceiling)
-        if price < 1:
-            price = 1 if ceiling >= 1 else 0
-        if price < 1:
-            return
-        ts = self._stamp(m, now_ms)
-        self._change(m, yes_side, price, self._size(m), ts, out)
-        self._ticker_out(m, ts, out)
-
-    def _cancel(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        rng = self.rng
-        yes_side = rng.random() < 0.5
-        book = m.yes if yes_side else m.no
-        if len(book) <= 2:
-            self._add(m, now_ms, out)
-            return
-        price = rng.choice(list(book))
-        level = book[price]
-        unit = 1 if m.fractional else 100
-        amount = level
-        if rng.random() < 0.5:
-            amount = (level * rng.randint(1, 9) // 10) // unit * unit or level
-        ts = self._stamp(m, now_ms)
-        self._change(m, yes_side, price, -amount, ts, out)
-        self._ticker_out(m, ts, out)
-
-    def _trade(self, m: Market, now_ms: int, out: list[Out]) -> None:
-        """A taker order crossing the best level of the opposite book: delta, trade, ticker."""
-        rng = self.rng
-        taker_yes = rng.random() < 0.5
-        opp = m.no if taker_yes else m.yes
-        if len(opp) <= 1:
-            self._add(m, now_ms, out)
-            return
-        best = max(opp)
-        count = min(opp[best], self._size(m))
-        ts = self._stamp(m, now_ms)
-        self._change(m, not taker_yes, best, -count, ts, out)
-        yes_price = 100 - best if taker_yes else best
-        self._record_trade(m, ts, yes_price, count, taker_yes, block=False, out=out)
-        self._ticker_out(m, ts, out)
-
-    def _record_trade(self, m: Market, ts: int, yes_price: int, count: int, taker_yes: bool, *, block: bool,
-                      out: list[Out] | None) -> None:
-        oi = m.open_interest
-        oi = oi + count if self.rng.random() < 0.6 else max(0, oi - count)
-        i = len(m.t_ts)
-        m.t_ts.append(ts)
-        m.t_price.append(yes_price)
-        m.t_cum.append((m.t_cum[-1] if m.t_cum else 0) + count)
-        m.t_cumpx.append((m.t_cumpx[-1] if m.t_cumpx else 0) + count * yes_price)
-        m.t_oi.append(oi)
-        m.t_gseq.append(self.gseq)
-        self.gseq += 1
-        m.t_taker_yes.append(1 if taker_yes else 0)
-        m.t_block.append(1 if block else 0)
-        m.last_trade_size = count
-        if out is not None:
-            side = "yes" if taker_yes else "no"
-            out.append(Out(TRADE, m, ts, (
-                f'{{"trade_id":"{m.trade_id(i)}","market_ticker":"{m.ticker}","yes_price_dollars":"{dollars(yes_price)}",'
-                f'"no_price_dollars":"{dollars(100 - yes_price)}","count_fp":"{fp(count)}","taker_side":"{side}",'
-                f'"taker_outcome_side":"{side}","taker_book_side":"{"bid" if taker_yes else "ask"}",'
-                f'"is_block_trade":{"true" if block else "false"},"ts":{ts // 1000},"ts_ms":{ts}}}'
-            )))
-
-    # ------------------------------------------------------------------------------------------
-    # lifecycle
-    # ------------------------------------------------------------------------------------------
-    def _require_event(self, event_ticker: str) -> Event:
-        event = self.event_by_ticker.get(event_ticker)
-        if event is None:
-            raise ModelError(f"unknown event {event_ticker}")
-        return event
+        return self.flow.step(n, now_ms, self.lifecycle.active)
 
     def open_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        """initialized -> active (time-driven on Kalshi: no lifecycle message); seeds the books."""
-        out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
-            if m.status != "initialized":
-                continue
-            m.status = "active"
-            m.open_ms = min(m.open_ms, now_ms)
-            self._seed_book(m, now_ms, out)
-            self.active.append(m)
-        return out
+        return self.lifecycle.open_event(event_ticker, now_ms)
 
     def close_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        """active -> closed: resting orders are cancelled, each level leaves by a delta."""
-        out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
-            if m.status not in ("active", "inactive", "initialized"):
-                continue
-            for yes_side, book in ((True, m.yes), (False, m.no)):
-                for price in sorted(book):
-                    self._change(m, yes_side, price, -book[price], self._stamp(m, now_ms), out)
-            self._ticker_out(m, m.last_ts, out)
-            m.status = "closed"
-            m.close_ms = min(m.close_ms, now_ms)
-            if m in self.active:
-                self.active.remove(m)
-        return out
+        return self.lifecycle.close_event(event_ticker, now_ms)
 
     def determine_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
-            if m.status != "closed":
-                continue
-            m.status = "determined"
-            m.result = self._outcome_result(m)
-            m.determination_ms = now_ms
-            m.updated_ms = now_ms
-            value = "1.0000" if m.result == "yes" else "0.0000"
-            out.append(Out(LIFECYCLE, m, now_ms, (
-                f'{{"market_ticker":"{m.ticker}","event_type":"determined","determination_ts":{now_ms // 1000},'
-                f'"result":"{m.result}","settlement_value":"{value}"}}'
-            )))
-        return out
+        return self.lifecycle.determine_event(event_ticker, now_ms)
 
     def settle_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        out: list[Out] = []
-        for m in self._require_event(event_ticker).markets:
-            if m.status != "determined":
-                continue
-            m.status = "finalized"
-            m.settlement_ms = now_ms
-            m.updated_ms = now_ms
-            out.append(Out(LIFECYCLE, m, now_ms,
-                           f'{{"market_ticker":"{m.ticker}","event_type":"settled","settled_ts":{now_ms // 1000}}}'))
-        return out
+        return self.lifecycle.settle_event(event_ticker, now_ms)
 
     def create_event(self, series_ticker: str, day: date, now_ms: int) -> list[Out]:
-        """A new daily event in ``initialized``: ``created`` per market, then ``event_lifecycle``."""
-        spec = next((s for s in self.series if s.ticker == series_ticker), None)
-        if spec is None:
-            raise ModelError(f"unknown series {series_ticker}")
-        event = self._new_event(spec, day, created_ms=now_ms)
-        out: list[Out] = []
-        for m in event.markets:
-            m.last_ts = max(m.last_ts, now_ms)
-            meta: dict[str, object] = {
-                "name": event.title, "title": m.title, "yes_sub_title": m.yes_sub_title,
-                "no_sub_title": m.yes_sub_title, "rules_primary": m.rules_primary,
-                "rules_secondary": m.rules_secondary, "can_close_early": True, "event_ticker": event.ticker,
-                "expected_expiration_ts": m.expected_expiration_ms // 1000, "strike_type": m.strike_type,
-            }
-            if m.floor_strike is not None:
-                meta["floor_strike"] = m.floor_strike
-            if m.cap_strike is not None:
-                meta["cap_strike"] = m.cap_strike
-            body = _encode({
-                "market_ticker": m.ticker, "event_type": "created", "exchange_index": 0,
-                "open_ts": m.open_ms // 1000, "close_ts": m.close_ms // 1000, "additional_metadata": meta,
-                "price_level_structure": "linear_cent",
-                "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
-            }).decode()
-            out.append(Out(LIFECYCLE, m, now_ms, body))
-        out.append(Out(EVENT_LIFECYCLE, None, now_ms, _encode({
-            "event_ticker": event.ticker, "exchange_index": 0, "title": event.title, "subtitle": event.sub_title,
-            "collateral_return_type": "MECNET", "series_ticker": spec.ticker, "strike_date": event.strike_ms // 1000,
-        }).decode(), event_ticker=event.ticker))
-        return out
+        return self.lifecycle.create_event(series_ticker, day, now_ms)
 
     def advance_day(self, now_ms: int) -> list[Out]:
-        """One exchange day passes, per series: the oldest open event closes, is determined and
-        settles; events waiting to open become active; the next day's event is created; the
-        historical cutoff moves forward by a day."""
-        out: list[Out] = []
-        for spec in self.series:
-            events = [e for e in self.events if e.series is spec]
-            open_events = [e for e in events if any(m.status == "active" for m in e.markets)]
-            if open_events:
-                oldest = min(open_events, key=lambda e: e.day)
-                out += self.close_event(oldest.ticker, now_ms)
-                out += self.determine_event(oldest.ticker, now_ms)
-                out += self.settle_event(oldest.ticker, now_ms)
-            for e in events:
-                if any(m.status == "initialized" for m in e.markets):
-                    out += self.open_event(e.ticker, now_ms)
-            latest = max((e.day for e in events), default=self.today)
-            out += self.create_event(spec.ticker, latest + timedelta(days=1), now_ms)
-        self.today += timedelta(days=1)
-        self.cutoff_ms = max(self.cutoff_ms, day_start_ms(self.today - timedelta(days=self.cutoff_days)))
-        return out
+        """One exchange day passes (see ``Lifecycle.advance_day``)."""
+        return self.lifecycle.advance_day(now_ms)
 
     def set_cutoff(self, cutoff_ms: int) -> None:
-        self.cutoff_ms = cutoff_ms
+        self.lifecycle.set_cutoff(cutoff_ms)
 
-    # ------------------------------------------------------------------------------------------
-    # queries (used by the REST server and the truth API)
-    # ------------------------------------------------------------------------------------------
+    # -- queries (used by the REST server and the truth API) -----------------------------------
     def is_historical(self, m: Market) -> bool:
         """Settled before the cutoff: served only by ``/historical/markets*``."""
-        return m.settlement_ms is not None and m.settlement_ms < self.cutoff_ms
+        return self.lifecycle.is_historical(m)
 
     def book_at(self, m: Market, at_ts_ms: int | None) -> tuple[dict[int, int], dict[int, int]]:
         """(yes, no) books in cents -> hundredths after every change with ts_ms <= at_ts_ms."""
-        if at_ts_ms is None:
-            return dict(m.yes), dict(m.no)
-        end = bisect_right(m.log_ts, at_ts_ms)
-        cp = m.checkpoints[bisect_right(m.checkpoints, end, key=lambda c: c[0]) - 1]
-        yes, no = dict(cp[1]), dict(cp[2])
-        for i in range(cp[0], end):
-            p = m.log_price[i]
-            book, price = (yes, p) if p > 0 else (no, -p)
-            level = book.get(price, 0) + m.log_delta[i]
-            if level:
-                book[price] = level
-            else:
-                book.pop(price, None)
-        return yes, no
+        return book_at(m, at_ts_ms)
+
+    def ticker_body(self, m: Market, ts: int) -> str:
+        """The ``ticker`` message body for ``m`` as it stands (the WebSocket hub's snapshot)."""
+        return ticker_body(m, ts)
 
     def trade_indices(self, markets: list[Market], *, min_ms: int | None, max_ms: int | None,
                       before_gseq: int | None, block: bool | None) -> Iterator[tuple[Market, int]]:
-        """Trades newest first (descending insertion order) across ``markets`` within the bounds.
-
-        Lazy k-way merge of per-market ranges: a page of 1,000 from a million trades costs
-        O(1,000 log markets), and ``before_gseq`` (the cursor) keeps pages stable while new
-        trades keep arriving.
-        """
-        def one(m: Market) -> Iterator[tuple[int, Market, int]]:
-            lo = 0 if min_ms is None else bisect_left(m.t_ts, min_ms)
-            hi = len(m.t_ts) if max_ms is None else bisect_right(m.t_ts, max_ms)
-            if before_gseq is not None:
-                hi = min(hi, bisect_left(m.t_gseq, before_gseq))
-            gs, bl = m.t_gseq, m.t_block
-            for i in range(hi - 1, lo - 1, -1):
-                if block is None or bool(bl[i]) == block:
-                    yield -gs[i], m, i
-
-        for _neg, m, i in heapq.merge(*(one(m) for m in markets)):
-            yield m, i
-
-
-def hash_text(text: str) -> int:
-    """Stable 64-bit hash of a string (``hash()`` is salted per process)."""
-    h = 0xCBF29CE484222325
-    for b in text.encode():
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
+        """Trades newest first across ``markets`` within the bounds (see ``trades.trade_indices``)."""
+        return trade_indices(markets, min_ms=min_ms, max_ms=max_ms, before_gseq=before_gseq, block=block)
