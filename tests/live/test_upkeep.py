@@ -1,15 +1,20 @@
 """The store upkeep loops against a real LiveStore: flushes on time and on row count, a failing
-disk backs off without losing rows, compaction runs and the loops end when stopping."""
+disk backs off without losing rows, a slow one is reported, compaction runs and the loops end when
+stopping."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import time
 from pathlib import Path
+from typing import Any
 
 from kalshi_collector.config import StorageConfig
-from kalshi_collector.live.upkeep import StoreUpkeep
+from kalshi_collector.live.upkeep import BEHIND_FLUSHES, StoreUpkeep
 from kalshi_collector.storage import LiveStore, ParquetStorage
+from kalshi_collector.storage.fs import LocalFS
 
 DAY_US = 86_400 * 1_000_000
 TS = 1_770_768_000 * 1_000_000  # 2026-02-11T00:00:00Z
@@ -64,6 +69,50 @@ async def test_a_failing_disk_keeps_the_rows_and_the_last_good_flush_time(tmp_pa
         assert store.buffered_rows == 1000 and upkeep.last_good_flush_at == before
         stopping.set()
         await asyncio.wait_for(task, 3)
+
+
+class _SlowDisk(LocalFS):
+    """The local disk, a part file taking ``delay`` seconds to write while ``slow`` is set."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay, self.slow = delay, True
+
+    def write_parquet(self, path: Path, table: Any, **options: Any) -> Path:
+        if self.slow:
+            time.sleep(self.delay)
+        return super().write_parquet(path, table, **options)
+
+
+async def test_a_disk_too_slow_for_the_flow_is_reported_and_its_rows_kept(tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="kalshi_collector.live.upkeep")
+    disk, stopping, limit = _SlowDisk(0.5), asyncio.Event(), 1000
+    with LiveStore(tmp_path, journal_sync_interval=None, fs=disk) as store:
+        upkeep = StoreUpkeep(store, StorageConfig(flush_interval_seconds=3600, max_buffered_rows=limit), stopping)
+        store.extend("book_events", [event(i) for i in range(limit)])  # a full buffer: a flush at once
+        sent = limit
+        task = asyncio.create_task(upkeep.flush_loop())
+        while store.stats["flushes"] == 0:  # the flow goes on while the slow flush writes
+            store.extend("book_events", [event(i) for i in range(sent, sent + 400)])
+            sent += 400
+            await asyncio.sleep(0.05)
+        def behind() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if "falling behind" in r.getMessage()]
+
+        for _ in range(250):  # the loop reports once the flush is back from its thread
+            if behind():
+                break
+            await asyncio.sleep(0.02)
+        assert len(behind()) == 1 and behind()[0].levelno == logging.WARNING
+        assert store.buffered_rows >= BEHIND_FLUSHES * limit
+        disk.slow = False
+        while store.buffered_rows:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
+        assert any("caught up" in r.getMessage() for r in caplog.records)
+        stopping.set()
+        await asyncio.wait_for(task, 3)
+    assert len(ParquetStorage(tmp_path).read_parquets("book_events")) == sent
 
 
 async def test_finished_days_are_compacted(tmp_path: Path) -> None:

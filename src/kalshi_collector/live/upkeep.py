@@ -14,11 +14,16 @@ from datetime import UTC, datetime
 
 from kalshi_collector.config import StorageConfig
 from kalshi_collector.kalshi.ws import Backoff
+from kalshi_collector.repeats import RepeatedLog
 from kalshi_collector.storage import LiveStore
 
 __all__ = ["StoreUpkeep"]
 
 log = logging.getLogger(__name__)
+
+BEHIND_FLUSHES = 3
+"""Rows still waiting after a flush, in flushes' worth (``max_buffered_rows``), that mean part
+writing is not keeping up with the flow (the rows are journaled and kept, but memory grows)."""
 
 
 class StoreUpkeep:
@@ -38,6 +43,7 @@ class StoreUpkeep:
         self._compact_check_interval = compact_check_interval
         self._clock = clock
         self.last_good_flush_at = clock()  # when a flush last wrote everything (health reads it)
+        self._behind = RepeatedLog(log, 60.0)
 
     async def flush_loop(self) -> None:
         """Flush every ``flush_interval_seconds``, or sooner when ``max_buffered_rows`` is reached:
@@ -59,13 +65,27 @@ class StoreUpkeep:
                 return
             started = time.perf_counter()
             written = await asyncio.to_thread(self._store.flush)
+            took = time.perf_counter() - started
             if self._store.stats.get("last_flush_ok", True):
                 self.last_good_flush_at = clock()
                 retry.reset()
                 earliest = 0.0
+                self._report_backlog(sum(written.values()), took)
             else:
                 earliest = clock() + retry.next_delay()
-            log.debug("flushed %s in %.3f s", written, time.perf_counter() - started)
+            log.debug("flushed %s in %.3f s", written, took)
+
+    def _report_backlog(self, written: int, took: float) -> None:
+        """Say (a line a minute) when more rows wait after a flush than a few flushes' worth: the
+        disk or the machine is too slow for the flow and memory grows until it catches up."""
+        waiting = self._store.buffered_rows
+        if waiting >= BEHIND_FLUSHES * self._limit:
+            self._behind.warning("behind", "part writing is falling behind: %d rows wait in memory (journaled, "
+                                 "none lost) after a flush of %d rows that took %.1f s; the disk or the machine "
+                                 "is too slow for this flow: follow fewer markets or shard them "
+                                 "(docs/operations.md, Sizing)", waiting, written, took)
+        elif self._behind.active:
+            self._behind.clear_all(f"part writing has caught up: {waiting} rows wait in memory")
 
     async def compact_loop(self) -> None:
         """Now and then, turn finished days' parts into day files (parts kept on failure)."""
