@@ -224,11 +224,12 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
     rss_start, n0, cpu0, t0 = rss_mb(), c.counters.messages, _cpu(), time.monotonic()
     sim_cpu0 = proc_cpu(sim_pid)
     c.probe.warm = True
-    rss_series, buffered_series, peak, last_n = [], [], 0, n0
+    rss_series, buffered_series, probe_series, peak, last_n = [], [], [], 0, n0
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         rss_series.append(rss_mb())
         buffered_series.append(c.store.buffered_rows)
+        probe_series.append((len(c.probe.exch) + len(c.probe.recv)) * 8 / 1e6)  # the bench's own arrays
         peak, last_n = max(peak, c.counters.messages - last_n), c.counters.messages
     c.probe.warm = False
     elapsed, cpu = time.monotonic() - t0, _cpu() - cpu0
@@ -248,7 +249,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
         "take_max_ms": max(c.probe.take, default=0) * 1000, "build_ms": float(np.median(c.probe.build)) * 1000
         if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
         "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series), "rss_series": list(rss_series),
-        "buffered_series": buffered_series,
+        "buffered_series": buffered_series, "probe_series": probe_series,
         "cpu_share": cpu / elapsed, "sim_cpu": sim_share, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
         "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
     }
@@ -323,6 +324,9 @@ def main() -> None:
         half = minutes[len(minutes) // 2:]
         print(f"  RSS by minute (MB): {', '.join(f'{m:.0f}' for m in minutes)}; second half grew "
               f"{half[-1] - half[0]:+.0f} MB")
+        own = [rss - probe for rss, probe in zip(series, r["probe_series"], strict=True)][59::60]
+        print(f"  the same less the bench's own latency arrays (16 B per delta): "
+              f"{', '.join(f'{m:.0f}' for m in own)}; second half grew {own[-1] - own[len(own) // 2]:+.0f} MB")
         buffered = r["buffered_series"]
         print(f"  rows buffered (not yet in a part), most in each minute: "
               f"{', '.join(f'{max(buffered[i:i + 60]):,}' for i in range(0, len(buffered), 60))}")
