@@ -213,7 +213,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
     c = MeasuredCollector(cfg, options=CollectorOptions(stats_interval=600))
     run = asyncio.create_task(c.run(duration=seconds + 120))
     t_start = time.monotonic()
-    while not (c.markets and c.books.valid_count() >= len(c.markets)):
+    while not c.books.all_valid(c.markets):
         await asyncio.sleep(0.2)
         if time.monotonic() - t_start > 120:
             raise RuntimeError(f"books not valid after 120 s: {c.books.valid_count()}/{len(c.markets)}")

@@ -180,6 +180,7 @@ def test_store_invalidation_and_lifecycle(store: BookStore) -> None:
     assert store.invalidate([TICKER], "again") == []  # already invalid
     assert _book(store).invalid_reason == "gap on sid 1"  # the first reason is kept
     assert store.not_valid(["OTHER", TICKER, "UNKNOWN"]) == [TICKER, "UNKNOWN"]  # no book is not a valid one
+    assert store.all_valid(["OTHER"]) and not store.all_valid(["OTHER", TICKER]) and not store.all_valid([])
     assert store.invalidate_sid(7, "gap on sid 7") == ["OTHER"]
     assert store.valid_count() == 0
     store.apply_snapshot(_snapshot("OTHER", [("0.1000", "1.00")], [], sid=7))

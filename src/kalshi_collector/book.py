@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from kalshi_collector.kalshi.messages import OrderbookDelta, OrderbookSnapshot
@@ -483,6 +483,11 @@ class BookStore:
         calling :meth:`is_valid` per market."""
         get = self._books.get
         return [t for t in tickers if (book := get(t)) is None or not book.valid]
+
+    def all_valid(self, tickers: Collection[str]) -> bool:
+        """Whether ``tickers`` is not empty and each has a valid book (stops at the first that has not)."""
+        get = self._books.get
+        return bool(tickers) and all((book := get(t)) is not None and book.valid for t in tickers)
 
     def valid_count(self) -> int:
         return sum(1 for b in self._books.values() if b.valid)

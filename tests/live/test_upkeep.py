@@ -96,6 +96,7 @@ async def test_a_disk_too_slow_for_the_flow_is_reported_and_its_rows_kept(tmp_pa
             store.extend("book_events", [event(i) for i in range(sent, sent + 400)])
             sent += 400
             await asyncio.sleep(0.05)
+
         def behind() -> list[logging.LogRecord]:
             return [r for r in caplog.records if "falling behind" in r.getMessage()]
 

@@ -137,7 +137,7 @@ class Collector:
             ("cross-check", self._every(rest_check, self._crosscheck_next) if rest_check else asyncio.sleep(0)),
             ("resync", self._every(_RESYNC_CHECK_SECONDS, self._retry_stuck_resyncs)),
             ("stats", self._every(self.opts.stats_interval, lambda: log.info(self.stats_line()))),
-            ("gc-settle", priority.settle(lambda: bool(self.markets) and self.books.valid_count() >= len(self.markets))),
+            ("gc-settle", priority.settle(lambda: self.books.all_valid(self.markets))),
         )]
         try:
             with contextlib.suppress(TimeoutError):
