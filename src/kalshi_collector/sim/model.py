@@ -172,21 +172,6 @@ class ExchangeModel:
         """Generate ``n`` order-flow events on the active markets; return what gets published."""
         return self.flow.step(n, now_ms, self.lifecycle.active)
 
-    def open_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        return self.lifecycle.open_event(event_ticker, now_ms)
-
-    def close_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        return self.lifecycle.close_event(event_ticker, now_ms)
-
-    def determine_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        return self.lifecycle.determine_event(event_ticker, now_ms)
-
-    def settle_event(self, event_ticker: str, now_ms: int) -> list[Out]:
-        return self.lifecycle.settle_event(event_ticker, now_ms)
-
-    def create_event(self, series_ticker: str, day: date, now_ms: int) -> list[Out]:
-        return self.lifecycle.create_event(series_ticker, day, now_ms)
-
     def advance_day(self, now_ms: int) -> list[Out]:
         """One exchange day passes (see ``Lifecycle.advance_day``)."""
         return self.lifecycle.advance_day(now_ms)
