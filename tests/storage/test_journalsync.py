@@ -7,13 +7,13 @@ from pathlib import Path
 from storage_helpers import DAY, ROW_FACTORIES, us
 
 from kalshi_collector.storage import LiveStore, ParquetStorage
-from kalshi_collector.storage import live as live_module
 from kalshi_collector.storage.journal import read_segment
+from kalshi_collector.storage.journalsync import SLICE_ROWS
 
 
 def test_a_big_sync_is_sliced_into_frames_and_recovers_exactly_once(tmp_path: Path) -> None:
     make = ROW_FACTORIES["orderbook_deltas"]
-    rows = [make(us(DAY, i / 1000), i) for i in range(5 * live_module._SLICE_ROWS + 17)]
+    rows = [make(us(DAY, i / 1000), i) for i in range(5 * SLICE_ROWS + 17)]
     store = LiveStore(tmp_path, journal_sync_interval=None)
     store.extend("orderbook_deltas", rows[:100])
     store.extend("market_snapshots", [ROW_FACTORIES["market_snapshots"](us(DAY, 1.0), 1)])

@@ -52,7 +52,8 @@ from kalshi_collector.storage.fs import (
     is_object_store_url,
     open_data_dir,
 )
-from kalshi_collector.storage.journal import JournalOptions, JournalWriter, encode_frame
+from kalshi_collector.storage.journal import JournalOptions, JournalWriter
+from kalshi_collector.storage.journalsync import JournalSync
 from kalshi_collector.storage.partwrite import PartWriter
 from kalshi_collector.storage.recovery import UNKNOWN_TABLE, JournalRecovery
 
@@ -84,34 +85,6 @@ def _refusal(closed: bool, table: str, rows: Sequence[Sequence[Any]]) -> Excepti
     bad = next(row for row in rows if len(row) != width)
     return ValueError(f"{table}: expected {width} values ({', '.join(TABLES[table].schema.names)}), "
                       f"got {len(bad)}: {bad!r}")
-
-
-_SLICE_ROWS = 2_000  # rows per journal frame: one msgpack call holds the GIL for well under a millisecond
-
-
-def _encode_in_slices(batches: list[tuple[str, list]]) -> bytes:
-    """Journal frames of at most ``_SLICE_ROWS`` rows each, back to back (one write, one fsync).
-
-    ``encode_frame`` is one C call that holds the GIL; encoding a busy 0.2 s (tens of thousands of
-    rows at 20k msg/s with the raw tape) in one go would stall the read loop for milliseconds. The
-    journal reader takes any number of frames, so slicing changes nothing on disk but the framing.
-    """
-    if sum(len(rows) for _, rows in batches) <= _SLICE_ROWS:
-        return encode_frame(batches)
-    frames: list[bytes] = []
-    chunk: list[tuple[str, list]] = []
-    size = 0
-    for name, rows in batches:
-        for start in range(0, len(rows), _SLICE_ROWS):
-            piece = rows[start:start + _SLICE_ROWS]
-            if size + len(piece) > _SLICE_ROWS and chunk:
-                frames.append(encode_frame(chunk))
-                chunk, size = [], 0
-            chunk.append((name, piece))
-            size += len(piece)
-    if chunk:
-        frames.append(encode_frame(chunk))
-    return b"".join(frames)
 
 
 class LiveStore:
@@ -163,19 +136,16 @@ class LiveStore:
         self._closed = False
         self._rows_written = dict.fromkeys(TABLES, 0)
         self._rows_recovered = dict.fromkeys(TABLES, 0)
-        self._counters = dict.fromkeys(("write_errors", "journal_errors", "flushes", "syncs", "journal_bytes"), 0)
-        self._timings = {"last_flush_seconds": 0.0, "last_sync_seconds": 0.0, "last_flush_rows": 0}
+        self._counters = dict.fromkeys(("write_errors", "flushes"), 0)
+        self._timings = {"last_flush_seconds": 0.0, "last_flush_rows": 0}
         self._last_flush_ok = True
         self._last_error = ""  # the last storage write error, for the stop report
-        self._journal_errors = RepeatedLog(log, _REPEAT_SECONDS)
         self._write_errors = RepeatedLog(log, _REPEAT_SECONDS)
         self._data_dir = os.fspath(data_dir)
         self._waited = 0.0  # how long close() waited for space
-        self._stop = threading.Event()
-        self._sync_thread: threading.Thread | None = None
+        self._syncer = JournalSync(self._journal, self._buffers, self._tables, self._io_lock)
         if journal_sync_interval:
-            self._sync_thread = threading.Thread(target=self._sync_loop, name="kc-journal-sync", daemon=True)
-            self._sync_thread.start()
+            self._syncer.start(float(journal_sync_interval))
 
     # -- hot path -----------------------------------------------------------------------------
 
@@ -212,47 +182,13 @@ class LiveStore:
     # -- journal --------------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Journal every row appended since the last sync and fsync it.
+        """Journal every row appended since the last sync and fsync it (``journalsync.py``).
 
         Once this returns without an error in the log, a kill -9 loses none of those rows. On a
         journal error (disk full...) it logs, counts ``journal_errors`` and keeps the rows pending
         for the next sync; it never raises.
         """
-        with self._io_lock:
-            if not self._journal.closed:
-                self._sync_locked()
-
-    def _sync_locked(self) -> bool:
-        batches = self._buffers.take_pending()
-        tables = self._tables.take_pending()
-        if not batches and not tables:
-            return True
-        started = time.perf_counter()
-        try:
-            frame = _encode_in_slices(batches + self._tables.frame_batches(tables))
-            self._journal.append(frame)
-        except OSError as exc:
-            self._counters["journal_errors"] += 1
-            self._journal_errors.error(ErrorKind.of(exc), "journal write failed, %d rows kept in memory for the "
-                                       "next sync: %s", sum(len(rows) for _, rows in batches)
-                                       + sum(t.num_rows for _, ts in tables for t in ts), exc)
-            return False
-        if self._journal_errors.active:
-            self._journal_errors.clear_all("journal writes work again; the rows kept in memory are journaled")
-        self._buffers.journaled_now(batches)
-        self._tables.journal(tables)
-        self._counters["syncs"] += 1
-        self._counters["journal_bytes"] += len(frame)
-        self._timings["last_sync_seconds"] = time.perf_counter() - started
-        return True
-
-    def _sync_loop(self) -> None:
-        interval = float(self.journal_sync_interval or 0.2)
-        while not self._stop.wait(interval):
-            try:
-                self.sync()
-            except Exception:  # noqa: BLE001 - the sync thread must outlive any surprise
-                log.exception("journal sync failed")
+        self._syncer.sync()
 
     # -- flush ----------------------------------------------------------------------------------
 
@@ -274,7 +210,7 @@ class LiveStore:
             self._adopt_inherited()
         started = time.perf_counter()
         with self._io_lock:
-            self._sync_locked()
+            self._syncer.sync_locked()
             if self._buffers.idle:
                 self._retire(self._journal.current - 1)
                 self._last_flush_ok = True
@@ -377,6 +313,10 @@ class LiveStore:
             "rows_recovered": dict(self._rows_recovered),
             "rows_rejected": dict.fromkeys(TABLES, 0) | self._parts.rows_rejected,
             **self._counters,
+            "journal_errors": self._syncer.errors,
+            "syncs": self._syncer.syncs,
+            "journal_bytes": self._syncer.bytes,
+            "last_sync_seconds": self._syncer.last_seconds,
             "compaction_errors": self._compactor.errors,
             **self._parts.counts,
             "days_compacted": self._compactor.days_compacted,
@@ -398,9 +338,7 @@ class LiveStore:
         if not self._closed:
             self._closed = True
             self._sinks = {}  # from now on append() refuses
-            self._stop.set()
-            if self._sync_thread is not None:
-                self._sync_thread.join()
+            self._syncer.stop()
             self._waited = retry_until_stored(self, wait_for_space_seconds)
             self._parts.close()
         report = StopReport(self.buffered_rows, self.unsynced_rows, self._journal.directory, self._data_dir,
