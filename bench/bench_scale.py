@@ -26,6 +26,7 @@ events/s, 14000 = about 20,000 messages/s), ``BENCH_SCALE_SNAPSHOT_S`` (10),
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import resource
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_live import _free_port, rss_mb, sim_info
@@ -225,9 +227,12 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
     sim_cpu0 = proc_cpu(sim_pid)
     c.probe.warm = True
     rss_series, buffered_series, probe_series, peak, last_n = [], [], [], 0, n0
+    memory_series: list[MemorySample] = []
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         rss_series.append(rss_mb())
+        if len(rss_series) % 60 == 0:
+            memory_series.append(MemorySample.take(c))
         buffered_series.append(c.store.buffered_rows)
         probe_series.append((len(c.probe.exch) + len(c.probe.recv)) * 8 / 1e6)  # the bench's own arrays
         peak, last_n = max(peak, c.counters.messages - last_n), c.counters.messages
@@ -249,10 +254,45 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
         "take_max_ms": max(c.probe.take, default=0) * 1000, "build_ms": float(np.median(c.probe.build)) * 1000
         if c.probe.build else float("nan"), "snapshots": len(c.probe.take), "levels": c.probe.levels,
         "rss_before": rss_before, "rss_start": rss_start, "rss_end": rss_end, "rss_max": max(rss_series), "rss_series": list(rss_series),
-        "buffered_series": buffered_series, "probe_series": probe_series,
+        "buffered_series": buffered_series, "probe_series": probe_series, "memory_series": memory_series,
         "cpu_share": cpu / elapsed, "sim_cpu": sim_share, "elapsed": elapsed, "valid_at_stop": c.valid_at_stop,
         "messages_total": c.counters.messages, "snapshots_total": c.probe.snapshots_taken, "peak_per_s": peak,
     }
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """Where the process's memory is, once a minute in a long run: is growth Python objects, Arrow
+    buffers, freed-but-kept heap (fragmentation) or the books themselves?"""
+
+    python_blocks: int  # live Python allocator blocks (objects and their buffers)
+    arrow_mb: float  # pyarrow's default memory pool, bytes allocated
+    heap_used_mb: float  # glibc malloc: bytes in use / free but kept by the process
+    heap_free_mb: float
+    book_levels: int
+
+    @classmethod
+    def take(cls, c: Collector) -> MemorySample:
+        used, free = _mallinfo()
+        return cls(sys.getallocatedblocks(), pa.total_allocated_bytes() / 1e6, used, free,
+                   sum(len(b.yes_bids) + len(b.no_bids) for b in c.books))
+
+
+def _mallinfo() -> tuple[float, float]:
+    """glibc's heap in use and free-but-kept, in MB (``mallinfo2``; NaN where there is none)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return float("nan"), float("nan")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+            "keepcost")]
+
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 1e6, info.fordblks / 1e6
 
 
 def _cpu() -> float:
@@ -327,6 +367,11 @@ def main() -> None:
         own = [rss - probe for rss, probe in zip(series, r["probe_series"], strict=True)][59::60]
         print(f"  the same less the bench's own latency arrays (16 B per delta): "
               f"{', '.join(f'{m:.0f}' for m in own)}; second half grew {own[-1] - own[len(own) // 2]:+.0f} MB")
+        for label, pick in (("Python blocks (k)", lambda m: f"{m.python_blocks / 1e3:.0f}"),
+                            ("Arrow pool (MB)", lambda m: f"{m.arrow_mb:.0f}"),
+                            ("malloc in use / kept free (MB)", lambda m: f"{m.heap_used_mb:.0f}/{m.heap_free_mb:.0f}"),
+                            ("book levels (k)", lambda m: f"{m.book_levels / 1e3:.0f}")):
+            print(f"  {label} by minute: {', '.join(pick(m) for m in r['memory_series'])}")
         buffered = r["buffered_series"]
         print(f"  rows buffered (not yet in a part), most in each minute: "
               f"{', '.join(f'{max(buffered[i:i + 60]):,}' for i in range(0, len(buffered), 60))}")
