@@ -7,12 +7,14 @@ them. Cursor pagination is exposed as async iterators of pages, so callers can b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from kalshi_collector.config import Config
 from kalshi_collector.httpclient import BodyHook, HttpClient, HttpStats
+from kalshi_collector.kalshi import listing
 from kalshi_collector.kalshi import models as m
 from kalshi_collector.kalshi import trade_columns as tc
 from kalshi_collector.kalshi.auth import KalshiSigner
@@ -130,6 +132,17 @@ class KalshiRestClient:
         }
         async for page in pages(self.get, "/events", params, m._EventsResp):
             yield [m.Event._from_wire(e) for e in page.events]
+
+    async def iter_event_listings(self, *, status: str | None = "open", limit: int = 200
+                                  ) -> AsyncIterator[list[listing.ListedEvent]]:
+        """Every event of a listing with its markets, read lean (``listing.py``: what following
+        them needs), a slice of events at a time with a loop turn after each slice: listing the
+        whole exchange never holds the caller's event loop for more than about a millisecond."""
+        params = {"status": status, "with_nested_markets": "true", "limit": limit}
+        async for page in pages(self.get, "/events", params, decode=listing.decode_page):
+            for events in listing.event_slices(page):
+                yield events
+                await asyncio.sleep(0)
 
     async def list_events(self, **kw: Any) -> list[m.Event]:
         return [e async for page in self.iter_events(**kw) for e in page]

@@ -240,8 +240,10 @@ class Collector:
         removed = sorted(t for t in self.markets if t not in found)
         tracked = {t: m for t, m in found.items() if t not in unplaced}
         changed = tracked != self.markets or bool(changes)
+        if not changed:  # the usual rediscovery: nothing to do, nothing rebuilt
+            return
         self.markets = tracked
-        if changed and self.tape is not None:  # before any effect of it, with the books it drops
+        if self.tape is not None:  # before any effect of it, with the books it drops
             lanes = [sorted(self.plan.markets(i)) for i in range(len(self.plan))]
             self.tape.markets(self.tape.now_us(), tracked, removed, lanes)
         self.snapshots.set_markets(tracked)
