@@ -20,6 +20,8 @@ done, the start-up burst; both durations printed) is excluded from the latency f
 
 Knobs: ``BENCH_SCALE_SECONDS`` (45), ``BENCH_SCALE_MARKETS`` (20000), ``BENCH_SCALE_RATE`` (sim
 events/s, 14000 = about 20,000 messages/s), ``BENCH_SCALE_SNAPSHOT_S`` (10),
+``BENCH_SCALE_DISCOVERY_S`` (20: the whole exchange listed again, 17 pages of 2 MB; following the
+exchange, lifecycle news makes it list that often),
 ``BENCH_SCALE_BURST_RATE`` (0; e.g. 36000 events/s = bursts to ~50,000 msg/s, 2 s every 15 s).
 """
 
@@ -56,6 +58,7 @@ BASELINE_SECONDS = min(15.0, SECONDS)
 MARKETS = int(os.environ.get("BENCH_SCALE_MARKETS", "20000"))
 RATE = float(os.environ.get("BENCH_SCALE_RATE", "14000"))
 SNAPSHOT_S = float(os.environ.get("BENCH_SCALE_SNAPSHOT_S", "10"))
+DISCOVERY_S = float(os.environ.get("BENCH_SCALE_DISCOVERY_S", "20"))  # following the exchange lists it often
 BURST_RATE = float(os.environ.get("BENCH_SCALE_BURST_RATE", "0"))  # e.g. 36000 events/s = ~50k msg/s
 BURST_EVERY_S, BURST_SECONDS = 15.0, 2.0
 PER_CONNECTION = 5_000
@@ -207,7 +210,7 @@ async def ours(info: dict[str, str], data_dir: Path, seconds: float, sim_pid: in
                    "base_url": info["REST URL"], "ws_url": info["WS URL"], "requests_per_second": 0},
         "collection": {"follow_all": True, "markets_per_connection": PER_CONNECTION,
                        "interval_seconds": SNAPSHOT_S, "spike_threshold_cents": 0,
-                       "rest_check_interval_seconds": 5, "discovery_interval_seconds": 600},
+                       "rest_check_interval_seconds": 5, "discovery_interval_seconds": DISCOVERY_S},
         "storage": {"data_dir": str(data_dir)},
         "metrics": {"port": 0},
     }, env={})
