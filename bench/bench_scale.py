@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from bench.bench_live import _free_port, rss_mb, sim_info
 from kalshi_collector.config import config_from_dict
 from kalshi_collector.kalshi import messages as wm
+from kalshi_collector.kalshi import numbers
 from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.live.collector import Collector, CollectorOptions
 from kalshi_collector.live.lane import Lane
@@ -273,12 +274,15 @@ class MemorySample:
     heap_used_mb: float  # glibc malloc: bytes in use / free but kept by the process
     heap_free_mb: float
     book_levels: int
+    memo_entries: int  # the number converters' memo tables (bounded: numbers.MEMO_LIMIT each)
 
     @classmethod
     def take(cls, c: Collector) -> MemorySample:
         used, free = _mallinfo()
+        memos = (numbers.PRICE_CENTS_MEMO, numbers.PRICE_MICROS_MEMO, numbers.CENTI_MEMO, numbers._cache,
+                 numbers._count_cache)
         return cls(sys.getallocatedblocks(), pa.total_allocated_bytes() / 1e6, used, free,
-                   sum(len(b.yes_bids) + len(b.no_bids) for b in c.books))
+                   sum(len(b.yes_bids) + len(b.no_bids) for b in c.books), sum(map(len, memos)))
 
 
 def _mallinfo() -> tuple[float, float]:
@@ -373,7 +377,8 @@ def main() -> None:
         for label, pick in (("Python blocks (k)", lambda m: f"{m.python_blocks / 1e3:.0f}"),
                             ("Arrow pool (MB)", lambda m: f"{m.arrow_mb:.0f}"),
                             ("malloc in use / kept free (MB)", lambda m: f"{m.heap_used_mb:.0f}/{m.heap_free_mb:.0f}"),
-                            ("book levels (k)", lambda m: f"{m.book_levels / 1e3:.0f}")):
+                            ("book levels (k)", lambda m: f"{m.book_levels / 1e3:.0f}"),
+                            ("number memo entries (k)", lambda m: f"{m.memo_entries / 1e3:.0f}")):
             print(f"  {label} by minute: {', '.join(pick(m) for m in r['memory_series'])}")
         buffered = r["buffered_series"]
         print(f"  rows buffered (not yet in a part), most in each minute: "
