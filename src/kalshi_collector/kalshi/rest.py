@@ -13,26 +13,22 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kalshi_collector.config import Config
-from kalshi_collector.httpclient import BodyHook, HttpClient, HttpStats
+from kalshi_collector.httpclient import BodyHook, HttpStats
 from kalshi_collector.kalshi import listing
 from kalshi_collector.kalshi import models as m
 from kalshi_collector.kalshi import trade_columns as tc
 from kalshi_collector.kalshi.auth import KalshiSigner
 from kalshi_collector.kalshi.requester import (
-    SOURCE,
-    USER_AGENT,
     ApiError,
     GaveUp,
     KalshiRequester,
     NotFound,
     TransientError,
     Unauthorized,
-    auth_fix,
     pages,
 )
 
-__all__ = ["KalshiRestClient", "ApiError", "TransientError", "NotFound", "Unauthorized", "GaveUp", "auth_fix",
-           "SOURCE", "USER_AGENT"]
+__all__ = ["KalshiRestClient", "ApiError", "TransientError", "NotFound", "Unauthorized", "GaveUp"]
 
 T = TypeVar("T")
 
@@ -60,16 +56,15 @@ class KalshiRestClient:
         self.base_url = self.requester.base_url
         self.signer: KalshiSigner | None = self.requester.signer
         self.rate = self.requester.rate
-        self.http: HttpClient = self.requester.http
         self.stats: HttpStats = self.requester.stats
 
     @property
     def on_body(self) -> BodyHook | None:
-        return self.http.on_body
+        return self.requester.http.on_body
 
     @on_body.setter
     def on_body(self, hook: BodyHook | None) -> None:
-        self.http.on_body = hook
+        self.requester.http.on_body = hook
 
     @classmethod
     def from_config(cls, config: Config, *, signed: bool | None = None, **overrides: Any) -> KalshiRestClient:

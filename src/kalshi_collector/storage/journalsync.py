@@ -21,7 +21,6 @@ from kalshi_collector.storage.journal import JournalWriter, encode_frame
 __all__ = ["JournalSync", "SLICE_ROWS", "encode_in_slices"]
 
 log = logging.getLogger("kalshi_collector.storage.live")  # the name operators' log filters know
-_REPEAT_SECONDS = 60.0  # the same journal error is logged at most once a minute (with a count)
 
 
 SLICE_ROWS = 2_000  # rows per journal frame: one msgpack call holds the GIL for well under a millisecond
@@ -65,7 +64,7 @@ class JournalSync:
         self._rows = rows
         self._tables = tables
         self._io_lock = io_lock
-        self._errors_log = RepeatedLog(log, _REPEAT_SECONDS)
+        self._errors_log = RepeatedLog(log)  # the same journal error at most once a minute, with a count
         self.syncs = 0
         self.errors = 0
         self.bytes = 0

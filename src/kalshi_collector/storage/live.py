@@ -62,7 +62,6 @@ __all__ = ["LiveStore"]
 log = logging.getLogger(__name__)
 
 _COLLECTOR_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
-_REPEAT_SECONDS = 60.0  # the same storage error is logged at most once a minute (with a count)
 
 
 def _journal_path(data_dir: str | os.PathLike[str], root: Path,
@@ -140,7 +139,7 @@ class LiveStore:
         self._timings = {"last_flush_seconds": 0.0, "last_flush_rows": 0}
         self._last_flush_ok = True
         self._last_error = ""  # the last storage write error, for the stop report
-        self._write_errors = RepeatedLog(log, _REPEAT_SECONDS)
+        self._write_errors = RepeatedLog(log)  # the same storage error at most once a minute, with a count
         self._data_dir = os.fspath(data_dir)
         self._waited = 0.0  # how long close() waited for space
         self._syncer = JournalSync(self._journal, self._buffers, self._tables, self._io_lock)

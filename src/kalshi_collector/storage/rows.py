@@ -115,15 +115,15 @@ def _bytes_column(values: Sequence[bytes]) -> pa.ChunkedArray:
     run: list[bytes] = []
     run_bytes = 0
     for value in values:
-        if len(value) >= _OWN_CHUNK_BYTES or run_bytes + len(value) > _RUN_BYTES:
-            if run:
-                chunks.append(_joined(run))
-                run, run_bytes = [], 0
-            if len(value) >= _OWN_CHUNK_BYTES:
-                chunks.append(_joined([value]))
-                continue
-        run.append(value)
-        run_bytes += len(value)
+        own = len(value) >= _OWN_CHUNK_BYTES
+        if run and (own or run_bytes + len(value) > _RUN_BYTES):
+            chunks.append(_joined(run))
+            run, run_bytes = [], 0
+        if own:
+            chunks.append(_joined([value]))
+        else:
+            run.append(value)
+            run_bytes += len(value)
     if run:
         chunks.append(_joined(run))
     return pa.chunked_array(chunks, type=pa.binary())
