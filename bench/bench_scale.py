@@ -285,20 +285,19 @@ class MemorySample:
                    sum(len(b.yes_bids) + len(b.no_bids) for b in c.books), sum(map(len, memos)))
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
 def _mallinfo() -> tuple[float, float]:
     """glibc's heap in use and free-but-kept, in MB (``mallinfo2``; NaN where there is none)."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
         return float("nan"), float("nan")
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-            "keepcost")]
-
-    libc.mallinfo2.restype = MallInfo2
-    info = libc.mallinfo2()
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
     return (info.uordblks + info.hblkhd) / 1e6, info.fordblks / 1e6
 
 
