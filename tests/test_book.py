@@ -280,3 +280,31 @@ def test_random_walk_matches_a_decimal_model() -> None:
                 yes, no = model[ticker]["yes"], model[ticker]["no"]
                 assert book.best_yes_bid == (float(max(yes) * 100) if yes else None)
                 assert book.best_yes_ask == (float(100 - max(no) * 100) if no else None)
+
+
+def test_not_valid_follows_every_way_a_book_gains_or_loses_trust() -> None:
+    """``not_valid`` reads the store's set of doubted books (kept by the books themselves) rather
+    than every book: after any mix of snapshots, bad ones, crossing and negative deltas,
+    invalidations, disconnects and removals it names exactly the books that are not valid."""
+    rng = random.Random(7)
+    store = BookStore()
+    tickers = [f"M{i}" for i in range(12)]
+    for _ in range(3_000):
+        t = rng.choice(tickers)
+        op = rng.randrange(8)
+        if op <= 1:
+            store.apply_snapshot(_snapshot(t, [("0.4000", "5.00")], [("0.5000", "5.00")]))
+        elif op == 2:
+            store.apply_snapshot(_snapshot(t, [("0.6000", "1.00")], [("0.5000", "1.00")]))  # crossed
+        elif op == 3:
+            store.apply_snapshot(_snapshot(t, [("0.4000", "-1.00")], []))  # negative level
+        elif op == 4:
+            store.apply_delta(_delta(t, "yes", "0.4000", rng.choice(["-9.00", "1.00", "-5.00"])))
+        elif op == 5:
+            store.apply_delta(_delta(t, "no", "0.7000", "1.00"))  # crosses
+        elif op == 6:
+            store.invalidate([t], "doubt") if rng.random() < 0.9 else store.invalidate_all("disconnected")
+        else:
+            store.remove(t)
+        assert store.not_valid(tickers) == sorted(t for t in tickers if not store.is_valid(t))
+    assert store.not_valid(set(tickers[:3])) == sorted(t for t in tickers[:3] if not store.is_valid(t))

@@ -110,10 +110,15 @@ class OrderBook:
     from outside: use the apply methods.
     """
 
-    __slots__ = ("ticker", "yes_bids", "no_bids", "_best_yes", "_best_no", "valid", "invalid_reason", "sid")
+    __slots__ = ("ticker", "yes_bids", "no_bids", "_best_yes", "_best_no", "valid", "invalid_reason", "sid",
+                 "_doubted")
 
-    def __init__(self, ticker: str) -> None:
+    def __init__(self, ticker: str, doubted: set[str] | None = None) -> None:
+        """``doubted``: the set of tickers whose book is not valid, kept by a :class:`BookStore`
+        for all its books (this book's ticker is in it exactly while ``valid`` is False)."""
         self.ticker = ticker
+        self._doubted = doubted if doubted is not None else set()
+        self._doubted.add(ticker)
         self.yes_bids: dict[int, int] = {}
         self.no_bids: dict[int, int] = {}
         self._best_yes = _EMPTY
@@ -157,6 +162,7 @@ class OrderBook:
         self._best_yes = self._best_no = _EMPTY
         self.valid = False
         self.invalid_reason = reason
+        self._doubted.add(self.ticker)
 
     def _load(self, yes: dict[int, int], no: dict[int, int]) -> BookStatus:
         if any(q <= 0 for q in yes.values()) or any(q <= 0 for q in no.values()):
@@ -171,6 +177,7 @@ class OrderBook:
             return CROSSED
         self.valid = True
         self.invalid_reason = None
+        self._doubted.discard(self.ticker)
         return APPLIED
 
     def _change(self, is_yes: bool, price: int, delta: int) -> BookStatus:
@@ -219,6 +226,7 @@ class OrderBook:
         if self.valid or self.invalid_reason is None:
             self.invalid_reason = reason
         self.valid = False
+        self._doubted.add(self.ticker)
 
     # --- reading (cents and contracts) ---------------------------------------------------------------
 
@@ -417,10 +425,11 @@ class BookStore:
     because no valid book exists (one is presumably being re-requested).
     """
 
-    __slots__ = ("_books", "apply_delta", "capture")
+    __slots__ = ("_books", "_doubted", "apply_delta", "capture")
 
     def __init__(self) -> None:
         self._books: dict[str, OrderBook] = {}
+        self._doubted: set[str] = set()  # the tickers of books not valid, kept by the books themselves
         # a snapshot in progress reads the books it has not reached yet before they change
         self.capture = BookCapture()
         # apply_delta(msg) is a closure over this store's dict rather than a method: it is the
@@ -443,7 +452,7 @@ class BookStore:
             self.capture.before_change(body.market_ticker)
         book = self._books.get(body.market_ticker)
         if book is None:
-            book = self._books[body.market_ticker] = OrderBook(body.market_ticker)
+            book = self._books[body.market_ticker] = OrderBook(body.market_ticker, self._doubted)
         book.sid = msg.sid
         try:
             yes = {price_micros(p): centi_contracts(q) for p, q in body.yes_dollars_fp}
@@ -478,11 +487,12 @@ class BookStore:
         return book is not None and book.valid
 
     def not_valid(self, tickers: Iterable[str]) -> list[str]:
-        """Those of ``tickers`` without a valid book. The resync retry asks this of every tracked
-        market every second (20,000 at scale), so it reads the dict itself: half the cost of
-        calling :meth:`is_valid` per market."""
-        get = self._books.get
-        return [t for t in tickers if (book := get(t)) is None or not book.valid]
+        """Those of ``tickers`` without a valid book, sorted. The resync retry asks this of every
+        tracked market every second (20,000 at scale, in one loop turn): set operations in C over
+        the store's set of doubted books, no Python step per market (a loop over the books held
+        the read loop for ~2 ms a lane)."""
+        wanted = tickers if isinstance(tickers, (set, frozenset)) else set(tickers)
+        return sorted(wanted.intersection(self._doubted).union(wanted.difference(self._books)))
 
     def all_valid(self, tickers: Collection[str]) -> bool:
         """Whether ``tickers`` is not empty and each has a valid book (stops at the first that has not)."""
@@ -527,3 +537,4 @@ class BookStore:
         if self.capture.on:
             self.capture.before_change(ticker)
         self._books.pop(ticker, None)
+        self._doubted.discard(ticker)

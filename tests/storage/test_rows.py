@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from storage_helpers import DAY, us
 
 from kalshi_collector.storage import LiveStore, ParquetStorage
 from kalshi_collector.storage.catalog import TABLES
-from kalshi_collector.storage.rows import rows_to_table
+from kalshi_collector.storage.rows import _one_day, _split_each, rows_to_table, split_by_day
 
 RAW_REST = TABLES["raw_rest"]
 
@@ -45,3 +47,22 @@ def test_rest_bodies_go_through_the_store_and_read_back(tmp_path: Path) -> None:
         store.flush()
     stored = ParquetStorage(tmp_path).read_parquets("raw_rest")
     assert sorted(stored["body"]) == sorted(big + str(i).encode() for i in range(5))
+
+
+
+@pytest.mark.parametrize("odd", [None, "next day", "day before", "short row", "float time", "bool time",
+                                 "negative", "not a row"])
+def test_split_by_day_in_c_agrees_with_the_row_by_row_rule(odd: str | None) -> None:
+    """A flush's rows are checked in C when every one is well-formed and of one day; any other
+    batch (an odd row anywhere, past the first chunk here) goes row by row, with the same result."""
+    spec = TABLES["trades_live"]
+    good = [(us(DAY, i), *([None] * (spec.width - 1))) for i in range(10_000)]
+    extra = {None: [], "next day": [(us(DAY + dt.timedelta(days=1)), *good[0][1:])], "day before": [(us(DAY - dt.timedelta(days=1)), *good[0][1:])],
+             "short row": [good[0][:2]], "float time": [(float(good[0][0]), *good[0][1:])],
+             "bool time": [(True, *good[0][1:])], "negative": [(-1, *good[0][1:])], "not a row": [7]}[odd]
+    rows = good + extra
+    assert (_one_day(spec.width, rows) is not None) == (odd is None)
+    by_day, bad = split_by_day(spec, rows)
+    assert (by_day, bad) == _split_each(spec, rows)
+    assert sum(map(len, by_day.values())) == len(good) + (odd in ("next day", "day before"))
+    assert len(bad) == (odd not in (None, "next day", "day before"))
