@@ -4,8 +4,10 @@ but a retry (rows kept, journaled, written by the next flush's new helper)."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -14,8 +16,13 @@ import pyarrow.parquet as pq
 from storage_helpers import T0, delta_row, orderbook_row, raw_ws_row
 
 from kalshi_collector.storage import LiveStore
+from kalshi_collector.storage.buffers import RowBuffers
 from kalshi_collector.storage.catalog import ORDERBOOK_SNAPSHOTS, TABLES
 from kalshi_collector.storage.fs import LocalFS
+from kalshi_collector.storage.journal import JournalWriter
+from kalshi_collector.storage.journal.frames import decode_rows
+from kalshi_collector.storage.journalsync import JournalSync
+from kalshi_collector.storage.layout import DAY_US
 from kalshi_collector.storage.partjob import PartJob, PartTarget
 from kalshi_collector.storage.rows import rows_to_table
 
@@ -98,3 +105,44 @@ def test_a_row_msgpack_cannot_carry_is_written_here_and_quarantined(tmp_path: Pa
         assert store.flush() == {"orderbook_deltas": 10}
         assert store.stats["writer_process_jobs"] == 0
         assert store.stats["rows_rejected"]["orderbook_deltas"] == 1
+
+
+def _synced(tmp_path: Path) -> tuple[RowBuffers, JournalSync]:
+    buffers = RowBuffers()
+    return buffers, JournalSync(JournalWriter(tmp_path, "c0"), buffers, buffers.tables, threading.Lock())
+
+
+def test_a_flush_sends_the_journals_own_encoding_and_encodes_only_the_rows_before_it(tmp_path: Path) -> None:
+    """The rows the journal sync encoded last go to the helper as the sync's very bytes; rows put
+    in front of them (recovered, given back) are encoded by the flush; the job holds them all."""
+    buffers, sync = _synced(tmp_path)
+    rows = [delta_row(T0 + i, i) for i in range(9000)]
+    buffers.pending["orderbook_deltas"].extend(rows[1000:5000])
+    sync.sync()
+    buffers.pending["orderbook_deltas"].extend(rows[5000:])
+    sync.sync()
+    buffers.journaled["orderbook_deltas"][:0] = rows[:1000]  # as recovery and give_back put rows back
+    encoded = buffers.encoded["orderbook_deltas"]
+    assert encoded.rows == 8000 and len(encoded.chunks) == 4  # slices of journalsync.SLICE_ROWS
+    batch = buffers.take_all()
+    table_rows = batch.tables["orderbook_deltas"]
+    job = PartJob.of(PartTarget(LocalFS(), tmp_path, "c0"), TABLES["orderbook_deltas"], 1, T0 // DAY_US,
+                     table_rows.journaled, [], table_rows.encoded)
+    assert job.row_chunks[-4:] == encoded.chunks and all(a is b for a, b in zip(job.row_chunks[-4:], encoded.chunks, strict=True))
+    sent = io.BytesIO()
+    job.send(sent)
+    received = PartJob.receive(io.BytesIO(sent.getvalue()))
+    assert [row for (chunk,) in received.row_chunks for row in decode_rows(chunk)] == rows
+    assert buffers.encoded["orderbook_deltas"].rows == 0  # the next flush's start afresh
+
+
+def test_rows_the_journal_could_not_encode_exactly_are_encoded_again_by_the_flush(tmp_path: Path) -> None:
+    buffers, sync = _synced(tmp_path)
+    buffers.pending["orderbook_deltas"].extend([delta_row(T0 + i, i) for i in range(100)])
+    sync.sync()
+    buffers.pending["orderbook_deltas"].append((*delta_row(T0, 1)[:-1], 1 << 70))  # journaled as its repr
+    sync.sync()
+    assert buffers.encoded["orderbook_deltas"].rows == 0  # the tail no longer ends in exact rows
+    buffers.pending["orderbook_deltas"].extend([delta_row(T0 + i, i) for i in range(50)])
+    sync.sync()
+    assert buffers.encoded["orderbook_deltas"].rows == 50

@@ -11,10 +11,13 @@ appends to them without a lock), only cut from their front.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kalshi_collector.storage.arrowtables import ArrowTables
 from kalshi_collector.storage.catalog import TABLES
+from kalshi_collector.storage.journal.pieces import Buffer
+from kalshi_collector.storage.partjob import EncodedRows
 from kalshi_collector.storage.partwrite import TableRows
 from kalshi_collector.storage.rows import Rejected
 
@@ -43,6 +46,7 @@ class FlushBatch:
         between them, each hold is well under a millisecond.
         """
         for rows in self.tables.values():
+            rows.encoded = None
             for column in (rows.journaled, rows.pending):
                 while column:
                     del column[-_RELEASE_SLICE:]
@@ -57,6 +61,7 @@ class RowBuffers:
         self.journaled: dict[str, list] = _empty()  # journaled, not yet in a part file
         self.tables = ArrowTables()  # whole Arrow tables, pending and journaled
         self.rejects: dict[str, list[Rejected]] = {}  # could not be stored, quarantine not yet written
+        self.encoded = {name: EncodedRows() for name in TABLES}  # the journaled rows' msgpack (their tail)
         self.inflight = 0
 
     # -- journal ------------------------------------------------------------------------------------
@@ -65,11 +70,14 @@ class RowBuffers:
         """Copy the rows appended so far; they stay pending until :meth:`journaled_now`."""
         return [(name, rows[: len(rows)]) for name, rows in self.pending.items() if rows]
 
-    def journaled_now(self, taken: list[tuple[str, list]]) -> None:
-        """``taken`` (from :meth:`take_pending`) is in the journal."""
+    def journaled_now(self, taken: list[tuple[str, list]],
+                      encoded: Mapping[str, list[Sequence[Buffer]] | None] | None = None) -> None:
+        """``taken`` (from :meth:`take_pending`) is in the journal; ``encoded``: per table the
+        msgpack chunks the journal wrote them from (None: not usable), kept for the flush."""
         for name, rows in taken:
             del self.pending[name][: len(rows)]
             self.journaled[name].extend(rows)
+            self.encoded[name].add((encoded or {}).get(name), len(rows))
 
     # -- flush --------------------------------------------------------------------------------------
 
@@ -80,6 +88,7 @@ class RowBuffers:
     def take_all(self) -> FlushBatch:
         """Everything buffered, for one flush (pending rows too: the journal may be failing)."""
         journaled, self.journaled = self.journaled, _empty()
+        encoded, self.encoded = self.encoded, {name: EncodedRows() for name in TABLES}
         taken = self.take_pending()
         for name, rows in taken:
             del self.pending[name][: len(rows)]
@@ -89,7 +98,8 @@ class RowBuffers:
         self.inflight = (sum(map(len, journaled.values())) + sum(map(len, pending.values()))
                          + ArrowTables.count(tables_j) + ArrowTables.count(tables_p))
         return FlushBatch({name: TableRows(journaled[name], pending[name], tables_journaled=tables_j[name],
-                                           tables_pending=tables_p[name]) for name in TABLES}, rejects)
+                                           tables_pending=tables_p[name], encoded=encoded[name])
+                           for name in TABLES}, rejects)
 
     def give_back(self, batch: FlushBatch) -> None:
         """What the flush could not write goes back in front, in order, where it came from."""

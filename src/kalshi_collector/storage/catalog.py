@@ -67,6 +67,9 @@ class Dataset(Generic[L]):
     store's defaults (``storage.compact.COMPACT_OPTIONS``): the raw tape spends more CPU once a day
     for a much smaller file. ``part_options``: the same for the live store's part files (written
     beside the read loop: kept cheap).
+    ``large_values``: its last column holds whole bodies (REST pages, WebSocket frames), up to
+    megabytes: the journal and the part writer pass those on by reference rather than copying
+    them while holding the GIL (``storage/journal/pieces.py``).
     """
 
     name: str
@@ -79,6 +82,7 @@ class Dataset(Generic[L]):
     legacy: pa.Schema = schemas.NO_COLUMNS
     write_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
     part_options: Mapping[str, object] = field(default_factory=dict, hash=False, compare=False)
+    large_values: bool = False
 
     def __post_init__(self) -> None:
         names = self.schema.names
@@ -113,9 +117,10 @@ TableSpec = Dataset
 def _live(name: str, schema: pa.Schema, sort_keys: tuple[str, ...], aliases: tuple[str, ...] = (),
           legacy: pa.Schema = schemas.NO_COLUMNS, key: tuple[str, ...] = (),
           write_options: Mapping[str, object] | None = None,
-          part_options: Mapping[str, object] | None = None) -> Dataset[LiveDaily]:
+          part_options: Mapping[str, object] | None = None, large_values: bool = False) -> Dataset[LiveDaily]:
     return Dataset(name, LiveDaily(name), schema, schema.names[0], sort_keys, key=key, aliases=aliases,
-                   legacy=legacy, write_options=dict(write_options or {}), part_options=dict(part_options or {}))
+                   legacy=legacy, write_options=dict(write_options or {}), part_options=dict(part_options or {}),
+                   large_values=large_values)
 
 
 # ------------------------------------------------------------------------------- live (the collector)
@@ -148,9 +153,10 @@ RAW_WRITE_OPTIONS: dict[str, object] = {
 # Part files: no dictionary for the frames either (a dictionary of 100k distinct frames is only
 # memory and time spent before the writer gives up on it).
 RAW_PART_OPTIONS: dict[str, object] = {"use_dictionary": ["kind"]}
-RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS, part_options=RAW_PART_OPTIONS)
+RAW_WS = _live("raw_ws", schemas.RAW_WS, ("n",), write_options=RAW_WRITE_OPTIONS, part_options=RAW_PART_OPTIONS,
+               large_values=True)
 RAW_REST = _live("raw_rest", schemas.RAW_REST, ("n",), write_options=RAW_WRITE_OPTIONS,
-                 part_options=RAW_PART_OPTIONS)
+                 part_options=RAW_PART_OPTIONS, large_values=True)
 
 # ------------------------------------------------------------------------------- backfill (REST history)
 

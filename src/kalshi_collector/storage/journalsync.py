@@ -12,43 +12,77 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from kalshi_collector.repeats import ErrorKind, RepeatedLog
-from kalshi_collector.storage.arrowtables import ArrowTables
+from kalshi_collector.storage.arrowtables import ArrowTables, base_name, frame_name
 from kalshi_collector.storage.buffers import RowBuffers
-from kalshi_collector.storage.journal import JournalWriter, encode_frame
+from kalshi_collector.storage.catalog import TABLES
+from kalshi_collector.storage.journal import JournalWriter
+from kalshi_collector.storage.journal.pieces import (
+    Buffer,
+    EncodedItems,
+    encode_items,
+    frame_of,
+    pieces_length,
+)
 
-__all__ = ["JournalSync", "SLICE_ROWS", "encode_in_slices"]
+__all__ = ["JournalSync", "SLICE_ROWS", "Synced", "encode_in_slices"]
 
 log = logging.getLogger("kalshi_collector.storage.live")  # the name operators' log filters know
 
 
 SLICE_ROWS = 2_000  # rows per journal frame: one msgpack call holds the GIL for well under a millisecond
+# The batches whose big values are written from where they are: the bodies of the tables that
+# carry them (their last value), and every Arrow table (a snapshot of the exchange: a few MB).
+BY_REFERENCE = frozenset({name for name, spec in TABLES.items() if spec.large_values}
+                         | {frame_name(name) for name in TABLES})
 
 
-def encode_in_slices(batches: list[tuple[str, list]]) -> bytes:
-    """Journal frames of at most ``SLICE_ROWS`` rows each, back to back (one write, one fsync).
+@dataclass
+class Synced:
+    """What one sync encodes: the journal frames' pieces, and per table of rows the msgpack of
+    those rows as the frames hold it, slice by slice (None when a slice is not exact): the part
+    writer sends it to its helper process rather than encoding the same rows a second time."""
 
-    ``encode_frame`` is one C call that holds the GIL; encoding a busy 0.2 s (tens of thousands of
-    rows at 20k msg/s with the raw tape) in one go would stall the read loop for milliseconds. The
-    journal reader takes any number of frames, so slicing changes nothing on disk but the framing.
+    pieces: list[Buffer] = field(default_factory=list)
+    rows: dict[str, list[Sequence[Buffer]] | None] = field(default_factory=dict)
+
+    def add_rows(self, table: str, encoded: EncodedItems) -> None:
+        chunks = self.rows.setdefault(table, [])
+        if chunks is not None:
+            if encoded.exact:
+                chunks.append(encoded.pieces)
+            else:
+                self.rows[table] = None
+
+
+def encode_in_slices(batches: list[tuple[str, list]]) -> Synced:
+    """Journal frames of at most ``SLICE_ROWS`` rows each, back to back (one write, one fsync), as
+    the pieces to write (big bodies and Arrow tables by reference: ``journal/pieces.py``).
+
+    A msgpack call holds the GIL; encoding a busy 0.2 s (tens of thousands of rows at 20k msg/s
+    with the raw tape) in one go would stall the read loop for milliseconds. The journal reader
+    takes any number of frames, so slicing changes nothing on disk but the framing.
     """
-    if sum(len(rows) for _, rows in batches) <= SLICE_ROWS:
-        return encode_frame(batches)
-    frames: list[bytes] = []
-    chunk: list[tuple[str, list]] = []
+    synced = Synced()
+    frame: list[tuple[str, list[Buffer]]] = []
     size = 0
     for name, rows in batches:
         for start in range(0, len(rows), SLICE_ROWS):
             piece = rows[start:start + SLICE_ROWS]
-            if size + len(piece) > SLICE_ROWS and chunk:
-                frames.append(encode_frame(chunk))
-                chunk, size = [], 0
-            chunk.append((name, piece))
+            if size + len(piece) > SLICE_ROWS and frame:
+                synced.pieces += frame_of(frame)
+                frame, size = [], 0
+            encoded = encode_items(piece, name in BY_REFERENCE)
+            if base_name(name) is None:  # rows (an Arrow batch's tables travel as tables)
+                synced.add_rows(name, encoded)
+            frame.append((name, encoded.pieces))
             size += len(piece)
-    if chunk:
-        frames.append(encode_frame(chunk))
-    return b"".join(frames)
+    if frame:
+        synced.pieces += frame_of(frame)
+    return synced
 
 
 class JournalSync:
@@ -96,8 +130,8 @@ class JournalSync:
             return True
         started = time.perf_counter()
         try:
-            frame = encode_in_slices(batches + self._tables.frame_batches(tables))
-            self._journal.append(frame)
+            synced = encode_in_slices(batches + self._tables.frame_batches(tables))
+            self._journal.append(synced.pieces)
         except OSError as exc:
             self.errors += 1
             self._errors_log.error(ErrorKind.of(exc), "journal write failed, %d rows kept in memory for the "
@@ -106,10 +140,10 @@ class JournalSync:
             return False
         if self._errors_log.active:
             self._errors_log.clear_all("journal writes work again; the rows kept in memory are journaled")
-        self._rows.journaled_now(batches)
+        self._rows.journaled_now(batches, synced.rows)
         self._tables.journal(tables)
         self.syncs += 1
-        self.bytes += len(frame)
+        self.bytes += pieces_length(synced.pieces)
         self.last_seconds = time.perf_counter() - started
         return True
 

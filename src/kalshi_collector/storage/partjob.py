@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -36,10 +37,11 @@ from kalshi_collector.storage.arrowtables import from_ipc, to_ipc
 from kalshi_collector.storage.catalog import TABLES, TableSpec
 from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.journal.frames import decode_rows, encode_rows
+from kalshi_collector.storage.journal.pieces import Buffer, list_pieces, pieces_length
 from kalshi_collector.storage.layout import PartName, day_from_index
 from kalshi_collector.storage.rows import Rejected, rows_to_table
 
-__all__ = ["PartDone", "PartJob", "PartProcess", "build_and_write"]
+__all__ = ["EncodedRows", "PartDone", "PartJob", "PartProcess", "build_and_write"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,31 @@ class PartDone:
     bad_rows: list[Rejected] = field(default_factory=list)
     path: PurePath | None = None
     error: BaseException | None = None
+
+
+_ENCODED_CAP = 256 << 20  # beyond this (flushes failing for a long time) rows are encoded again instead
+
+
+@dataclass
+class EncodedRows:
+    """The msgpack of the *last* ``rows`` rows of a table's journaled list, as the journal sync
+    encoded them (``journalsync.Synced``): a flush hands these chunks to the helper process as
+    they are, and encodes only the rows before them (recovered, given back, or journaled when an
+    encoding was not exact). Rows put in front of the list leave it true; :meth:`add` with None
+    (rows at the end it does not cover) empties it."""
+
+    chunks: list[Sequence[Buffer]] = field(default_factory=list)
+    rows: int = 0
+    nbytes: int = 0
+
+    def add(self, chunks: list[Sequence[Buffer]] | None, rows: int) -> None:
+        """``rows`` rows were appended to the list; ``chunks`` their encoding, or None."""
+        if chunks is None or self.nbytes > _ENCODED_CAP:
+            self.chunks, self.rows, self.nbytes = [], 0, 0
+            return
+        self.chunks.extend(chunks)
+        self.rows += rows
+        self.nbytes += sum(pieces_length(c) for c in chunks)
 
 
 @dataclass(frozen=True)
@@ -98,23 +125,29 @@ class PartJob:
     table: str
     cut: int
     day: int
-    row_chunks: list[bytes]
-    table_blobs: list[bytes]
+    row_chunks: list[Sequence[Buffer]]
+    table_blobs: list[Sequence[Buffer]]
 
     @classmethod
     def of(cls, target: PartTarget, spec: TableSpec, cut: int, day: int, rows: list,
-           tables: list[pa.Table]) -> PartJob:
+           tables: list[pa.Table], encoded: EncodedRows | None = None) -> PartJob:
+        """The job, ``rows`` encoded here except the last ``encoded.rows`` (already encoded)."""
+        tail = encoded.rows if encoded is not None and encoded.rows <= len(rows) else 0
         chunks = []
-        for start in range(0, len(rows), _ENCODE_CHUNK):
-            chunks.append(encode_rows(rows[start:start + _ENCODE_CHUNK]))
+        for start in range(0, len(rows) - tail, _ENCODE_CHUNK):
+            chunk = rows[start:min(start + _ENCODE_CHUNK, len(rows) - tail)]
+            # bodies by reference: a rediscovery's 17 pages of 2 MB are not copied under the GIL
+            chunks.append(list_pieces(chunk, encode_rows) if spec.large_values else [encode_rows(chunk)])
             time.sleep(0)  # give the read loop a turn between chunks
-        return cls(target, spec.name, cut, day, chunks, [bytes(to_ipc(t)) for t in tables])
+        if tail:
+            chunks += encoded.chunks
+        return cls(target, spec.name, cut, day, chunks, [[to_ipc(t)] for t in tables])
 
     def send(self, out: BinaryIO) -> None:
         head = replace(self, row_chunks=[], table_blobs=[])
-        _send(out, pickle.dumps((head, len(self.row_chunks), len(self.table_blobs)), protocol=5))
-        for blob in (*self.row_chunks, *self.table_blobs):
-            _send(out, blob)
+        _send(out, [pickle.dumps((head, len(self.row_chunks), len(self.table_blobs)), protocol=5)])
+        for pieces in (*self.row_chunks, *self.table_blobs):
+            _send(out, pieces)
         out.flush()
 
     @classmethod
@@ -124,15 +157,15 @@ class PartJob:
             return None
         head, n_rows, n_tables = pickle.loads(head_blob)
         blobs = [_receive_or_fail(inp) for _ in range(n_rows + n_tables)]
-        return replace(head, row_chunks=blobs[:n_rows], table_blobs=blobs[n_rows:])
+        return replace(head, row_chunks=[[b] for b in blobs[:n_rows]], table_blobs=[[b] for b in blobs[n_rows:]])
 
     def run(self) -> PartDone:
         """In the helper: decode and do exactly what the in-process path does."""
         rows: list = []
-        for chunk in self.row_chunks:
+        for (chunk,) in self.row_chunks:  # each arrives whole
             rows += decode_rows(chunk)
         done = build_and_write(self.target, TABLES[self.table], self.cut, self.day, rows,
-                               [from_ipc(blob) for blob in self.table_blobs])
+                               [from_ipc(blob) for (blob,) in self.table_blobs])
         if done.error is not None:
             try:  # the caller must learn that and why it failed, even from an exception pickle refuses
                 pickle.loads(pickle.dumps(done.error))
@@ -144,9 +177,11 @@ class PartJob:
 _LEN = struct.Struct("<Q")
 
 
-def _send(out: BinaryIO, blob: bytes) -> None:
-    out.write(_LEN.pack(len(blob)))
-    out.write(blob)
+def _send(out: BinaryIO, pieces: Sequence[Buffer]) -> None:
+    """One message: its length, then its pieces as they are (no join)."""
+    out.write(_LEN.pack(pieces_length(pieces)))
+    for piece in pieces:
+        out.write(piece)
 
 
 def _receive(inp: BinaryIO) -> bytes | None:
@@ -170,7 +205,7 @@ def _receive_or_fail(inp: BinaryIO) -> bytes:
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
     """The helper's loop: one job in, one :class:`PartDone` out, until the pipe closes."""
     while (job := PartJob.receive(inp)) is not None:
-        _send(out, pickle.dumps(job.run(), protocol=5))
+        _send(out, [pickle.dumps(job.run(), protocol=5)])
         out.flush()
 
 
@@ -190,10 +225,10 @@ class PartProcess:
         self.restarts = 0
 
     def write(self, target: PartTarget, spec: TableSpec, cut: int, day: int, rows: list,
-              tables: list[pa.Table]) -> PartDone:
+              tables: list[pa.Table], encoded: EncodedRows | None = None) -> PartDone:
         """Raises (TypeError, ValueError, OverflowError) when msgpack cannot carry a row: the
-        caller writes that part itself."""
-        job = PartJob.of(target, spec, cut, day, rows, tables)
+        caller writes that part itself. ``encoded``: the last rows' msgpack (:class:`EncodedRows`)."""
+        job = PartJob.of(target, spec, cut, day, rows, tables, encoded)
         try:
             proc = self._started()
             job.send(proc.stdin)

@@ -21,7 +21,7 @@ from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.gcpause import paused_gc
 from kalshi_collector.storage.journal import encode_rejects
 from kalshi_collector.storage.layout import day_from_index
-from kalshi_collector.storage.partjob import PartProcess, PartTarget, build_and_write
+from kalshi_collector.storage.partjob import EncodedRows, PartProcess, PartTarget, build_and_write
 from kalshi_collector.storage.rows import Rejected, split_by_day
 
 __all__ = ["PartWriter", "TableRows"]
@@ -49,6 +49,7 @@ class TableRows:
     tables_pending: list[pa.Table] = field(default_factory=list)
     back_tables_journaled: list[pa.Table] = field(default_factory=list)
     back_tables_pending: list[pa.Table] = field(default_factory=list)
+    encoded: EncodedRows | None = None  # the msgpack of journaled's last rows, from the journal sync
 
     def __bool__(self) -> bool:
         return bool(self.journaled or self.pending or self.tables_journaled or self.tables_pending)
@@ -97,8 +98,10 @@ class PartWriter:
         for day in sorted(by_day_j.keys() | by_day_p.keys() | tables_j.keys() | tables_p.keys()):
             rows_j, rows_p = by_day_j.get(day, []), by_day_p.get(day, [])
             day_tables_j, day_tables_p = tables_j.get(day, []), tables_p.get(day, [])
+            # the journal's encoding of the rows serves when they are this very list (one day, all journaled)
+            encoded = rows.encoded if rows_j is rows.journaled and not rows_p else None
             count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p if rows_p else rows_j,
-                                              day_tables_j + day_tables_p)
+                                              day_tables_j + day_tables_p, encoded)
             if count is None:
                 rows.back_journaled.extend(rows_j)
                 rows.back_pending.extend(rows_p)
@@ -112,8 +115,8 @@ class PartWriter:
             rejects.setdefault(spec.name, []).extend(bad)
         return written, complete
 
-    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list,
-                   tables: list[pa.Table]) -> tuple[int | None, list[Rejected]]:
+    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list, tables: list[pa.Table],
+                   encoded: EncodedRows | None = None) -> tuple[int | None, list[Rejected]]:
         """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all.
 
         A big part is built and written by the helper process (``partjob.py``: the read loop keeps
@@ -123,7 +126,7 @@ class PartWriter:
         size = len(rows) + sum(t.num_rows for t in tables)
         if self._process is not None and size >= self._process_min_rows:
             try:
-                done = self._process.write(self._target, spec, cut, day, rows, tables)
+                done = self._process.write(self._target, spec, cut, day, rows, tables, encoded)
             except (TypeError, ValueError, OverflowError):  # a value msgpack cannot encode
                 done = None
         if done is None:

@@ -40,6 +40,7 @@ __all__ = [
     "ProbeStatus",
     "decode_rows",
     "encode_frame",
+    "encode_list",
     "encode_rejects",
     "encode_rows",
 ]
@@ -100,6 +101,15 @@ def encode_rows(rows: list) -> bytes:
     that writes parts from them (``storage/partjob.py``). Raises ``TypeError``, ``ValueError`` or
     ``OverflowError`` for a value msgpack cannot hold at all (the caller writes those rows itself)."""
     return _encoder.encode(rows)
+
+
+def encode_list(items: list) -> bytes:
+    """msgpack of ``items`` (rows, or blobs) by the frame's value rules: an item msgpack cannot
+    hold at all becomes a one-element row of its repr, which the flush quarantines (never fails)."""
+    try:
+        return _encoder.encode(items)
+    except (TypeError, ValueError, OverflowError):
+        return _encoder.encode([_encodable(item) for item in items])
 
 
 def decode_rows(blob: bytes) -> list[tuple]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from kalshi_collector.storage.journal.fileops import (
@@ -80,11 +81,16 @@ class OpenSegment:
     def room(self) -> int:
         return max(0, self.capacity - self.pos)
 
-    def write(self, frame: bytes) -> None:
-        """Write ``frame`` at the end and ``fdatasync`` (the blocks are allocated: no metadata)."""
-        write_all(self.ops, self.fd, frame, self.pos)
+    def write(self, pieces: Sequence[bytes | bytearray | memoryview]) -> None:
+        """Write a frame's ``pieces`` at the end, one after the other, and ``fdatasync`` (the
+        blocks are allocated: no metadata)."""
+        pos = self.pos
+        for piece in pieces:
+            view = memoryview(piece).cast("B")
+            write_all(self.ops, self.fd, view, pos)
+            pos += view.nbytes
         self.ops.fdatasync(self.fd)
-        self.pos += len(frame)
+        self.pos = pos
 
     def erase(self, length: int) -> None:
         """Undo a failed write of ``length`` bytes at :attr:`pos`: zeros inside the allocation (so

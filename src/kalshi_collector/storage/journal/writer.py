@@ -9,7 +9,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +17,7 @@ from typing import NamedTuple
 from kalshi_collector.config import ConfigError
 from kalshi_collector.repeats import ErrorKind, RepeatedLog
 from kalshi_collector.storage.journal.fileops import NO_ROOM_ERRNOS, OS_FILE_OPS, FileOps, fsync_dir
+from kalshi_collector.storage.journal.pieces import Buffer, pieces_length
 from kalshi_collector.storage.journal.reserve import OpenSegment, Preallocation, SpareSegment
 from kalshi_collector.storage.journal.segments import (
     damaged_path,
@@ -246,23 +247,26 @@ class JournalWriter:
 
     # -- appending ------------------------------------------------------------------------------
 
-    def append(self, frame: bytes) -> None:
-        """Append one encoded frame and ``fdatasync``; rotate first if the segment is full.
+    def append(self, frame: bytes | Sequence[Buffer]) -> None:
+        """Append one encoded frame (bytes, or the pieces of :func:`~.pieces.frame_pieces`, written
+        one after the other) and ``fdatasync``; rotate first if the segment is full.
 
         On OSError nothing of the frame is left behind (the bytes are zeroed again), so the caller
         retries the same rows; :class:`JournalFullError` when there is no room at all.
         """
-        if self._broken or (len(frame) > self._segment.room and not self._segment.empty):
+        pieces = (frame,) if isinstance(frame, (bytes, bytearray, memoryview)) else frame
+        length = pieces_length(pieces)
+        if self._broken or (length > self._segment.room and not self._segment.empty):
             try:
                 self._switch(unreserved_ok=True)  # the current one is full or broken: nothing to keep
             except OSError as exc:
-                raise self._no_room(exc, len(frame)) from exc
+                raise self._no_room(exc, length) from exc
         segment = self._segment
         try:
-            segment.write(frame)
+            segment.write(pieces)
         except OSError as exc:
-            self._undo(segment, len(frame))
-            raise self._no_room(exc, len(frame)) from exc
+            self._undo(segment, length)
+            raise self._no_room(exc, length) from exc
 
     def _undo(self, segment: OpenSegment, length: int) -> None:
         try:
