@@ -8,8 +8,8 @@ limit enforced at 5,000). Two consumers read it in turn:
   only receives and ``json.loads`` each frame; then the same on one connection per 5,000 markets,
   as the collector's lanes are (the simulator writes to as many sockets; both ratios are printed);
 * ours — the real :class:`Collector` with ``collection.follow_all: true`` (discovery over REST,
-  one connection per 5,000 markets, books, tape, journal, snapshots every ``BENCH_SCALE_SNAPSHOT_S`` seconds of
-  every market at full depth, flushes).
+  one connection per 5,000 markets, books, tape, journal, snapshots every
+  ``BENCH_SCALE_SNAPSHOT_S`` seconds of every market at full depth, flushes).
 
 Printed (issue 13 targets in brackets): exchange-ts -> applied p50/p99 beside the baseline's
 exchange-ts -> parsed [p99 <= 5 ms], frame -> applied p99, event-loop stall max (a 1 ms probe's
