@@ -18,10 +18,14 @@ async def test_a_new_day_opens_and_the_old_event_is_dropped(tmp_path) -> None:
         # a long periodic re-listing: the switch must come from market_lifecycle_v2 messages
         cfg = collector_config(sim, tmp_path / "data", discovery_interval_seconds=600)
         collector = Collector(cfg, options=CollectorOptions(stats_interval=60))
-        run = asyncio.create_task(collector.run(duration=12))
+        run = asyncio.create_task(collector.run(duration=15))
         await asyncio.sleep(4)
         before = set(collector.markets)
         old_events = {m.event_ticker for m in collector.markets.values()}
+        # Two days: whether tomorrow's event is already open at start depends on the wall clock
+        # (its open time); after two, a day that was still initialized at start has opened.
+        sim.advance_day()
+        await asyncio.sleep(3)
         sim.advance_day()
         await asyncio.sleep(5)
         after = set(collector.markets)
