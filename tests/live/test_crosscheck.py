@@ -156,6 +156,25 @@ def test_the_next_ticker_goes_round_the_valid_books(h: Harness) -> None:
     assert h.check.next_ticker(tracked) is None
 
 
+def test_the_next_ticker_steps_over_a_long_run_of_doubted_books_and_follows_a_new_market_set(h: Harness) -> None:
+    """Past a few doubted books in a row the next valid one is found by set operations (the same
+    round robin as a step at a time); a replaced set of markets is sorted afresh."""
+    def book(ticker: str) -> None:
+        h.books.apply_snapshot(wm.decode(json.dumps(fixture(h.fixtures, "ws_orderbook_snapshot", msg={
+            "market_ticker": ticker}))))  # type: ignore[arg-type]
+
+    tickers = [f"KXTEST-{i:03d}" for i in range(100)]
+    for t in tickers:
+        book(t)
+    h.books.invalidate(tickers[1:80], "gap")
+    valid = tickers[:1] + tickers[80:]
+    assert [h.check.next_ticker(tickers) for _ in range(25)] == (valid * 2)[:25]
+    fewer = {t: None for t in tickers[90:]}  # the collector hands a new dict on every change
+    assert h.check.next_ticker(fewer) in fewer
+    h.books.invalidate(tickers, "gap")
+    assert h.check.next_ticker(tickers) is None
+
+
 def test_rest_levels_read_the_one_dict_form_of_the_rest_book() -> None:
     ob = Orderbook(yes=((30.0, 10.0), (31.0, 2.0)), no=())
     assert rest_levels(ob) == {"yes": [(30.0, 10.0), (31.0, 2.0)], "no": []}

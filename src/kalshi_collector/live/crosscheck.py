@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Collection
 
 from kalshi_collector.book import BookStore, LevelDiff, OrderBook
 from kalshi_collector.kalshi.models import Orderbook
@@ -25,6 +26,8 @@ from kalshi_collector.live.counters import Counters
 __all__ = ["CrossCheck", "rest_levels"]
 
 log = logging.getLogger(__name__)
+
+_SCAN = 32  # doubted books stepped over one by one before set operations find the next valid one
 
 Fetch = Callable[[str], Awaitable[Orderbook]]
 Mismatch = Callable[[str, OrderBook, list[LevelDiff]], None]
@@ -54,15 +57,37 @@ class CrossCheck:
         self._sleep = sleep
         self._on_verdict = on_verdict
         self._cursor = 0
+        self._tracked: Collection[str] | None = None  # the markets ``_order`` sorts (held: compared by identity)
+        self._order: list[str] = []
 
-    def next_ticker(self, tracked: Iterable[str]) -> str | None:
-        """The next valid book to check, round robin over the tracked markets in ticker order."""
-        candidates = sorted(t for t in tracked if self._books.is_valid(t))
-        if not candidates:
+    def next_ticker(self, tracked: Collection[str]) -> str | None:
+        """The next valid book to check, round robin over the tracked markets in ticker order.
+
+        Why not sort the valid ones on every call: at 20,000 markets that was a Python step per
+        market and a sort, 5-10 ms of the read loop's time once per check. The order is sorted
+        only when ``tracked`` changes (the collector replaces its dict on every change), and a
+        valid book is usually the next one; past a few doubted ones, set operations in C find it.
+        """
+        order = self._order_of(tracked)
+        if not order:
             return None
-        ticker = candidates[self._cursor % len(candidates)]
-        self._cursor += 1
+        start = self._cursor % len(order)
+        for step in range(min(_SCAN, len(order))):
+            ticker = order[(start + step) % len(order)]
+            if self._books.is_valid(ticker):
+                self._cursor = start + step + 1
+                return ticker
+        valid = sorted(set(order).difference(self._books.not_valid(order)))  # in C, but for the sort
+        if not valid:
+            return None
+        ticker = valid[bisect_left(valid, order[start]) % len(valid)]
+        self._cursor = bisect_left(order, ticker) + 1
         return ticker
+
+    def _order_of(self, tracked: Collection[str]) -> list[str]:
+        if tracked is not self._tracked or len(tracked) != len(self._order):
+            self._tracked, self._order = tracked, sorted(tracked)
+        return self._order
 
     def _state(self, ticker: str) -> tuple[dict, dict] | None:
         book = self._books.get(ticker)
