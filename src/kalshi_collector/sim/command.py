@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-rate-limit", type=positive_float, default=None, metavar="R",
                         help="REST requests/s per key (default: no limit)")
     parser.add_argument("--faults", default="", metavar="SPEC", help='e.g. "gap_every=500,drop_every=5000"')
+    parser.add_argument("--flow-tick", type=positive_float, default=5.0, metavar="MS",
+                        help="milliseconds between order-flow steps: each sends what fell due since the last, "
+                             "so a consumer's latency has this floor (default: 5)")
     parser.add_argument("--ping-interval", type=positive_float, default=10.0, help="seconds between WS pings (default: 10)")
     parser.add_argument("--today", metavar="YYYY-MM-DD", help="exchange date for tickers (default: today, UTC)")
     parser.add_argument("--require-auth", action="store_true", help="refuse unsigned REST requests too")
@@ -90,7 +93,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         api_key_id=args.api_key_id, public_key_path=args.public_key, state_dir=args.state_dir,
         require_auth=args.require_auth, universe_markets=args.markets, busy_markets=args.busy_markets,
         busy_share=args.busy_share, burst_rate=args.burst_rate, burst_every_s=args.burst_every,
-        burst_seconds=args.burst_seconds,
+        burst_seconds=args.burst_seconds, flow_tick_s=args.flow_tick / 1000,
         ws_limits=WsLimits(max_markets_per_subscription=args.ws_max_markets_per_sub,
                            commands_per_second=args.ws_commands_per_second),
     )
