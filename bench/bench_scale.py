@@ -27,7 +27,7 @@ exchange, lifecycle news makes it list that often),
 ``BENCH_SCALE_TICK_MS`` (1: the simulator's order-flow step, ``sim --flow-tick``; each step sends
 what fell due since the last, so every consumer's latency has it as a floor: at the simulator's
 default 5 ms the bare consumer's own p99 was 5-10 ms, above the 5 ms target, which then could not
-be measured; at 1 ms it is 2-3 ms, at a cost of the simulator's CPU, 45-54 % of a core instead of 35 %).
+be measured; at 1 ms it is 2-3 ms, at a cost of the simulator's CPU, 35-55 % of a core instead of 30-45 %).
 """
 
 from __future__ import annotations
