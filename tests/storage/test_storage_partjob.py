@@ -24,6 +24,7 @@ from kalshi_collector.storage.journal.frames import decode_rows
 from kalshi_collector.storage.journalsync import JournalSync
 from kalshi_collector.storage.layout import DAY_US
 from kalshi_collector.storage.partjob import PartJob, PartTarget
+from kalshi_collector.storage.rowruns import runs_of
 from kalshi_collector.storage.rows import rows_to_table
 
 
@@ -92,18 +93,18 @@ def test_a_write_failing_in_the_helper_keeps_the_rows(tmp_path: Path) -> None:
 def test_a_failed_write_in_the_helper_comes_back_as_the_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the data folder should be")
-    job = PartJob.of(PartTarget(LocalFS(), blocker, "c0"), TABLES["orderbook_deltas"], 7, 20_000,
-                     [delta_row(T0, 1)], [])
+    runs, _ = runs_of(TABLES["orderbook_deltas"], [delta_row(T0, 1)])
+    job = PartJob.of(PartTarget(LocalFS(), blocker, "c0"), TABLES["orderbook_deltas"], 7, 20_000, runs, [])
     done = job.run()  # exactly what the helper runs
     assert done.count == 1 and isinstance(done.error, OSError) and done.path is not None
 
 
-def test_a_row_msgpack_cannot_carry_is_written_here_and_quarantined(tmp_path: Path) -> None:
+def test_a_row_msgpack_cannot_carry_is_quarantined_and_the_rest_goes_to_the_helper(tmp_path: Path) -> None:
     with LiveStore(tmp_path, journal_sync_interval=None, writer_process_min_rows=1) as store:
         store.extend("orderbook_deltas", [delta_row(T0 + i, i) for i in range(10)])
         store.append("orderbook_deltas", (*delta_row(T0, 1)[:-1], 1 << 70))  # beyond 64 bits
         assert store.flush() == {"orderbook_deltas": 10}
-        assert store.stats["writer_process_jobs"] == 0
+        assert store.stats["writer_process_jobs"] == 1
         assert store.stats["rows_rejected"]["orderbook_deltas"] == 1
 
 
@@ -112,37 +113,26 @@ def _synced(tmp_path: Path) -> tuple[RowBuffers, JournalSync]:
     return buffers, JournalSync(JournalWriter(tmp_path, "c0"), buffers, buffers.tables, threading.Lock())
 
 
-def test_a_flush_sends_the_journals_own_encoding_and_encodes_only_the_rows_before_it(tmp_path: Path) -> None:
-    """The rows the journal sync encoded last go to the helper as the sync's very bytes; rows put
-    in front of them (recovered, given back) are encoded by the flush; the job holds them all."""
+def test_a_flush_sends_the_runs_as_they_were_encoded_on_append(tmp_path: Path) -> None:
+    """The journal wrote the runs' very buffers, and the part job carries the same buffers (never
+    a new encoding); runs put in front (recovered, given back) travel the same way."""
     buffers, sync = _synced(tmp_path)
     rows = [delta_row(T0 + i, i) for i in range(9000)]
     buffers.pending["orderbook_deltas"].extend(rows[1000:5000])
     sync.sync()
     buffers.pending["orderbook_deltas"].extend(rows[5000:])
     sync.sync()
-    buffers.journaled["orderbook_deltas"][:0] = rows[:1000]  # as recovery and give_back put rows back
-    encoded = buffers.encoded["orderbook_deltas"]
-    assert encoded.rows == 8000 and len(encoded.chunks) == 4  # slices of journalsync.SLICE_ROWS
+    journaled = list(buffers.journaled["orderbook_deltas"])
+    recovered, _ = runs_of(TABLES["orderbook_deltas"], rows[:1000])
+    buffers.add_journaled("orderbook_deltas", recovered)  # as recovery puts rows back
     batch = buffers.take_all()
     table_rows = batch.tables["orderbook_deltas"]
     job = PartJob.of(PartTarget(LocalFS(), tmp_path, "c0"), TABLES["orderbook_deltas"], 1, T0 // DAY_US,
-                     table_rows.journaled, [], table_rows.encoded)
-    assert job.row_chunks[-4:] == encoded.chunks and all(a is b for a, b in zip(job.row_chunks[-4:], encoded.chunks, strict=True))
+                     table_rows.journaled, [])
+    buffers_sent = [piece for chunk in job.row_chunks for piece in chunk]
+    assert all(any(piece is run.pieces[0] for piece in buffers_sent) for run in journaled)
     sent = io.BytesIO()
     job.send(sent)
     received = PartJob.receive(io.BytesIO(sent.getvalue()))
     assert [row for (chunk,) in received.row_chunks for row in decode_rows(chunk)] == rows
-    assert buffers.encoded["orderbook_deltas"].rows == 0  # the next flush's start afresh
-
-
-def test_rows_the_journal_could_not_encode_exactly_are_encoded_again_by_the_flush(tmp_path: Path) -> None:
-    buffers, sync = _synced(tmp_path)
-    buffers.pending["orderbook_deltas"].extend([delta_row(T0 + i, i) for i in range(100)])
-    sync.sync()
-    buffers.pending["orderbook_deltas"].append((*delta_row(T0, 1)[:-1], 1 << 70))  # journaled as its repr
-    sync.sync()
-    assert buffers.encoded["orderbook_deltas"].rows == 0  # the tail no longer ends in exact rows
-    buffers.pending["orderbook_deltas"].extend([delta_row(T0 + i, i) for i in range(50)])
-    sync.sync()
-    assert buffers.encoded["orderbook_deltas"].rows == 50
+    assert buffers.journaled["orderbook_deltas"] == [] and buffers.inflight == 9000

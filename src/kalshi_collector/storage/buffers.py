@@ -2,103 +2,84 @@
 
 Every accepted row is always in exactly one of: ``pending`` (appended, not yet journaled),
 ``journaled`` (in the journal, not yet in a part), a flush's :class:`FlushBatch` (being written;
-counted in :attr:`RowBuffers.inflight`), or a part file. Whole Arrow tables
-(``LiveStore.append_table``) follow the same path in :class:`~.arrowtables.ArrowTables`. The store
-calls these methods under its I/O lock; ``pending``'s lists are never replaced (the hot path
-appends to them without a lock), only cut from their front.
+counted in :attr:`RowBuffers.inflight`), or a part file. Rows are msgpack runs from the moment
+they are appended (``rowruns.py``); whole Arrow tables (``LiveStore.append_table``) follow the same
+path in :class:`~.arrowtables.ArrowTables`. The store calls these methods under its I/O lock;
+``pending``'s :class:`~.rowruns.RowRuns` are never replaced (the hot path appends to them).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kalshi_collector.storage.arrowtables import ArrowTables
 from kalshi_collector.storage.catalog import TABLES
-from kalshi_collector.storage.journal.pieces import Buffer
-from kalshi_collector.storage.partjob import EncodedRows
 from kalshi_collector.storage.partwrite import TableRows
+from kalshi_collector.storage.rowruns import RowRuns, Run, run_rows
 from kalshi_collector.storage.rows import Rejected
 
 __all__ = ["FlushBatch", "RowBuffers"]
 
 
-_RELEASE_SLICE = 4096
-
-
-def _empty() -> dict[str, list]:
+def _no_runs() -> dict[str, list[Run]]:
     return {name: [] for name in TABLES}
 
 
 @dataclass
 class FlushBatch:
-    """What one flush writes: per table its rows and tables, and the rows to quarantine."""
+    """What one flush writes: per table its runs and tables, and the rows to quarantine."""
 
     tables: dict[str, TableRows]
     rejects: dict[str, list[Rejected]]
-
-    def release(self) -> None:
-        """Free the flushed rows a slice at a time (after :meth:`RowBuffers.give_back`).
-
-        Dropping a list of 100,000 row tuples frees them all in one C call that holds the GIL for
-        tens of milliseconds, a stall of the read loop; freed in slices, with a turn for the loop
-        between them, each hold is well under a millisecond.
-        """
-        for rows in self.tables.values():
-            rows.encoded = None
-            for column in (rows.journaled, rows.pending):
-                while column:
-                    del column[-_RELEASE_SLICE:]
-                    time.sleep(0)
 
 
 class RowBuffers:
     """Owns the row buffers; see the module docstring."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, list] = _empty()  # appended, not yet journaled (lists never replaced)
-        self.journaled: dict[str, list] = _empty()  # journaled, not yet in a part file
+        # appended, not yet journaled (never replaced: the hot path holds their append)
+        self.pending = {name: RowRuns(spec.large_values) for name, spec in TABLES.items()}
+        self.journaled = _no_runs()  # journaled, not yet in a part file
         self.tables = ArrowTables()  # whole Arrow tables, pending and journaled
         self.rejects: dict[str, list[Rejected]] = {}  # could not be stored, quarantine not yet written
-        self.encoded = {name: EncodedRows() for name in TABLES}  # the journaled rows' msgpack (their tail)
         self.inflight = 0
 
     # -- journal ------------------------------------------------------------------------------------
 
-    def take_pending(self) -> list[tuple[str, list]]:
-        """Copy the rows appended so far; they stay pending until :meth:`journaled_now`."""
-        return [(name, rows[: len(rows)]) for name, rows in self.pending.items() if rows]
+    def take_pending(self) -> list[tuple[str, list[Run]]]:
+        """The runs appended so far; they stay pending until :meth:`journaled_now`."""
+        return [(name, runs) for name, pending in self.pending.items() if (runs := pending.sealed())]
 
-    def journaled_now(self, taken: list[tuple[str, list]],
-                      encoded: Mapping[str, list[Sequence[Buffer]] | None] | None = None) -> None:
-        """``taken`` (from :meth:`take_pending`) is in the journal; ``encoded``: per table the
-        msgpack chunks the journal wrote them from (None: not usable), kept for the flush."""
-        for name, rows in taken:
-            del self.pending[name][: len(rows)]
-            self.journaled[name].extend(rows)
-            self.encoded[name].add((encoded or {}).get(name), len(rows))
+    def journaled_now(self, taken: list[tuple[str, list[Run]]]) -> None:
+        """``taken`` (from :meth:`take_pending`) is in the journal."""
+        for name, runs in taken:
+            self.pending[name].drop(len(runs))
+            self.journaled[name].extend(runs)
+
+    def add_journaled(self, table: str, runs: list[Run]) -> None:
+        """Runs found in the journal (recovery), in front of the rest."""
+        self.journaled[table][:0] = runs
 
     # -- flush --------------------------------------------------------------------------------------
 
     @property
     def idle(self) -> bool:
-        return not (any(self.journaled.values()) or any(self.pending.values()) or self.rejects or self.tables.rows)
+        return not (any(self.journaled.values()) or any(map(len, self.pending.values())) or self.rejects
+                    or self.tables.rows)
 
     def take_all(self) -> FlushBatch:
         """Everything buffered, for one flush (pending rows too: the journal may be failing)."""
-        journaled, self.journaled = self.journaled, _empty()
-        encoded, self.encoded = self.encoded, {name: EncodedRows() for name in TABLES}
-        taken = self.take_pending()
-        for name, rows in taken:
-            del self.pending[name][: len(rows)]
-        pending = {name: [] for name in TABLES} | dict(taken)
+        journaled, self.journaled = self.journaled, _no_runs()
+        pending = _no_runs()
+        for name, runs in self.take_pending():
+            self.pending[name].drop(len(runs))
+            pending[name] = runs
         rejects, self.rejects = self.rejects, {}
         tables_j, tables_p = self.tables.take_all()
-        self.inflight = (sum(map(len, journaled.values())) + sum(map(len, pending.values()))
+        self.inflight = (sum(map(run_rows, journaled.values())) + sum(map(run_rows, pending.values()))
                          + ArrowTables.count(tables_j) + ArrowTables.count(tables_p))
         return FlushBatch({name: TableRows(journaled[name], pending[name], tables_journaled=tables_j[name],
-                                           tables_pending=tables_p[name], encoded=encoded[name])
+                                           tables_pending=tables_p[name])
                            for name in TABLES}, rejects)
 
     def give_back(self, batch: FlushBatch) -> None:
@@ -106,8 +87,7 @@ class RowBuffers:
         for name, rows in batch.tables.items():
             if rows.back_journaled:
                 self.journaled[name][:0] = rows.back_journaled
-            if rows.back_pending:
-                self.pending[name][:0] = rows.back_pending
+            self.pending[name].put_back(rows.back_pending)
         self.tables.give_back({n: r.back_tables_journaled for n, r in batch.tables.items()},
                               {n: r.back_tables_pending for n, r in batch.tables.items()})
         for name, bad in batch.rejects.items():
@@ -119,7 +99,7 @@ class RowBuffers:
     @property
     def buffered_rows(self) -> int:
         """Rows accepted but not yet in a part file (pending, journaled, or being written)."""
-        return (sum(map(len, self.pending.values())) + sum(map(len, self.journaled.values()))
+        return (sum(map(len, self.pending.values())) + sum(map(run_rows, self.journaled.values()))
                 + self.tables.rows + self.inflight)
 
     @property

@@ -3,8 +3,9 @@
 Once :meth:`JournalSync.sync` returns without an error in the log, a kill -9 loses none of those
 rows. It runs on its own daemon thread (every ``interval`` seconds) so the read loop only appends;
 it never raises: a journal error (disk full...) is logged once a minute, counted, and the rows stay
-pending for the next sync. Frames are encoded in slices (:func:`encode_in_slices`) so that no one
-C call holds the GIL long enough to stall the read loop.
+pending for the next sync. Rows were encoded when appended (``rowruns.py``): their frames are made
+of those bytes as they are (:func:`run_frames`). Arrow tables' frames are encoded in slices
+(:func:`encode_in_slices`) so that no one C call holds the GIL long enough to stall the read loop.
 """
 
 from __future__ import annotations
@@ -12,77 +13,67 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from kalshi_collector.repeats import ErrorKind, RepeatedLog
-from kalshi_collector.storage.arrowtables import ArrowTables, base_name, frame_name
+from kalshi_collector.storage.arrowtables import ArrowTables, frame_name
 from kalshi_collector.storage.buffers import RowBuffers
 from kalshi_collector.storage.catalog import TABLES
 from kalshi_collector.storage.journal import JournalWriter
-from kalshi_collector.storage.journal.pieces import (
-    Buffer,
-    EncodedItems,
-    encode_items,
-    frame_of,
-    pieces_length,
-)
+from kalshi_collector.storage.journal.pieces import Buffer, encode_items, frame_of, pieces_length
+from kalshi_collector.storage.rowruns import Run, run_rows
 
-__all__ = ["JournalSync", "SLICE_ROWS", "Synced", "encode_in_slices"]
+__all__ = ["FRAME_BYTES", "JournalSync", "SLICE_ROWS", "encode_in_slices", "run_frames"]
 
 log = logging.getLogger("kalshi_collector.storage.live")  # the name operators' log filters know
 
 
-SLICE_ROWS = 2_000  # rows per journal frame: one msgpack call holds the GIL for well under a millisecond
-# The batches whose big values are written from where they are: the bodies of the tables that
-# carry them (their last value), and every Arrow table (a snapshot of the exchange: a few MB).
-BY_REFERENCE = frozenset({name for name, spec in TABLES.items() if spec.large_values}
-                         | {frame_name(name) for name in TABLES})
+SLICE_ROWS = 2_000  # items per frame of Arrow tables' blobs
+FRAME_BYTES = 8 << 20  # rows' runs per frame: a sync after a long journal outage is many frames, not one huge
+# The batches whose big values are written from where they are: every Arrow table (a snapshot of
+# the exchange: a few MB). Rows' big values are referenced by their runs already (rowruns.py).
+BY_REFERENCE = frozenset(frame_name(name) for name in TABLES)
 
 
-@dataclass
-class Synced:
-    """What one sync encodes: the journal frames' pieces, and per table of rows the msgpack of
-    those rows as the frames hold it, slice by slice (None when a slice is not exact): the part
-    writer sends it to its helper process rather than encoding the same rows a second time."""
-
-    pieces: list[Buffer] = field(default_factory=list)
-    rows: dict[str, list[Sequence[Buffer]] | None] = field(default_factory=dict)
-
-    def add_rows(self, table: str, encoded: EncodedItems) -> None:
-        chunks = self.rows.setdefault(table, [])
-        if chunks is not None:
-            if encoded.exact:
-                chunks.append(encoded.pieces)
-            else:
-                self.rows[table] = None
-
-
-def encode_in_slices(batches: list[tuple[str, list]]) -> Synced:
-    """Journal frames of at most ``SLICE_ROWS`` rows each, back to back (one write, one fsync), as
-    the pieces to write (big bodies and Arrow tables by reference: ``journal/pieces.py``).
-
-    A msgpack call holds the GIL; encoding a busy 0.2 s (tens of thousands of rows at 20k msg/s
-    with the raw tape) in one go would stall the read loop for milliseconds. The journal reader
-    takes any number of frames, so slicing changes nothing on disk but the framing.
-    """
-    synced = Synced()
+def run_frames(batches: list[tuple[str, list[Run]]]) -> list[Buffer]:
+    """Journal frames of the rows' runs as they are: no row is encoded here (``rowruns.py``), and
+    a frame holds at most about ``FRAME_BYTES`` of them."""
+    pieces: list[Buffer] = []
     frame: list[tuple[str, list[Buffer]]] = []
     size = 0
-    for name, rows in batches:
-        for start in range(0, len(rows), SLICE_ROWS):
-            piece = rows[start:start + SLICE_ROWS]
-            if size + len(piece) > SLICE_ROWS and frame:
-                synced.pieces += frame_of(frame)
+    for name, runs in batches:
+        for run in runs:
+            nbytes = run.nbytes
+            if frame and size + nbytes > FRAME_BYTES:
+                pieces += frame_of(frame)
                 frame, size = [], 0
-            encoded = encode_items(piece, name in BY_REFERENCE)
-            if base_name(name) is None:  # rows (an Arrow batch's tables travel as tables)
-                synced.add_rows(name, encoded)
-            frame.append((name, encoded.pieces))
+            frame.append((name, run.chunk()))
+            size += nbytes
+    if frame:
+        pieces += frame_of(frame)
+    return pieces
+
+
+def encode_in_slices(batches: list[tuple[str, list]]) -> list[Buffer]:
+    """Journal frames of at most ``SLICE_ROWS`` items each, back to back (one write, one fsync), as
+    the pieces to write (Arrow tables by reference: ``journal/pieces.py``).
+
+    A msgpack call holds the GIL; encoding many items in one go would stall the read loop. The
+    journal reader takes any number of frames, so slicing changes nothing on disk but the framing.
+    """
+    pieces: list[Buffer] = []
+    frame: list[tuple[str, list[Buffer]]] = []
+    size = 0
+    for name, items in batches:
+        for start in range(0, len(items), SLICE_ROWS):
+            piece = items[start:start + SLICE_ROWS]
+            if size + len(piece) > SLICE_ROWS and frame:
+                pieces += frame_of(frame)
+                frame, size = [], 0
+            frame.append((name, encode_items(piece, name in BY_REFERENCE).pieces))
             size += len(piece)
     if frame:
-        synced.pieces += frame_of(frame)
-    return synced
+        pieces += frame_of(frame)
+    return pieces
 
 
 class JournalSync:
@@ -130,20 +121,20 @@ class JournalSync:
             return True
         started = time.perf_counter()
         try:
-            synced = encode_in_slices(batches + self._tables.frame_batches(tables))
-            self._journal.append(synced.pieces)
+            pieces = run_frames(batches) + encode_in_slices(self._tables.frame_batches(tables))
+            self._journal.append(pieces)
         except OSError as exc:
             self.errors += 1
             self._errors_log.error(ErrorKind.of(exc), "journal write failed, %d rows kept in memory for the "
-                                   "next sync: %s", sum(len(rows) for _, rows in batches)
+                                   "next sync: %s", sum(run_rows(runs) for _, runs in batches)
                                    + sum(t.num_rows for _, ts in tables for t in ts), exc)
             return False
         if self._errors_log.active:
             self._errors_log.clear_all("journal writes work again; the rows kept in memory are journaled")
-        self._rows.journaled_now(batches, synced.rows)
+        self._rows.journaled_now(batches)
         self._tables.journal(tables)
         self.syncs += 1
-        self.bytes += pieces_length(synced.pieces)
+        self.bytes += pieces_length(pieces)
         self.last_seconds = time.perf_counter() - started
         return True
 

@@ -2,7 +2,7 @@
 
 Life of a row::
 
-    append()  -> pending buffer (memory, O(1), no I/O)
+    append()  -> pending run: msgpack in memory (O(1), no I/O; ``rowruns.py``)
     sync()    -> journal frame + fsync            (now a kill -9 cannot lose it)
     flush()   -> part file per (table, UTC day)   (temp, fsync, rename), then the journal
                  segments it covered are deleted
@@ -18,9 +18,9 @@ allowed to block the good rows around them.
 
 Threads: ``append``/``extend`` may be called from one thread (the event loop) while ``sync`` runs in
 another (the store's own sync thread when ``journal_sync_interval`` is set) and ``flush``/
-``compact`` in a third. ``append`` takes no lock: each table's pending list is never replaced, only
-appended to at its end (by ``append``) and cut from its front (by ``sync``/``flush``, which first
-read its length), and each of those list operations is atomic in CPython. ``_io_lock`` serialises
+``compact`` in a third. ``append`` takes no store lock: each table's pending :class:`RowRuns` is
+never replaced, and its own lock (held for one row's encoding) keeps a run from being taken
+half-written by ``sync``/``flush``. ``_io_lock`` serialises
 journal writes and every other buffer change; ``_flush_lock`` lets one flush or recovery run at a
 time. Part files are written outside ``_io_lock``, so syncing goes on while a big flush writes.
 """
@@ -56,6 +56,7 @@ from kalshi_collector.storage.journal import JournalOptions, JournalWriter
 from kalshi_collector.storage.journalsync import JournalSync
 from kalshi_collector.storage.partwrite import PartWriter
 from kalshi_collector.storage.recovery import UNKNOWN_TABLE, JournalRecovery
+from kalshi_collector.storage.rowruns import RowRuns, runs_of
 
 __all__ = ["LiveStore"]
 
@@ -126,9 +127,8 @@ class LiveStore:
         self._compactor = DayCompactor(self._fs, self.root, collector_id)
         self._recovery = JournalRecovery(self._fs, self.root, collector_id, self._journal, self._io_lock)
         self._buffers = RowBuffers()
-        self._pending = self._buffers.pending  # the hot path's lists (never replaced)
-        self._sinks: dict[str, tuple[int, list]] = {
-            name: (spec.width, self._pending[name]) for name, spec in TABLES.items()
+        self._sinks: dict[str, tuple[int, RowRuns]] = {  # the hot path's runs (never replaced)
+            name: (spec.width, self._buffers.pending[name]) for name, spec in TABLES.items()
         }
         self._flush_lock = threading.Lock()
         self._tables = self._buffers.tables
@@ -156,8 +156,8 @@ class LiveStore:
         sink[1].append(row)
 
     def appender(self, table: str) -> Callable[[tuple], None]:
-        """``table``'s bare list append, for rows of the right width by construction (the raw tape's
-        frames: there even :meth:`append`'s check costs); the flush checks them as always."""
+        """``table``'s bare append (``RowRuns.append``), for rows of the right width by construction
+        (the raw tape's frames: there even :meth:`append`'s check costs); the flush checks them."""
         if table not in self._sinks:
             raise _refusal(self._closed, table, [()])
         return self._sinks[table][1].append
@@ -235,7 +235,6 @@ class LiveStore:
                 self._buffers.give_back(batch)
                 if complete:
                     self._retire(cut)
-        batch.release()  # outside the lock: freeing the written rows takes a while
         if complete and self._write_errors.active:
             self._write_errors.clear_all("part files are written again; every buffered row is stored")
         for name, count in written.items():
@@ -276,7 +275,10 @@ class LiveStore:
         found = self._recovery.adopt()
         with self._io_lock:
             for table, rows in found.rows.items():
-                self._buffers.journaled[table][:0] = rows
+                runs, bad = runs_of(TABLES[table], rows)
+                self._buffers.add_journaled(table, runs)
+                if bad:
+                    self._buffers.rejects.setdefault(table, []).extend(bad)
                 self._rows_recovered[table] += len(rows)
             for table, tables in found.tables.items():
                 self._tables.journaled[table][:0] = tables

@@ -5,9 +5,9 @@ Why a helper process: turning a flush's rows into Arrow columns is Python-level 
 the GIL (about 2.5 µs a row: half a second for a flush of 200,000 rows at 20k msg/s with the raw
 tape on). Done in a thread beside the WebSocket read loop, the two take turns on the GIL every
 switch interval, and the read loop falls hundreds of milliseconds behind the exchange for the
-length of every flush. Encoding the same rows with msgpack costs a tenth of that (one C call per
-chunk), so the flush thread encodes, hands the bytes to :class:`PartProcess`, and waits with the
-GIL released while the helper decodes, converts, compresses and writes on another core.
+length of every flush. The rows are msgpack from the moment they were appended (``rowruns.py``),
+so the flush thread hands those bytes to :class:`PartProcess` as they are and waits with the GIL
+released while the helper decodes, converts, compresses and writes on another core.
 
 The helper runs exactly :func:`build_and_write`, the function the in-process path calls, so the
 two cannot write different files; a result (:class:`PartDone`) carries the error instead of
@@ -24,7 +24,6 @@ import pickle
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
@@ -36,16 +35,15 @@ import pyarrow.compute as pc
 from kalshi_collector.storage.arrowtables import from_ipc, to_ipc
 from kalshi_collector.storage.catalog import TABLES, TableSpec
 from kalshi_collector.storage.fs import StorageFS
-from kalshi_collector.storage.journal.frames import decode_rows, encode_rows
-from kalshi_collector.storage.journal.pieces import Buffer, list_pieces, pieces_length
+from kalshi_collector.storage.journal.frames import decode_rows
+from kalshi_collector.storage.journal.pieces import Buffer, pieces_length
 from kalshi_collector.storage.layout import PartName, day_from_index
+from kalshi_collector.storage.rowruns import Run
 from kalshi_collector.storage.rows import Rejected, rows_to_table
 
-__all__ = ["EncodedRows", "PartDone", "PartJob", "PartProcess", "build_and_write"]
+__all__ = ["PartDone", "PartJob", "PartProcess", "build_and_write"]
 
 log = logging.getLogger(__name__)
-
-_ENCODE_CHUNK = 4096  # rows per msgpack call: each holds the GIL for about a millisecond at most
 
 
 @dataclass
@@ -58,31 +56,6 @@ class PartDone:
     bad_rows: list[Rejected] = field(default_factory=list)
     path: PurePath | None = None
     error: BaseException | None = None
-
-
-_ENCODED_CAP = 256 << 20  # beyond this (flushes failing for a long time) rows are encoded again instead
-
-
-@dataclass
-class EncodedRows:
-    """The msgpack of the *last* ``rows`` rows of a table's journaled list, as the journal sync
-    encoded them (``journalsync.Synced``): a flush hands these chunks to the helper process as
-    they are, and encodes only the rows before them (recovered, given back, or journaled when an
-    encoding was not exact). Rows put in front of the list leave it true; :meth:`add` with None
-    (rows at the end it does not cover) empties it."""
-
-    chunks: list[Sequence[Buffer]] = field(default_factory=list)
-    rows: int = 0
-    nbytes: int = 0
-
-    def add(self, chunks: list[Sequence[Buffer]] | None, rows: int) -> None:
-        """``rows`` rows were appended to the list; ``chunks`` their encoding, or None."""
-        if chunks is None or self.nbytes > _ENCODED_CAP:
-            self.chunks, self.rows, self.nbytes = [], 0, 0
-            return
-        self.chunks.extend(chunks)
-        self.rows += rows
-        self.nbytes += sum(pieces_length(c) for c in chunks)
 
 
 @dataclass(frozen=True)
@@ -129,19 +102,11 @@ class PartJob:
     table_blobs: list[Sequence[Buffer]]
 
     @classmethod
-    def of(cls, target: PartTarget, spec: TableSpec, cut: int, day: int, rows: list,
-           tables: list[pa.Table], encoded: EncodedRows | None = None) -> PartJob:
-        """The job, ``rows`` encoded here except the last ``encoded.rows`` (already encoded)."""
-        tail = encoded.rows if encoded is not None and encoded.rows <= len(rows) else 0
-        chunks = []
-        for start in range(0, len(rows) - tail, _ENCODE_CHUNK):
-            chunk = rows[start:min(start + _ENCODE_CHUNK, len(rows) - tail)]
-            # bodies by reference: a rediscovery's 17 pages of 2 MB are not copied under the GIL
-            chunks.append(list_pieces(chunk, encode_rows) if spec.large_values else [encode_rows(chunk)])
-            time.sleep(0)  # give the read loop a turn between chunks
-        if tail:
-            chunks += encoded.chunks
-        return cls(target, spec.name, cut, day, chunks, [[to_ipc(t)] for t in tables])
+    def of(cls, target: PartTarget, spec: TableSpec, cut: int, day: int, runs: list[Run],
+           tables: list[pa.Table]) -> PartJob:
+        """The job: the rows' runs as they were encoded on append (big bodies still referenced:
+        a rediscovery's 17 pages of 2 MB are not copied under the GIL), tables as IPC."""
+        return cls(target, spec.name, cut, day, [run.chunk() for run in runs], [[to_ipc(t)] for t in tables])
 
     def send(self, out: BinaryIO) -> None:
         head = replace(self, row_chunks=[], table_blobs=[])
@@ -162,8 +127,8 @@ class PartJob:
     def run(self) -> PartDone:
         """In the helper: decode and do exactly what the in-process path does."""
         rows: list = []
-        for (chunk,) in self.row_chunks:  # each arrives whole
-            rows += decode_rows(chunk)
+        for chunk in self.row_chunks:  # each arrives whole (one piece) from the pipe
+            rows += decode_rows(chunk[0] if len(chunk) == 1 else b"".join(chunk))
         done = build_and_write(self.target, TABLES[self.table], self.cut, self.day, rows,
                                [from_ipc(blob) for (blob,) in self.table_blobs])
         if done.error is not None:
@@ -224,11 +189,10 @@ class PartProcess:
         self.jobs = 0
         self.restarts = 0
 
-    def write(self, target: PartTarget, spec: TableSpec, cut: int, day: int, rows: list,
-              tables: list[pa.Table], encoded: EncodedRows | None = None) -> PartDone:
-        """Raises (TypeError, ValueError, OverflowError) when msgpack cannot carry a row: the
-        caller writes that part itself. ``encoded``: the last rows' msgpack (:class:`EncodedRows`)."""
-        job = PartJob.of(target, spec, cut, day, rows, tables, encoded)
+    def write(self, target: PartTarget, spec: TableSpec, cut: int, day: int, runs: list[Run],
+              tables: list[pa.Table]) -> PartDone:
+        """Write one part from ``runs`` (``rowruns.py``) and ``tables`` in the helper."""
+        job = PartJob.of(target, spec, cut, day, runs, tables)
         try:
             proc = self._started()
             job.send(proc.stdin)

@@ -21,8 +21,9 @@ from kalshi_collector.storage.fs import StorageFS
 from kalshi_collector.storage.gcpause import paused_gc
 from kalshi_collector.storage.journal import encode_rejects
 from kalshi_collector.storage.layout import day_from_index
-from kalshi_collector.storage.partjob import EncodedRows, PartProcess, PartTarget, build_and_write
-from kalshi_collector.storage.rows import Rejected, split_by_day
+from kalshi_collector.storage.partjob import PartProcess, PartTarget, build_and_write
+from kalshi_collector.storage.rowruns import Run, decode_runs, run_rows, runs_by_day
+from kalshi_collector.storage.rows import Rejected
 
 __all__ = ["PartWriter", "TableRows"]
 
@@ -35,21 +36,21 @@ the read loop's young collections stay short and spread out (live/priority.py)."
 
 @dataclass
 class TableRows:
-    """One table's rows of a flush: journaled ones, and pending ones the journal could not take;
-    ``tables_*`` the same for whole Arrow tables (``LiveStore.append_table``, ``arrowtables.py``).
+    """One table's rows of a flush, as runs (``rowruns.py``): journaled ones, and pending ones the
+    journal could not take; ``tables_*`` the same for whole Arrow tables (``LiveStore.append_table``,
+    ``arrowtables.py``).
 
-    After :meth:`PartWriter.write_table`, ``back_*`` hold the rows (tables) of days that were not written.
+    After :meth:`PartWriter.write_table`, ``back_*`` hold the runs (tables) of days that were not written.
     """
 
-    journaled: list
-    pending: list
-    back_journaled: list = field(default_factory=list)
-    back_pending: list = field(default_factory=list)
+    journaled: list[Run]
+    pending: list[Run]
+    back_journaled: list[Run] = field(default_factory=list)
+    back_pending: list[Run] = field(default_factory=list)
     tables_journaled: list[pa.Table] = field(default_factory=list)
     tables_pending: list[pa.Table] = field(default_factory=list)
     back_tables_journaled: list[pa.Table] = field(default_factory=list)
     back_tables_pending: list[pa.Table] = field(default_factory=list)
-    encoded: EncodedRows | None = None  # the msgpack of journaled's last rows, from the journal sync
 
     def __bool__(self) -> bool:
         return bool(self.journaled or self.pending or self.tables_journaled or self.tables_pending)
@@ -83,25 +84,23 @@ class PartWriter:
     def _write_days(self, spec: TableSpec, cut: int, rows: TableRows,
                     rejects: dict[str, list[Rejected]]) -> tuple[int, bool]:
         try:
-            by_day_j, bad = split_by_day(spec, rows.journaled)
-            by_day_p, bad_p = split_by_day(spec, rows.pending) if rows.pending else ({}, [])
+            by_day_j, bad = runs_by_day(spec, rows.journaled)
+            by_day_p, bad_p = runs_by_day(spec, rows.pending)
             tables_j, tables_p = split_tables(rows.tables_journaled), split_tables(rows.tables_pending)
         except Exception as exc:  # noqa: BLE001 - cannot even sort rows into days: keep them all
             rows.back_journaled.extend(rows.journaled)
             rows.back_pending.extend(rows.pending)
             rows.back_tables_journaled.extend(rows.tables_journaled)
             rows.back_tables_pending.extend(rows.tables_pending)
-            self._on_error(f"{spec.name}: cannot partition {len(rows.journaled) + len(rows.pending)} rows", exc)
+            self._on_error(f"{spec.name}: cannot partition {run_rows(rows.journaled) + run_rows(rows.pending)} rows",
+                           exc)
             return 0, False
         bad += bad_p
         complete, written = True, 0
         for day in sorted(by_day_j.keys() | by_day_p.keys() | tables_j.keys() | tables_p.keys()):
             rows_j, rows_p = by_day_j.get(day, []), by_day_p.get(day, [])
             day_tables_j, day_tables_p = tables_j.get(day, []), tables_p.get(day, [])
-            # the journal's encoding of the rows serves when they are this very list (one day, all journaled)
-            encoded = rows.encoded if rows_j is rows.journaled and not rows_p else None
-            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p if rows_p else rows_j,
-                                              day_tables_j + day_tables_p, encoded)
+            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p, day_tables_j + day_tables_p)
             if count is None:
                 rows.back_journaled.extend(rows_j)
                 rows.back_pending.extend(rows_p)
@@ -115,28 +114,24 @@ class PartWriter:
             rejects.setdefault(spec.name, []).extend(bad)
         return written, complete
 
-    def _write_day(self, spec: TableSpec, cut: int, day: int, rows: list, tables: list[pa.Table],
-                   encoded: EncodedRows | None = None) -> tuple[int | None, list[Rejected]]:
+    def _write_day(self, spec: TableSpec, cut: int, day: int, runs: list[Run],
+                   tables: list[pa.Table]) -> tuple[int | None, list[Rejected]]:
         """Rows written (None: failed, rows to keep) and the rows that cannot be stored at all.
 
-        A big part is built and written by the helper process (``partjob.py``: the read loop keeps
-        the GIL); a small one, or one whose rows msgpack cannot carry, right here.
+        A big part is built and written by the helper process (``partjob.py``: the runs go down
+        its pipe as they are, and the read loop keeps the GIL); a small one right here.
         """
-        done = None
-        size = len(rows) + sum(t.num_rows for t in tables)
+        size = run_rows(runs) + sum(t.num_rows for t in tables)
         if self._process is not None and size >= self._process_min_rows:
-            try:
-                done = self._process.write(self._target, spec, cut, day, rows, tables, encoded)
-            except (TypeError, ValueError, OverflowError):  # a value msgpack cannot encode
-                done = None
-        if done is None:
+            done = self._process.write(self._target, spec, cut, day, runs, tables)
+        else:
             # A big part built here (no helper process) pauses the garbage collector while its
             # columns are built (a tracked object per row: see gcpause.py). A small one does not:
             # the pause is process-wide and every young collection the read loop would have run
             # meanwhile runs at once when it ends, one long stop instead of many short ones.
             pause = paused_gc() if size >= _PAUSE_MIN_ROWS else nullcontext()
             with pause:
-                done = build_and_write(self._target, spec, cut, day, rows, tables)
+                done = build_and_write(self._target, spec, cut, day, decode_runs(runs), tables)
         if done.error is not None:
             if done.path is None or self._discard(done.path):
                 self._on_error(f"{spec.name} {day_from_index(day)}: {size} rows kept for the next "

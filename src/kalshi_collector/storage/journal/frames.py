@@ -43,6 +43,8 @@ __all__ = [
     "encode_list",
     "encode_rejects",
     "encode_rows",
+    "row_encoder",
+    "unencodable",
 ]
 
 MAGIC = b"KCJRNL2\n"
@@ -74,6 +76,26 @@ def _enc_hook(obj: Any) -> Any:
 
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+
+
+def _strict_hook(obj: Any) -> Any:
+    item = getattr(obj, "item", None)  # a numpy scalar: its Python value
+    if callable(item):
+        return item()
+    raise TypeError(f"msgpack cannot hold a {type(obj).__name__}")
+
+
+def row_encoder() -> msgspec.msgpack.Encoder:
+    """The encoder of rows as they are appended (``storage/rowruns.py``): the frame's value rules,
+    except that a value msgpack cannot hold raises rather than becoming its repr (the caller keeps
+    the row as :func:`unencodable`'s, for the quarantine: a repr must never pass for a value)."""
+    return msgspec.msgpack.Encoder(enc_hook=_strict_hook)
+
+
+def unencodable(row: Any) -> list[str]:
+    """What the journal keeps of a row msgpack cannot hold: a one-value row of its repr, which the
+    flush quarantines."""
+    return [f"unencodable row: {row!r}"]
 _decoder = msgspec.msgpack.Decoder()
 
 
@@ -127,7 +149,7 @@ def _encodable(row: Any) -> Any:
         _encoder.encode(row)
         return row
     except (TypeError, ValueError, OverflowError):
-        return [f"unencodable row: {row!r}"]
+        return unencodable(row)
 
 
 class ProbeStatus(Enum):

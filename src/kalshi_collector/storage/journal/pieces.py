@@ -44,6 +44,8 @@ __all__ = [
     "frame_pieces",
     "list_pieces",
     "pieces_length",
+    "row_pieces",
+    "array_header",
 ]
 
 Buffer = bytes | bytearray | memoryview
@@ -64,7 +66,7 @@ def pieces_length(pieces: Sequence[Buffer]) -> int:
     return sum(memoryview(p).nbytes for p in pieces)
 
 
-def _array_header(n: int) -> bytes:
+def array_header(n: int) -> bytes:
     if n < 16:
         return bytes((0x90 | n,))
     return b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big")
@@ -106,7 +108,7 @@ def list_pieces(items: Sequence[Any], encode: Encode = encode_list) -> list[Buff
         return [encode(list(items))]
     big = [i for i in compress(range(len(items)), map(BY_REFERENCE.__le__, sizes))
            if isinstance(_value(items[i], rows), _REFERABLE)]
-    out: list[Buffer] = [_array_header(len(items))]
+    out: list[Buffer] = [array_header(len(items))]
     start = 0
     for stop in (*big, len(items)):
         _runs(out, items, start, stop, cum, encode)
@@ -124,6 +126,11 @@ def _runs(out: list[Buffer], items: Sequence[Any], start: int, stop: int, cum: l
         start = end
 
 
+def row_pieces(row: Sequence[Any], encode: Encode) -> list[Buffer]:
+    """The msgpack of one row whose last value is big, as pieces: that value referenced."""
+    return _referenced(row, True, encode)
+
+
 def _referenced(item: Any, rows: bool, encode: Encode) -> list[Buffer]:
     """One item whose (last) value is big: its headers and other values, then the value itself."""
     value = _value(item, rows)
@@ -134,7 +141,7 @@ def _referenced(item: Any, rows: bool, encode: Encode) -> list[Buffer]:
         prefix = encode_rows(list(item[:-1]))  # the row's other values, under a header one shorter
     except (TypeError, ValueError, OverflowError):
         return [memoryview(encode([item]))[1:]]  # the whole row as ``encode`` treats a bad one
-    return [_array_header(len(item)) + prefix[_header_length(len(item) - 1):], head, value]
+    return [array_header(len(item)) + prefix[_header_length(len(item) - 1):], head, value]
 
 
 class EncodedItems(NamedTuple):
@@ -157,7 +164,7 @@ def encode_items(items: Sequence[Any], by_reference: bool) -> EncodedItems:
 def frame_of(batches: Sequence[tuple[str, Sequence[Buffer]]]) -> list[Buffer]:
     """One version-2 frame of ``[(table, items), ...]`` (see ``frames.py``) whose items are already
     encoded (:func:`encode_items`' pieces): the pieces to write, small ones joined."""
-    payload: list[Buffer] = [_array_header(len(batches))]
+    payload: list[Buffer] = [array_header(len(batches))]
     for name, pieces in batches:
         payload.append(b"\x92" + encode_list([name])[1:])
         payload.extend(pieces)
