@@ -37,6 +37,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -98,6 +99,36 @@ async def open_tickers(rest_url: str) -> list[str]:
                 return out
 
 
+async def list_exchange(rest_url: str, every: float, until: float) -> int:
+    """The exchange listed the way discovery lists it (open events with their markets, pages of
+    200 events, 2 MB each at 20,000 markets), every ``every`` seconds until ``until`` (monotonic);
+    bodies read and dropped. Beside the bare consumer it measures what listing costs the
+    *simulator* (one process: a page it renders holds up its feed), part of the collector's floor."""
+    listings = 0
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() + every < until:
+            await asyncio.sleep(every)
+            cursor = ""
+            while True:
+                params = {"status": "open", "with_nested_markets": "true", "limit": "200", "cursor": cursor}
+                async with s.get(f"{rest_url}/events", params=params) as r:
+                    cursor = _cursor_of(await r.read())
+                if not cursor:
+                    break
+            listings += 1
+    return listings
+
+
+_CURSOR = re.compile(rb'"cursor":\s*"([^"]*)"')
+
+
+def _cursor_of(body: bytes) -> str:
+    """The page's cursor, read from the body's end (it follows the events): parsing the 2 MB
+    would hold up the bare consumer that shares this loop, which is not the simulator's cost."""
+    found = _CURSOR.search(body, max(0, body.rfind(b'"cursor"') - 1))
+    return found.group(1).decode() if found else ""
+
+
 @dataclass
 class _Bare:
     """What the bare consumer's connections record together."""
@@ -128,10 +159,12 @@ async def _bare_receive(ws: aiohttp.ClientWebSocketResponse, bare: _Bare, sim_pi
             bare.lat.append(time.time() - obj["msg"]["ts_ms"] / 1000)
 
 
-async def baseline(info: dict[str, str], seconds: float, sim_pid: int, *, split: bool = False) -> dict[str, float]:
+async def baseline(info: dict[str, str], seconds: float, sim_pid: int, *, split: bool = False,
+                   list_every: float = 0.0) -> dict[str, float]:
     """A bare consumer: receive + json.loads, nothing else; every market on one connection, or
     (``split``) on one connection per ``PER_CONNECTION`` markets, as the collector's lanes are:
-    the simulator then writes to as many sockets, which is part of the floor the collector meets."""
+    the simulator then writes to as many sockets, which is part of the floor the collector meets.
+    ``list_every``: the exchange also listed that often by another client (:func:`list_exchange`)."""
     signer = KalshiSigner.from_files(info["API key id"], info["private key"])
     tickers = await open_tickers(info["REST URL"])
     size = PER_CONNECTION if split else len(tickers)
@@ -147,7 +180,8 @@ async def baseline(info: dict[str, str], seconds: float, sim_pid: int, *, split:
             sockets.append(ws)
         warm_until = time.monotonic() + 5.0  # the 20,000 subscription snapshots first
         bare = _Bare(warm_until, warm_until + seconds)
-        await asyncio.gather(*(_bare_receive(ws, bare, sim_pid) for ws in sockets))
+        lister = [list_exchange(info["REST URL"], list_every, bare.end)] if list_every else []
+        await asyncio.gather(*(_bare_receive(ws, bare, sim_pid) for ws in sockets), *lister)
     a = np.array(bare.lat) * 1000
     sim_share = (proc_cpu(sim_pid) - (bare.sim_cpu0 or 0.0)) / seconds
     return {"markets": len(tickers), "connections": len(sockets), "msgs_per_s": bare.n / seconds,
@@ -369,6 +403,10 @@ def main() -> None:
         try:
             b = asyncio.run(baseline(info, BASELINE_SECONDS, sim.pid))
             b5 = asyncio.run(baseline(info, BASELINE_SECONDS, sim.pid, split=True))
+            # as many listings per second of the window as the collector's discovery makes
+            list_every = DISCOVERY_S * BASELINE_SECONDS / SECONDS if DISCOVERY_S < SECONDS else 0.0
+            bl = asyncio.run(baseline(info, BASELINE_SECONDS, sim.pid, split=True, list_every=list_every)) \
+                if list_every else None
             bursts = (f", bursts of {BURST_RATE:,.0f} events/s for {BURST_SECONDS:.0f} s every {BURST_EVERY_S:.0f} s"
                       if BURST_RATE else "")
             print(f"simulator: {b['markets']:,} open markets, {RATE:,.0f} order-flow events/s (300 busy markets){bursts}, "
@@ -378,6 +416,10 @@ def main() -> None:
                   f"simulator CPU {b['sim_cpu']:.0%} of one core")
             print(f"baseline on {b5['connections']} connections ({PER_CONNECTION:,} markets each, as the collector's lanes): "
                   f"{b5['msgs_per_s']:,.0f} msg/s, exchange->parsed p50 {b5['p50_ms']:.2f} ms p99 {b5['p99_ms']:.2f} ms")
+            if bl is not None:
+                print(f"baseline on {bl['connections']} connections while another client lists the exchange every "
+                      f"{list_every:.1f} s (the collector's listings per second of its window: "
+                      f"BENCH_SCALE_DISCOVERY_S): exchange->parsed p50 {bl['p50_ms']:.2f} ms p99 {bl['p99_ms']:.2f} ms")
             r = asyncio.run(ours(info, tmpd / "data", SECONDS, sim.pid))
         finally:
             sim.terminate()
@@ -390,7 +432,9 @@ def main() -> None:
     print(f"  exchange->applied p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms (target <= 5 ms; baseline p99 "
           f"{b['p99_ms']:.2f} ms, ratio {r['p99_ms'] / max(b['p99_ms'], 1e-9):.1f}x; on {b5['connections']} connections "
           f"{b5['p99_ms']:.2f} ms, ratio {r['p99_ms'] / max(b5['p99_ms'], 1e-9):.1f}x); frame->applied p99 "
-          f"{r['recv_p99_ms']:.3f} ms")
+          f"{r['recv_p99_ms']:.3f} ms"
+          + (f"; beside the baseline listed as often {bl['p99_ms']:.2f} ms, ratio "
+             f"{r['p99_ms'] / max(bl['p99_ms'], 1e-9):.1f}x" if bl is not None else ""))
     print(f"  event-loop stall (1 ms probe overshoot) max {r['stall_max_ms']:.1f} ms, p99 {r['stall_p99_ms']:.2f} ms; "
           f"snapshot hand-off max {r['take_max_ms']:.1f} ms over {r['snapshots']} snapshots (target stall <= 5 ms)")
     print(f"  one snapshot of {r['markets']:,} markets, full depth ({r['levels']:,} levels): "

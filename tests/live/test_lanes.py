@@ -26,6 +26,16 @@ def test_a_market_stays_on_its_lane_and_new_ones_go_where_there_is_room() -> Non
     assert sorted(t for i in range(len(plan)) for t in plan.markets(i)) == ["M1", "M2", "M3", "M6", "N1", "N2"]
 
 
+def test_a_listing_as_a_mapping_is_taken_by_its_keys_and_an_unchanged_one_changes_nothing() -> None:
+    plan = LanePlan(per_lane=3, max_lanes=4)
+    listing = {f"M{i}": object() for i in range(7)}
+    plan.assign(listing)
+    assert plan.assign(dict(listing)) == [] and plan.assign(list(listing)) == []
+    del listing["M5"], listing["M1"]
+    changes = plan.assign(listing)
+    assert [t for c in changes for t in c.removed] == ["M1", "M5"]  # in ticker order, whatever the lanes' order
+
+
 def test_markets_beyond_every_lane_are_reported_not_dropped_silently() -> None:
     plan = LanePlan(per_lane=2, max_lanes=2)
     plan.assign(["A", "B", "C", "D", "E"])

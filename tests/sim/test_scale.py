@@ -3,9 +3,11 @@ and Kalshi's subscription limits answered with the real error codes (26, 27)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from kalshi_collector.sim import SimExchange
+from kalshi_collector.sim.restmarkets import RENDER_SLICE
 from kalshi_collector.sim.universe import universe_series
 from kalshi_collector.sim.wshub import WsLimits
 
@@ -47,6 +49,37 @@ async def test_rest_lists_categories(key_pair, http) -> None:  # noqa: ANN001
         assert {s["category"] for s in body["series"]} == {"Crypto"}
         status, body = await get_json(http, sim, "/events", status="open", with_nested_markets="true", limit=200)
         assert {e["category"] for e in body["events"]} >= {"Sports"}
+
+
+async def test_a_listing_page_is_rendered_a_slice_at_a_time_and_reads_as_one_document(key_pair, http) -> None:  # noqa: ANN001
+    """A page of 200 events with their markets is built over several loop turns (the feed sent
+    from the same loop keeps moving: restmarkets.RENDER_SLICE); the pages still list every open
+    event once, in order, as one JSON document each."""
+    async with SimExchange(make_config(key_pair, universe_markets=2_000, history_days=0,
+                                       history_trades_per_market=0)) as sim:
+        seen, cursor, turns = [], "", 0
+        ticking = True
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while ticking:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.create_task(count_turns())
+        while True:
+            status, body = await get_json(http, sim, "/events", status="open", with_nested_markets="true",
+                                          limit=200, cursor=cursor)
+            assert status == 200 and set(body) == {"events", "cursor"}
+            seen += [e["event_ticker"] for e in body["events"]]
+            cursor = body["cursor"]
+            if not cursor:
+                break
+        ticking = False
+        await counter
+        open_events = [e.ticker for e in sim.model.events if any(m.status == "active" for m in e.markets)]
+        assert seen == open_events and len(seen) > 200
+        assert turns > len(seen) // RENDER_SLICE  # at least one turn for others per slice of events
 
 
 async def test_per_subscription_market_limit_is_error_26(key_pair, http) -> None:  # noqa: ANN001

@@ -83,6 +83,7 @@ def test_a_big_body_is_a_run_of_its_own_holding_the_very_object() -> None:
     assert any(piece is body for piece in sealed[1].pieces)
     assert max(len(memoryview(p)) for r in sealed for p in r.pieces if p is not body) < BY_REFERENCE
     assert decode_runs(sealed) == rows
+    assert decode_runs(sealed)[1][-1] is body  # read back for an in-process part without a copy
 
 
 def test_an_open_run_is_sealed_at_its_size_cap() -> None:

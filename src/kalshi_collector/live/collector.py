@@ -230,6 +230,8 @@ class Collector:
         except ApiError as exc:
             log.warning("discovery failed, keeping the current %d markets: %s", len(self.markets), exc)
             return
+        if not self.plan.unplaced and found == self.markets:
+            return  # the usual rediscovery: one comparison in C (~1.6 ms at 20,000 markets), nothing rebuilt
         changes = self.plan.assign(found)
         if self.plan.unplaced:
             col = "collection.markets_per_connection x collection.max_connections"
@@ -237,8 +239,8 @@ class Collector:
                       "raise one of them (or follow fewer)", len(self.plan.unplaced), col,
                       self.plan.per_lane * self.plan.max_lanes)
         unplaced = set(self.plan.unplaced)
-        removed = sorted(t for t in self.markets if t not in found)
-        tracked = {t: m for t, m in found.items() if t not in unplaced}
+        removed = sorted(self.markets.keys() - found.keys())
+        tracked = {t: m for t, m in found.items() if t not in unplaced} if unplaced else found
         changed = tracked != self.markets or bool(changes)
         if not changed:  # the usual rediscovery: nothing to do, nothing rebuilt
             return

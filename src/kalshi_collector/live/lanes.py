@@ -11,7 +11,7 @@ new lane opens only when every lane is full, and a market stays on its lane unti
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LaneChange", "LanePlan", "batches"]
@@ -50,14 +50,14 @@ class LanePlan:
     def assign(self, wanted: Collection[str]) -> list[LaneChange]:
         """Drop what is no longer wanted, place what is new; the changes of every touched lane
         (a lane opened here is in the list with its markets as ``added``)."""
-        wanted_set = set(wanted)
+        wanted_keys = wanted.keys() if isinstance(wanted, Mapping) else set(wanted)
         changes: dict[int, LaneChange] = {}
-        for ticker in [t for t in self._lane_of if t not in wanted_set]:
+        for ticker in sorted(self._lane_of.keys() - wanted_keys):  # set operations: C, not a step per market
             lane = self._lane_of.pop(ticker)
             self.lanes[lane].discard(ticker)
             changes.setdefault(lane, LaneChange(lane)).removed.append(ticker)
         self.unplaced = []
-        for ticker in sorted(t for t in wanted_set if t not in self._lane_of):
+        for ticker in sorted(wanted_keys - self._lane_of.keys()):
             lane = self._room()
             if lane is None:
                 self.unplaced.append(ticker)

@@ -13,10 +13,11 @@ from aiohttp import web
 
 from kalshi_collector.sim.model import ExchangeModel, Market
 
-__all__ = ["BadRequest", "NotFound", "Handler", "Routes", "json_response", "q_int", "q_bool", "q_list",
+__all__ = ["BadRequest", "NotFound", "Handler", "Routes", "encode_json", "json_response", "q_int", "q_bool", "q_list",
            "encode_cursor", "decode_cursor"]
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode  # a Decimal (variance) is a bare number
+encode_json = _encode
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

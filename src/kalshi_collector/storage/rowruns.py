@@ -57,6 +57,7 @@ class Run:
     pieces: list[Buffer]
     count: int
     day: int | None
+    row: tuple | None = None  # a run of one row with a big value: that row, read without decoding
 
     @property
     def nbytes(self) -> int:
@@ -71,6 +72,9 @@ def decode_runs(runs: Iterable[Run]) -> list[tuple]:
     """The rows of ``runs``, in order, as tuples (what the part writer converts)."""
     rows: list[tuple] = []
     for run in runs:
+        if run.row is not None:  # a big body: no copy of it (joining and decoding would make two)
+            rows.append(run.row)
+            continue
         rows += decode_rows(b"".join(run.chunk()))
         time.sleep(0)  # a turn for the read loop between runs (each decode is one C call)
     return rows
@@ -161,7 +165,7 @@ class RowRuns:
                 pass  # a bad row after all: kept below, as any other
             else:
                 self._seal()
-                self._add_sealed(Run(pieces, 1, day))
+                self._add_sealed(Run(pieces, 1, day, tuple(row)))
                 return
         self._open(day)
         end = len(self._buf)
