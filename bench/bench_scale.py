@@ -7,6 +7,9 @@ limit enforced at 5,000). Two consumers read it in turn:
 * baseline — a bare aiohttp client on one connection (subscriptions of 5,000 markets) that
   only receives and ``json.loads`` each frame; then the same on one connection per 5,000 markets,
   as the collector's lanes are (the simulator writes to as many sockets; both ratios are printed);
+  and, when the collector rediscovers within its window, the same on five connections while
+  another client lists the exchange as often per second (:func:`list_exchange`): the simulator is
+  one process, and what a listing costs its feed is part of the collector's floor;
 * ours — the real :class:`Collector` with ``collection.follow_all: true`` (discovery over REST,
   one connection per 5,000 markets, books, tape, journal, snapshots every
   ``BENCH_SCALE_SNAPSHOT_S`` seconds of every market at full depth, flushes).
