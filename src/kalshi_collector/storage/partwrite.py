@@ -98,12 +98,12 @@ class PartWriter:
         bad += bad_p
         complete, written = True, 0
         for day in sorted(by_day_j.keys() | by_day_p.keys() | tables_j.keys() | tables_p.keys()):
-            rows_j, rows_p = by_day_j.get(day, []), by_day_p.get(day, [])
+            runs_j, runs_p = by_day_j.get(day, []), by_day_p.get(day, [])
             day_tables_j, day_tables_p = tables_j.get(day, []), tables_p.get(day, [])
-            count, bad_rows = self._write_day(spec, cut, day, rows_j + rows_p, day_tables_j + day_tables_p)
+            count, bad_rows = self._write_day(spec, cut, day, runs_j + runs_p, day_tables_j + day_tables_p)
             if count is None:
-                rows.back_journaled.extend(rows_j)
-                rows.back_pending.extend(rows_p)
+                rows.back_journaled.extend(runs_j)
+                rows.back_pending.extend(runs_p)
                 rows.back_tables_journaled.extend(day_tables_j)
                 rows.back_tables_pending.extend(day_tables_p)
                 complete = False

@@ -6,9 +6,9 @@ at 20k msg/s), and every later step (the journal's encoding, the part writer's, 
 holds the GIL for a time that grows with the rows buffered, while the read loop waits for it.
 Encoded on append (one msgspec call into a growing buffer, ~0.3 µs), a row is bytes from then on:
 the journal writes the runs as they are, the flush hands them to the part-writer process as they
-are, and nothing holds the GIL in proportion to the rows again. Measured with ``bench scale``
-(docs/operations.md, "The ceiling of the structural step"): exchange→applied p99 from 8-11 ms to
-under 5 ms at 20k msg/s.
+are, and nothing holds the GIL in proportion to the rows again. Measured with ``bench scale`` at
+20k msg/s (docs/operations.md, "Rows encoded on append: built"): exchange→applied p99 4.4 ms on a
+quiet machine; 6.1 / 7.1 ms against 9.7 / 15.4 ms for row tuples, interleaved on a noisy one.
 
 A :class:`Run` is rows of one table and one UTC day (the day :func:`~.rows.row_day` gives, the one
 definition the flush and recovery share), back to back, without the list header: ``[header(count),
@@ -48,6 +48,8 @@ _encode = row_encoder().encode
 
 RUN_BYTES = 1 << 20
 """An open run is sealed at this size: one decode of it (in-process parts) holds the GIL ~1 ms."""
+_RECOVERED_RUN_ROWS = 4096  # rows already in memory are encoded this many per msgspec call
+
 
 @dataclass(slots=True)
 class Run:
@@ -90,8 +92,8 @@ def runs_of(spec: TableSpec, rows: Sequence[Any]) -> tuple[list[Run], list[Rejec
     by_day, rejected = split_by_day(spec, rows)
     runs = []
     for day, day_rows in sorted(by_day.items()):
-        for start in range(0, len(day_rows), 4096):
-            piece = day_rows[start:start + 4096]
+        for start in range(0, len(day_rows), _RECOVERED_RUN_ROWS):
+            piece = day_rows[start:start + _RECOVERED_RUN_ROWS]
             runs.append(Run([memoryview(_encode(piece))[len(array_header(len(piece))):]], len(piece), day))
     return runs, rejected
 
@@ -133,22 +135,18 @@ class RowRuns:
     def append(self, row: Sequence[Any]) -> None:
         """Encode one row into the open run (see the module docstring)."""
         with self._lock:
+            buf = self._buf
+            end = len(buf)
             try:
                 ts = row[0]
-                if ts.__class__ is int and self._lo <= ts < self._hi and not (
-                        self._by_reference and _big(row)):
-                    end = len(self._buf)
-                    try:
-                        self._encode_into(row, self._buf, -1)
-                    except (TypeError, ValueError, OverflowError):
-                        del self._buf[end:]
-                        raise
+                if ts.__class__ is int and self._lo <= ts < self._hi and not (self._by_reference and _big(row)):
+                    self._encode_into(row, buf, -1)
                     self._count += 1
-                    if len(self._buf) >= RUN_BYTES:
+                    if len(buf) >= RUN_BYTES:
                         self._seal()
                     return
             except (TypeError, ValueError, OverflowError, IndexError, KeyError):
-                pass
+                del buf[end:]  # a failed encoding leaves part of the row behind
             self._append_slow(row)
 
     def extend(self, rows: Iterable[Sequence[Any]]) -> None:

@@ -60,29 +60,36 @@ _MAX_PAYLOAD = 1 << 31  # a length beyond this is damage, not a frame
 _CRC_FROM = 8  # the CRC covers the length field and the payload: bytes [8, end - 1)
 
 
+def _python_value(obj: Any) -> tuple[bool, Any]:
+    """A numpy scalar's Python value (True, value); anything else (False, None)."""
+    item = getattr(obj, "item", None)
+    if callable(item):
+        try:
+            return True, item()
+        except Exception:  # noqa: BLE001 - not a scalar after all
+            pass
+    return False, None
+
+
 def _enc_hook(obj: Any) -> Any:
     """Make anything encodable, so one odd value cannot block the journal.
 
     numpy scalars become their Python value; anything else its ``repr``, which the flush then
     rejects as a bad row (quarantined, never silently dropped).
     """
-    item = getattr(obj, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except Exception:  # noqa: BLE001 - fall back to repr below
-            pass
-    return repr(obj)
-
-
-_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+    converted, value = _python_value(obj)
+    return value if converted else repr(obj)
 
 
 def _strict_hook(obj: Any) -> Any:
-    item = getattr(obj, "item", None)  # a numpy scalar: its Python value
-    if callable(item):
-        return item()
+    converted, value = _python_value(obj)
+    if converted:
+        return value
     raise TypeError(f"msgpack cannot hold a {type(obj).__name__}")
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+_decoder = msgspec.msgpack.Decoder()
 
 
 def row_encoder() -> msgspec.msgpack.Encoder:
@@ -96,7 +103,6 @@ def unencodable(row: Any) -> list[str]:
     """What the journal keeps of a row msgpack cannot hold: a one-value row of its repr, which the
     flush quarantines."""
     return [f"unencodable row: {row!r}"]
-_decoder = msgspec.msgpack.Decoder()
 
 
 def encode_frame(batches: list[tuple[str, list]]) -> bytes:
